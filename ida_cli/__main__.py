@@ -1,0 +1,3 @@
+from ida_cli.cli import main
+
+main()
