@@ -87,9 +87,14 @@ class Task(ABC):
     def truth(self, context: JSON, question: JSON) -> JSON:
         """The answer computed directly (never by decomposition); defined for subquestions too."""
 
+    def context_size(self, context: JSON) -> int:
+        """The size n a (validated) context was made at."""
+        raise NotImplementedError
+
     # -- the scripted expert --------------------------------------------------------------
     @abstractmethod
-    def is_primitive(self, question: JSON) -> bool: ...
+    def is_primitive(self, context: JSON, question: JSON) -> bool:
+        """Answered by the overseer at fan-out from the facts in view (counted apart)."""
 
     @abstractmethod
     def expert_fan_out(self, context: JSON, question: JSON) -> Step: ...

@@ -34,6 +34,9 @@ class Permutation(Task):
         n = len(context["perm"])
         return {"x": int(rng.integers(n)), "k": int(rng.integers(2, 2**K_BITS))}
 
+    def context_size(self, context: JSON) -> int:
+        return len(context["perm"])
+
     def truth(self, context: JSON, question: JSON) -> JSON:
         perm = context["perm"]
         x = question["x"]
@@ -43,7 +46,7 @@ class Permutation(Task):
             cycle.append(nxt)
         return cycle[question["k"] % len(cycle)]
 
-    def is_primitive(self, question: JSON) -> bool:
+    def is_primitive(self, context: JSON, question: JSON) -> bool:
         return question["k"] in (0, 1)
 
     def expert_fan_out(self, context: JSON, question: JSON) -> Step:

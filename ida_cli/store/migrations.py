@@ -1,0 +1,68 @@
+"""Numbered migrations. The database records its version in `schema_version`; a blank database runs
+every migration in order, an older one the missing ones, a newer one is refused."""
+
+from __future__ import annotations
+
+MIGRATIONS: list[str] = [
+    # 1: the foundation. JSON values (contexts, questions, answers) are stored as canonical JSON
+    # text, which both DuckDB and PostgreSQL compare and export without conversion.
+    """
+    CREATE TABLE schema_version (version INTEGER NOT NULL, applied_at TIMESTAMP NOT NULL);
+    CREATE TABLE settings (key VARCHAR PRIMARY KEY, value VARCHAR NOT NULL);
+    CREATE TABLE contexts (
+        id BIGINT PRIMARY KEY, task VARCHAR NOT NULL, size INTEGER NOT NULL, split VARCHAR NOT NULL,
+        data VARCHAR, digest VARCHAR NOT NULL, created_at TIMESTAMP NOT NULL);
+    CREATE TABLE questions (
+        id BIGINT PRIMARY KEY, task VARCHAR NOT NULL, size INTEGER NOT NULL, split VARCHAR NOT NULL,
+        context_id BIGINT NOT NULL, question VARCHAR NOT NULL, truth VARCHAR, source VARCHAR NOT NULL,
+        created_at TIMESTAMP NOT NULL);
+    CREATE TABLE sessions (
+        id VARCHAR PRIMARY KEY, command VARCHAR NOT NULL, actor VARCHAR, pid INTEGER NOT NULL,
+        started_at TIMESTAMP NOT NULL, ended_at TIMESTAMP, status VARCHAR NOT NULL);
+    CREATE TABLE rounds (
+        id BIGINT PRIMARY KEY, session_id VARCHAR, task VARCHAR NOT NULL, oracle VARCHAR NOT NULL,
+        strategy VARCHAR NOT NULL, pick VARCHAR NOT NULL, params VARCHAR NOT NULL, seed BIGINT,
+        model_version INTEGER, adversary_version INTEGER, questions INTEGER NOT NULL,
+        status VARCHAR NOT NULL, started_at TIMESTAMP NOT NULL, finished_at TIMESTAMP);
+    CREATE TABLE trees (
+        id BIGINT PRIMARY KEY, round_id BIGINT, question_id BIGINT, task VARCHAR NOT NULL,
+        context_id BIGINT, root_id BIGINT NOT NULL, answer VARCHAR, truth VARCHAR, correct BOOLEAN,
+        overseer_calls INTEGER NOT NULL, primitive_calls INTEGER NOT NULL, model_calls INTEGER NOT NULL,
+        nodes INTEGER NOT NULL, depth INTEGER NOT NULL, source VARCHAR NOT NULL,
+        created_at TIMESTAMP NOT NULL, seconds DOUBLE);
+    CREATE TABLE nodes (
+        id BIGINT PRIMARY KEY, tree_id BIGINT NOT NULL, parent_id BIGINT, position INTEGER NOT NULL,
+        step INTEGER NOT NULL, depth INTEGER NOT NULL, question VARCHAR NOT NULL, answer VARCHAR,
+        actor VARCHAR NOT NULL, score DOUBLE, ml_answer VARCHAR, ml_logp DOUBLE, gumbel DOUBLE,
+        gumbel_threshold DOUBLE, recursed BOOLEAN NOT NULL, primitive BOOLEAN NOT NULL,
+        truth VARCHAR, correct BOOLEAN);
+    CREATE TABLE actions (
+        id BIGINT PRIMARY KEY, tree_id BIGINT, node_id BIGINT, session_id VARCHAR,
+        actor VARCHAR NOT NULL, kind VARCHAR NOT NULL, step INTEGER NOT NULL, primitive BOOLEAN NOT NULL,
+        result VARCHAR NOT NULL, created_at TIMESTAMP NOT NULL, seconds DOUBLE NOT NULL, supersedes BIGINT,
+        note VARCHAR);
+    CREATE TABLE versions (
+        id BIGINT PRIMARY KEY, kind VARCHAR NOT NULL, version INTEGER NOT NULL, task VARCHAR,
+        created_at TIMESTAMP NOT NULL, config VARCHAR, data_counts VARCHAR, metrics VARCHAR,
+        checkpoint VARCHAR, sha256 VARCHAR, model_version INTEGER, status VARCHAR NOT NULL);
+    CREATE TABLE metrics (
+        id BIGINT PRIMARY KEY, created_at TIMESTAMP NOT NULL, task VARCHAR, size INTEGER, split VARCHAR,
+        name VARCHAR NOT NULL, value DOUBLE, model_version INTEGER, adversary_version INTEGER,
+        round_id BIGINT, extra VARCHAR);
+    CREATE TABLE audits (
+        id BIGINT PRIMARY KEY, tree_id BIGINT NOT NULL, created_at TIMESTAMP NOT NULL,
+        oracle VARCHAR NOT NULL, ordering VARCHAR NOT NULL, culprit BIGINT, checks INTEGER NOT NULL,
+        checked VARCHAR NOT NULL, session_id VARCHAR);
+    CREATE INDEX nodes_tree ON nodes (tree_id);
+    CREATE INDEX questions_task ON questions (task, split);
+    CREATE INDEX contexts_digest ON contexts (digest);
+    """,
+]
+
+SCHEMA_VERSION = len(MIGRATIONS)
+
+# Tables a user may export; the order is the order `ida status` lists them in.
+TABLES = (
+    "contexts", "questions", "rounds", "trees", "nodes", "actions", "sessions",
+    "versions", "metrics", "audits", "settings", "schema_version",
+)

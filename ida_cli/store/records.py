@@ -1,0 +1,282 @@
+"""Reading and writing records. Bulk writes go through polars/Arrow; JSON values are stored as
+canonical JSON text."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from ida_cli.errors import NotFound, UsageError
+from ida_cli.store.db import insert_frame, next_id, now
+from ida_cli.tasks.base import JSON, canonical
+from ida_cli.tree import Node, Tree
+
+Con = Any
+
+
+def dumps(value: JSON) -> str:
+    return canonical(value)
+
+
+def loads(text: str | None) -> JSON:
+    return None if text is None else json.loads(text)
+
+
+# -- settings ---------------------------------------------------------------------------------
+def get_settings(con: Con) -> dict[str, str]:
+    return dict(con.execute("SELECT key, value FROM settings").fetchall())
+
+
+def put_settings(con: Con, values: dict[str, str]) -> None:
+    for key, value in values.items():
+        con.execute("INSERT OR REPLACE INTO settings VALUES (?, ?)", [key, value])
+
+
+# -- contexts and questions -------------------------------------------------------------------
+def context_digests(con: Con, task: str, split: str | None = None) -> dict[str, tuple[int, str]]:
+    """digest -> (context id, split) for a task's stored contexts."""
+    sql = "SELECT digest, id, split FROM contexts WHERE task = ?"
+    rows = con.execute(sql, [task]).fetchall()
+    return {d: (i, s) for d, i, s in rows if split is None or s == split}
+
+
+def insert_questions(
+    con: Con,
+    contexts: Sequence[dict[str, Any]],
+    questions: Sequence[dict[str, Any]],
+) -> tuple[int, int]:
+    """Insert new contexts and questions in bulk. Context dicts carry a temporary `key`; questions
+    refer to it by `context_key`, or to a stored context by `context_id`. Returns the first ids."""
+    import polars as pl
+
+    first_ctx, first_q = next_id(con, "contexts"), next_id(con, "questions")
+    created = now()
+    ids = {c["key"]: first_ctx + i for i, c in enumerate(contexts)}
+    if contexts:
+        insert_frame(con, "contexts", pl.DataFrame({
+            "id": [ids[c["key"]] for c in contexts],
+            "task": [c["task"] for c in contexts],
+            "size": [c["size"] for c in contexts],
+            "split": [c["split"] for c in contexts],
+            "data": [None if c["data"] is None else dumps(c["data"]) for c in contexts],
+            "digest": [c["digest"] for c in contexts],
+            "created_at": [created] * len(contexts),
+        }, schema_overrides={"id": pl.Int64, "size": pl.Int32, "data": pl.Utf8}))
+    if questions:
+        insert_frame(con, "questions", pl.DataFrame({
+            "id": list(range(first_q, first_q + len(questions))),
+            "task": [q["task"] for q in questions],
+            "size": [q["size"] for q in questions],
+            "split": [q["split"] for q in questions],
+            "context_id": [q["context_id"] if "context_id" in q else ids[q["context_key"]] for q in questions],
+            "question": [dumps(q["question"]) for q in questions],
+            "truth": [None if q.get("truth") is None else dumps(q["truth"]) for q in questions],
+            "source": [q["source"] for q in questions],
+            "created_at": [created] * len(questions),
+        }, schema_overrides={"id": pl.Int64, "size": pl.Int32, "context_id": pl.Int64, "truth": pl.Utf8}))
+    return first_ctx, first_q
+
+
+def question_tasks(con: Con, split: str = "train") -> list[str]:
+    return [r[0] for r in con.execute(
+        "SELECT DISTINCT task FROM questions WHERE split = ? ORDER BY task", [split]).fetchall()]
+
+
+def unlabelled_pool(con: Con, task: str) -> list[int]:
+    """Training questions of `task` that no tree answers yet, by id."""
+    rows = con.execute(
+        """SELECT q.id FROM questions q WHERE q.task = ? AND q.split = 'train'
+           AND NOT EXISTS (SELECT 1 FROM trees t WHERE t.question_id = q.id) ORDER BY q.id""",
+        [task],
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
+def load_questions(con: Con, ids: Sequence[int]) -> list[dict[str, Any]]:
+    """Question rows with their contexts parsed, in the order of `ids`."""
+    if not ids:
+        return []
+    rows = con.execute(
+        """SELECT q.id, q.task, q.size, q.question, q.truth, q.context_id, c.data
+           FROM questions q JOIN contexts c ON c.id = q.context_id
+           WHERE q.id IN (SELECT unnest(?::BIGINT[]))""",
+        [list(ids)],
+    ).fetchall()
+    by_id = {
+        r[0]: {"id": r[0], "task": r[1], "size": r[2], "question": loads(r[3]), "truth": loads(r[4]),
+               "has_truth": r[4] is not None, "context_id": r[5], "context": loads(r[6])}
+        for r in rows
+    }
+    return [by_id[i] for i in ids]
+
+
+# -- rounds -----------------------------------------------------------------------------------
+def create_round(con: Con, *, session_id: str, task: str, oracle: str, strategy: str, pick: str,
+                 params: dict[str, Any], seed: int | None, questions: int) -> int:
+    rid = next_id(con, "rounds")
+    con.execute(
+        """INSERT INTO rounds (id, session_id, task, oracle, strategy, pick, params, seed, questions,
+           status, started_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'running', ?)""",
+        [rid, session_id, task, oracle, strategy, pick, dumps(params), seed, questions, now()],
+    )
+    return rid
+
+
+def finish_round(con: Con, round_id: int, status: str) -> None:
+    con.execute("UPDATE rounds SET status = ?, finished_at = ? WHERE id = ?", [status, now(), round_id])
+
+
+def create_session(con: Con, session_id: str, command: str, actor: str | None, pid: int) -> None:
+    con.execute(
+        "INSERT INTO sessions (id, command, actor, pid, started_at, status) VALUES (?, ?, ?, ?, ?, 'open')",
+        [session_id, command, actor, pid, now()],
+    )
+
+
+def end_session(con: Con, session_id: str, status: str) -> None:
+    con.execute("UPDATE sessions SET ended_at = ?, status = ? WHERE id = ?", [now(), status, session_id])
+
+
+# -- trees ------------------------------------------------------------------------------------
+def write_trees(con: Con, trees: Sequence[Tree], session_id: str | None) -> None:
+    """Store finished trees with their nodes and actions in one bulk write. Trees whose ids are
+    0 get fresh ids (node ids likewise); imported trees keep theirs."""
+    import polars as pl
+
+    if not trees:
+        return
+    tree_id, node_id, action_id = next_id(con, "trees"), next_id(con, "nodes"), next_id(con, "actions")
+    created = now()
+    t_rows: dict[str, list[Any]] = {k: [] for k in (
+        "id", "round_id", "question_id", "task", "context_id", "root_id", "answer", "truth", "correct",
+        "overseer_calls", "primitive_calls", "model_calls", "nodes", "depth", "source", "created_at",
+        "seconds")}
+    n_rows: dict[str, list[Any]] = {k: [] for k in (
+        "id", "tree_id", "parent_id", "position", "step", "depth", "question", "answer", "actor", "score",
+        "ml_answer", "ml_logp", "gumbel", "gumbel_threshold", "recursed", "primitive", "truth", "correct")}
+    a_rows: dict[str, list[Any]] = {k: [] for k in (
+        "id", "tree_id", "node_id", "session_id", "actor", "kind", "step", "primitive", "result",
+        "created_at", "seconds")}
+    for tree in trees:
+        if not tree.id:
+            tree.id, tree_id = tree_id, tree_id + 1
+        nodes = tree.nodes()
+        if tree.source != "import":
+            for node in nodes:
+                node.id, node_id = node_id, node_id + 1
+        parents: dict[int, tuple[int, int]] = {}
+        for node in nodes:
+            for pos, child in enumerate(node.children):
+                parents[id(child)] = (node.id, pos)
+        for node in nodes:
+            parent, pos = parents.get(id(node), (None, 0))
+            n_rows["id"].append(node.id)
+            n_rows["tree_id"].append(tree.id)
+            n_rows["parent_id"].append(parent)
+            n_rows["position"].append(pos)
+            n_rows["step"].append(node.step)
+            n_rows["depth"].append(node.depth)
+            n_rows["question"].append(dumps(node.question))
+            n_rows["answer"].append(dumps(node.answer))
+            n_rows["actor"].append(node.by)
+            n_rows["score"].append(node.score)
+            n_rows["ml_answer"].append(None if node.ml_logp is None and node.ml_answer is None
+                                       else dumps(node.ml_answer))
+            n_rows["ml_logp"].append(node.ml_logp)
+            n_rows["gumbel"].append(node.gumbel)
+            n_rows["gumbel_threshold"].append(node.gumbel_threshold)
+            n_rows["recursed"].append(node.recursed)
+            n_rows["primitive"].append(node.primitive)
+            n_rows["truth"].append(dumps(node.truth) if node.has_truth else None)
+            n_rows["correct"].append(node.correct)
+        for act in tree.actions:
+            a_rows["id"].append(action_id)
+            action_id += 1
+            a_rows["tree_id"].append(tree.id)
+            a_rows["node_id"].append(act.node.id)
+            a_rows["session_id"].append(session_id)
+            a_rows["actor"].append(act.actor)
+            a_rows["kind"].append(act.kind)
+            a_rows["step"].append(act.step)
+            a_rows["primitive"].append(act.primitive)
+            a_rows["result"].append(dumps(act.result))
+            a_rows["created_at"].append(act.at)
+            a_rows["seconds"].append(act.seconds)
+        root = tree.root
+        t_rows["id"].append(tree.id)
+        t_rows["round_id"].append(tree.round_id)
+        t_rows["question_id"].append(tree.question_id)
+        t_rows["task"].append(tree.task)
+        t_rows["context_id"].append(tree.context_id)
+        t_rows["root_id"].append(root.id)
+        t_rows["answer"].append(dumps(root.answer))
+        t_rows["truth"].append(dumps(root.truth) if root.has_truth else None)
+        t_rows["correct"].append(root.correct)
+        t_rows["overseer_calls"].append(tree.overseer_calls)
+        t_rows["primitive_calls"].append(tree.primitive_calls)
+        t_rows["model_calls"].append(tree.model_calls)
+        t_rows["nodes"].append(len(nodes))
+        t_rows["depth"].append(tree.depth)
+        t_rows["source"].append(tree.source)
+        t_rows["created_at"].append(created)
+        t_rows["seconds"].append(tree.seconds)
+    int64 = {k: pl.Int64 for k in ("id", "tree_id", "parent_id", "node_id", "round_id", "question_id",
+                                   "context_id", "root_id")}
+    f64 = {k: pl.Float64 for k in ("score", "ml_logp", "gumbel", "gumbel_threshold", "seconds")}
+    utf = {k: pl.Utf8 for k in ("ml_answer", "truth", "session_id", "answer")}
+    booleans = {"correct": pl.Boolean}
+
+    def frame(rows: dict[str, list[Any]]) -> pl.DataFrame:
+        overrides = {k: v for k, v in {**int64, **f64, **utf, **booleans}.items() if k in rows}
+        return pl.DataFrame(rows, schema_overrides=overrides)
+
+    insert_frame(con, "trees", frame(t_rows))
+    insert_frame(con, "nodes", frame(n_rows))
+    insert_frame(con, "actions", frame(a_rows))
+
+
+def tree_ids_taken(con: Con, tree_id: int, node_ids: Sequence[int]) -> str | None:
+    if con.execute("SELECT 1 FROM trees WHERE id = ?", [tree_id]).fetchone():
+        return f"tree id {tree_id} is already taken"
+    row = con.execute(
+        "SELECT min(id) FROM nodes WHERE id IN (SELECT unnest(?::BIGINT[]))", [list(node_ids)]
+    ).fetchone()
+    if row and row[0] is not None:
+        return f"node id {row[0]} is already taken"
+    return None
+
+
+def load_tree(con: Con, tree_id: int) -> Tree:
+    row = con.execute(
+        """SELECT t.task, t.root_id, t.question_id, t.round_id, t.context_id, c.data, t.overseer_calls,
+                  t.primitive_calls, t.model_calls, t.source, t.seconds
+           FROM trees t LEFT JOIN contexts c ON c.id = t.context_id WHERE t.id = ?""",
+        [tree_id],
+    ).fetchone()
+    if row is None:
+        raise NotFound(f"no tree with id {tree_id}: see `ida export --table trees` for the ids")
+    task, root_id, qid, rid, cid, ctx, oc, pc, mc, source, seconds = row
+    rows = con.execute(
+        """SELECT id, parent_id, position, step, depth, question, answer, actor, score, ml_answer, ml_logp,
+                  gumbel, gumbel_threshold, recursed, primitive, truth FROM nodes
+           WHERE tree_id = ? ORDER BY parent_id NULLS FIRST, position""",
+        [tree_id],
+    ).fetchall()
+    nodes: dict[int, Node] = {}
+    for r in rows:
+        nodes[r[0]] = Node(
+            id=r[0], step=r[3], depth=r[4], question=loads(r[5]), answer=loads(r[6]), by=r[7], score=r[8],
+            ml_answer=loads(r[9]), ml_logp=r[10], gumbel=r[11], gumbel_threshold=r[12], recursed=r[13],
+            primitive=r[14], truth=loads(r[15]), has_truth=r[15] is not None,
+        )
+    for r in rows:  # ordered by (parent, position): children append in asking order
+        if r[1] is not None:
+            nodes[r[1]].children.append(nodes[r[0]])
+    if root_id not in nodes:
+        raise UsageError(f"tree {tree_id} has no root node stored")
+    return Tree(
+        task=task, context=loads(ctx), root=nodes[root_id], id=tree_id, question_id=qid, round_id=rid,
+        context_id=cid, overseer_calls=oc, primitive_calls=pc, model_calls=mc, source=source,
+        seconds=seconds or 0.0,
+    )
