@@ -1,0 +1,84 @@
+"""init, tasks, status, export."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from ida_cli.cli.common import JSON_OPTION, console, emit_json, store
+
+
+def register(app: typer.Typer) -> None:
+    app.command("init")(init)
+    app.command("tasks")(tasks)
+    app.command("status")(status)
+    app.command("export")(export)
+
+
+def init(
+    ctx: typer.Context,
+    task: str = typer.Option(None, "--task", help="Default task for later commands."),
+    size: int = typer.Option(None, "--size", help="Default context size (8-64)."),
+    seed: int = typer.Option(None, "--seed", help="Default seed."),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Create the database (idempotent; never clobbers labels)."""
+    from ida_cli.status import init as core
+
+    result = core(store(ctx, "init"), task, size, seed)
+    if as_json:
+        emit_json(result)
+        return
+    verb = "created" if result["created"] else "up to date"
+    console().print(f"{result['db']}: {verb} (schema {result['schema_version']})")
+
+
+def tasks(as_json: bool = JSON_OPTION) -> None:
+    """List the built-in tasks."""
+    from ida_cli.tasks import BUILTIN, USER, get_task
+
+    rows = []
+    for name in (*BUILTIN, USER):
+        t = get_task(name)
+        rows.append({"name": name, "summary": t.summary, "sizes": [t.min_size, t.max_size] if t.has_expert else None,
+                     "scripted_expert": t.has_expert})
+    if as_json:
+        emit_json(rows)
+        return
+    from rich.table import Table
+
+    table = Table("task", "sizes", "expert", "what")
+    for r in rows:
+        sizes = f"{r['sizes'][0]}-{r['sizes'][1]}" if r["sizes"] else "-"
+        table.add_row(r["name"], sizes, "scripted" if r["scripted_expert"] else "human", r["summary"])
+    console().print(table)
+
+
+def status(ctx: typer.Context, as_json: bool = JSON_OPTION) -> None:
+    """Counts, versions, the latest metrics."""
+    from ida_cli.cli.render import status_panel
+    from ida_cli.status import status as core
+
+    result = core(store(ctx, "status"))
+    if as_json:
+        emit_json(result)
+        return
+    console().print(status_panel(result))
+
+
+def export(
+    ctx: typer.Context,
+    table: str = typer.Option(..., "--table", help="Table to export (see `ida status`)."),
+    fmt: str = typer.Option("parquet", "--format", help="parquet, csv or jsonl."),
+    output: Path = typer.Option(..., "-o", "--output", help="File to write."),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Any stored table to parquet, csv or jsonl."""
+    from ida_cli.status import export_table
+
+    rows = export_table(store(ctx, "export"), table, fmt, output)
+    if as_json:
+        emit_json({"table": table, "format": fmt, "path": str(output), "rows": rows})
+    else:
+        console().print(f"{rows} rows of {table} → {output}")

@@ -1,0 +1,143 @@
+"""Rich renderings of core results: tables, the status dashboard, tree pictures, progress."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from rich.console import Group
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+from rich.tree import Tree as RichTree
+
+from ida_cli.tree import Node, Tree
+
+
+@contextlib.contextmanager
+def progress_bar(label: str, enabled: bool = True) -> Iterator[Callable[[int, int], None]]:
+    """A progress bar on stderr; yields advance(done, total)."""
+    if not enabled:
+        yield lambda done, total: None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    with Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                  console=Console(stderr=True), transient=True) as progress:
+        task_id = progress.add_task(label, total=None)
+
+        def advance(done: int, total: int) -> None:
+            progress.update(task_id, completed=done, total=total)
+
+        yield advance
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.3f}"
+    return str(value)
+
+
+def round_table(doc: dict[str, Any]) -> Table:
+    table = Table(title=f"round {doc['round']}: {doc['task']}, strategy {doc['strategy']}, oracle {doc['oracle']}",
+                  show_header=False)
+    table.add_column(justify="right", style="bold")
+    table.add_column()
+    acc = doc["accuracy"]
+    rows = [
+        ("questions", doc["questions"]),
+        ("overseer calls", f"{doc['overseer_calls']} ({doc['primitive_calls']} primitive)"),
+        ("model calls", doc["model_calls"]),
+        ("nodes", doc["nodes"]),
+        ("recursions per step", _fmt(doc["recursions_per_step"])),
+        ("amplified accuracy", "-" if acc is None else f"{acc:.1%} ({doc['correct']}/{doc['with_truth']})"),
+        ("time", f"{doc['seconds']:.2f} s ({doc['nodes_per_second']:.0f} nodes/s)"),
+    ]
+    for k, v in rows:
+        table.add_row(k, str(v))
+    return table
+
+
+def status_panel(s: dict[str, Any]) -> Panel:
+    q = Table("task", "split", "size", "questions", "labelled", title="questions")
+    for r in s["questions"]:
+        q.add_row(r["task"], r["split"], str(r["size"]), str(r["questions"]), str(r["labelled"]))
+    c = s["counts"]
+    summary = Table(show_header=False, box=None)
+    summary.add_column(style="bold", justify="right")
+    summary.add_column()
+    acc = s["amplified_accuracy"]
+    for k, v in [
+        ("database", f"{s['db']} (schema {s['schema_version']}, {s['bytes'] / 1e6:.1f} MB)"),
+        ("trees", f"{c['trees']} trees, {c['nodes']} nodes, {c['rounds']} rounds"),
+        ("overseer calls", f"{s['overseer_calls']} ({s['primitive_calls']} primitive), model {s['model_calls']}"),
+        ("amplified accuracy", "-" if acc is None else f"{acc:.1%}"),
+        ("versions", ", ".join(f"{k} v{v}" for k, v in s["versions"].items()) or "none trained yet"),
+        ("audits", str(c["audits"])),
+    ]:
+        summary.add_row(k, v)
+    parts: list[Any] = [summary, q]
+    if s["last_round"]:
+        r = s["last_round"]
+        parts.append(Text(f"last round {r['id']}: {r['task']} {r['strategy']} ({r['oracle']}), "
+                          f"{r['questions']} questions, {r['status']}"))
+    if s["overseers"]:
+        o = Table("overseer", "calls", "sessions", "median s", title="overseers")
+        for r in s["overseers"]:
+            o.add_row(r["actor"], str(r["calls"]), str(r["sessions"]), _fmt(r["median_seconds"]))
+        parts.append(o)
+    if s["metrics"]:
+        m = Table("metric", "task", "value", "model", title="latest metrics")
+        for r in s["metrics"]:
+            m.add_row(r["name"], r["task"] or "-", _fmt(r["value"]), _fmt(r["model_version"]))
+        parts.append(m)
+    return Panel(Group(*parts), title="ida status")
+
+
+def _label(node: Node, text: Callable[[Any], str], answer: Callable[[Node], str]) -> Text:
+    label = Text()
+    label.append(f"#{node.id} ", style="dim")
+    label.append(text(node.question))
+    label.append(" → ")
+    label.append(answer(node), style="bold")
+    label.append(f"  {node.by}", style="cyan" if node.by != "model" else "magenta")
+    if node.score is not None:
+        label.append(f" S={node.score:.2f}", style="yellow")
+    if node.correct is not None:
+        label.append(" ✓" if node.correct else f" ✗ (truth {json.dumps(node.truth)})",
+                     style="green" if node.correct else "red")
+    return label
+
+
+def tree_picture(tree: Tree, max_depth: int | None = None) -> RichTree:
+    from ida_cli.tasks import get_task
+
+    task = get_task(tree.task)
+
+    def text(q: Any) -> str:
+        try:
+            return task.question_text(q)
+        except (KeyError, TypeError):
+            return json.dumps(q)
+
+    def answer(node: Node) -> str:
+        return task.answer_text(node.question, node.answer) if node.answer != "?" else "?"
+
+    head = Text(f"tree {tree.id} · {tree.task} · {len(tree.nodes())} nodes · depth {tree.depth} · "
+                f"{tree.overseer_calls} overseer calls ({tree.primitive_calls} primitive)")
+    pic = RichTree(head)
+    stack: list[tuple[Node, RichTree]] = [(tree.root, pic)]
+    while stack:
+        node, parent = stack.pop()
+        branch = parent.add(_label(node, text, answer))
+        if max_depth is not None and node.depth >= max_depth and node.children:
+            branch.add(Text(f"… {sum(1 for _ in node.walk()) - 1} more", style="dim"))
+            continue
+        for child in reversed(node.children):
+            stack.append((child, branch))
+    return pic

@@ -1,0 +1,42 @@
+"""ida round."""
+
+from __future__ import annotations
+
+import typer
+
+from ida_cli.cli.common import JSON_OPTION, console, emit_json, store
+
+
+def register(app: typer.Typer) -> None:
+    app.command("round")(round_)
+
+
+def round_(
+    ctx: typer.Context,
+    oracle: str = typer.Option("scripted", "--oracle", help="scripted or human."),
+    strategy: str = typer.Option("full", "--strategy", help="adversary, bernoulli, uncertainty, random, full, none."),
+    questions: int = typer.Option(10, "--questions", help="How many training questions to amplify."),
+    task: str = typer.Option(None, "--task", help="Task (default: the only one with questions, or init's)."),
+    pick: str = typer.Option("random", "--pick", help="random or adversary."),
+    alpha: float = typer.Option(None, "--alpha", help="Recursion threshold (bernoulli, uncertainty)."),
+    temperature: float = typer.Option(1.0, "--temperature", help="Exploration temperature τ > 0."),
+    confidence: float = typer.Option(None, "--confidence", help="Primed overseer threshold α'."),
+    p: float = typer.Option(None, "--p", help="Recursion probability for --strategy random."),
+    seed: int = typer.Option(0, "--seed", help="Random seed for picks and Gumbel draws."),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Amplify C training questions; store the trees; report overseer calls and accuracy."""
+    from ida_cli.cli.render import progress_bar
+    from ida_cli.rounds import RoundOptions, run_round
+
+    opts = RoundOptions(task=task, oracle=oracle, strategy=strategy, questions=questions, pick=pick, seed=seed,
+                        alpha=alpha, temperature=temperature, confidence=confidence, p=p)
+    with progress_bar("amplifying", enabled=not as_json) as advance:
+        result = run_round(store(ctx, "round"), opts, progress=advance)
+    doc = result.to_json()
+    if as_json:
+        emit_json(doc)
+        return
+    from ida_cli.cli.render import round_table
+
+    console().print(round_table(doc))
