@@ -19,7 +19,7 @@ $(STAMP): $(BIN)/python pyproject.toml
 install: $(STAMP)
 
 demo: $(STAMP)
-	IDA_DB=$${IDA_DB:-./ida.duckdb} $(BIN)/python -m ida_cli.demo
+	$(BIN)/python -m ida_cli.demo
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

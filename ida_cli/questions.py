@@ -130,9 +130,9 @@ def _read_rows(path: Path) -> list[tuple[int, dict[str, Any]]]:
             for i, row in enumerate(frame.iter_rows(named=True))]
 
 
-def _json_field(value: Any, text_ok: bool) -> JSON:
-    """CSV and Parquet carry JSON values as text; JSONL carries them as JSON."""
-    if isinstance(value, str):
+def _json_field(value: Any, text_ok: bool, encoded: bool) -> JSON:
+    """CSV and Parquet carry JSON values as text (`encoded`); JSONL carries them as JSON."""
+    if isinstance(value, str) and encoded:
         try:
             parsed = json.loads(value)
         except json.JSONDecodeError:
@@ -148,6 +148,7 @@ def import_file(store: Store, path: Path, split: str | None = None) -> Imported:
     if split is not None:
         check_split(split)
     rows = _read_rows(path)
+    encoded = path.suffix.lower() in (".csv", ".parquet")
     if not rows:
         raise UsageError(f"{path} has no rows: nothing was imported")
     parsed: list[dict[str, Any]] = []
@@ -171,7 +172,7 @@ def import_file(store: Store, path: Path, split: str | None = None) -> Imported:
         for field in ("context", "question", "truth", "answer"):
             if field in row:
                 try:
-                    values[field] = _json_field(row[field], text_ok=is_user)
+                    values[field] = _json_field(row[field], text_ok=is_user, encoded=encoded)
                 except json.JSONDecodeError:
                     raise fail(field, "is not valid JSON") from None
         context = values.get("context")

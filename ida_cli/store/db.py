@@ -10,6 +10,8 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import signal
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -25,6 +27,23 @@ DEFAULT_LOCK_TIMEOUT = 5.0
 
 def now() -> datetime:
     return datetime.now()
+
+
+@contextlib.contextmanager
+def deferred_interrupts() -> Iterator[None]:
+    """Hold Ctrl-C until the block ends, so a transaction is never cut between COMMIT and the
+    caller learning that it committed."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: caught.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if caught:
+        raise KeyboardInterrupt
 
 
 @dataclass
@@ -91,7 +110,7 @@ class Store:
         """One transaction: everything in the block commits together or not at all."""
         import duckdb
 
-        with self._lock(exclusive=True):
+        with deferred_interrupts(), self._lock(exclusive=True):
             con = self._connect(read_only=False)
             try:
                 self._migrate(con)

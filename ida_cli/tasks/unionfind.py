@@ -149,6 +149,9 @@ class UnionFind(Task):
         kind = TOP_KINDS[int(rng.integers(len(TOP_KINDS)))]
         return _q(kind, f"v{int(rng.integers(_size(context)))}")
 
+    def context_size(self, context: JSON) -> int:
+        return _size(context)
+
     def truth(self, context: JSON, question: JSON) -> JSON:
         kind = question["kind"]
         if kind == "edge":
