@@ -69,6 +69,9 @@ class Walker:
             tree.root = self._amplify(tree, question, depth=0, step=0)
         finally:
             sys.setrecursionlimit(limit)
+        # local ids in pre-order until the store gives global ones
+        for number, node in enumerate(tree.root.walk(), 1):
+            node.id = number
         if self.task.has_expert:
             for node in tree.root.walk():
                 try:

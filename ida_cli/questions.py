@@ -215,7 +215,8 @@ def import_file(store: Store, path: Path, split: str | None = None) -> Imported:
                                       f"this context is already in the {known[1]} split; eval and train "
                                       "never share contexts")
             q: dict[str, Any] = {"task": p["task"], "size": p["size"], "split": p["split"],
-                                 "question": p["question"], "truth": p["truth"], "source": f"import:{path.name}"}
+                                 "question": p["question"], "truth": p["truth"], "source": f"import:{path.name}",
+                                 "has_truth": p["task"] != USER or p["truth"] is not None}
             if (p["task"], d) in keys:
                 first_split = contexts[keys[(p["task"], d)]]["split"]
                 if p["task"] != USER and first_split != p["split"]:

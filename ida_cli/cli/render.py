@@ -18,8 +18,10 @@ from ida_cli.tree import Node, Tree
 
 @contextlib.contextmanager
 def progress_bar(label: str, enabled: bool = True) -> Iterator[Callable[[int, int], None]]:
-    """A progress bar on stderr; yields advance(done, total)."""
-    if not enabled:
+    """A progress bar on stderr when it is a terminal; yields advance(done, total)."""
+    import sys
+
+    if not enabled or not sys.stderr.isatty():
         yield lambda done, total: None
         return
     from rich.console import Console

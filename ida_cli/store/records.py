@@ -71,7 +71,9 @@ def insert_questions(
             "split": [q["split"] for q in questions],
             "context_id": [q["context_id"] if "context_id" in q else ids[q["context_key"]] for q in questions],
             "question": [dumps(q["question"]) for q in questions],
-            "truth": [None if q.get("truth") is None else dumps(q["truth"]) for q in questions],
+            # a built-in truth may be JSON null (shortpath's "no next vertex"): only has_truth=False
+            # (a user question without a reference answer) is stored as SQL NULL
+            "truth": [dumps(q["truth"]) if q.get("has_truth", True) else None for q in questions],
             "source": [q["source"] for q in questions],
             "created_at": [created] * len(questions),
         }, schema_overrides={"id": pl.Int64, "size": pl.Int32, "context_id": pl.Int64, "truth": pl.Utf8}))
