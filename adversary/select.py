@@ -51,7 +51,9 @@ def choose_adversary(scores: np.ndarray, temperature: float, rng: np.random.Gene
     return Choice(tuple(i == pick for i in range(k)), tuple(float(x) for x in g), _none(k))
 
 
-def choose_bernoulli(scores: np.ndarray, alpha: float, temperature: float, rng: np.random.Generator) -> Choice:
+def choose_bernoulli(
+    scores: np.ndarray, alpha: float, temperature: float, rng: np.random.Generator
+) -> Choice:
     """Each subquestion independently: recurse iff S_i + τ·G_i < α + τ·G'_i, i.e. with probability
     sigmoid((α − S_i)/τ) (the difference of two Gumbels is logistic)."""
     scores = np.asarray(scores, dtype=float)

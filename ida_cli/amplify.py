@@ -16,9 +16,9 @@ import numpy as np
 from adversary.select import Choice, choose_full
 from ida_cli.errors import IdaError
 from ida_cli.overseer import Overseer
+from ida_cli.store.db import now
 from ida_cli.tasks.base import JSON, UNKNOWN, Answer, Ask, Step, Task, canonical
 from ida_cli.tree import Action, Node, Tree
-from ida_cli.store.db import now
 
 DEFAULT_MAX_DEPTH = 200
 
@@ -62,7 +62,9 @@ class Walker:
 
     def walk(self, context: JSON, question: JSON, question_id: int | None = None) -> Tree:
         started = time.perf_counter()
-        tree = Tree(task=self.task.name, context=context, root=Node(question=question), question_id=question_id)
+        tree = Tree(
+            task=self.task.name, context=context, root=Node(question=question), question_id=question_id
+        )
         limit = sys.getrecursionlimit()
         sys.setrecursionlimit(max(limit, 20 * self.max_depth + 1000))
         try:
@@ -81,7 +83,9 @@ class Walker:
         tree.seconds = time.perf_counter() - started
         return tree
 
-    def _call(self, tree: Tree, node: Node, kind: str, step: int, transcript: list[tuple[JSON, JSON]]) -> Step:
+    def _call(
+        self, tree: Tree, node: Node, kind: str, step: int, transcript: list[tuple[JSON, JSON]]
+    ) -> Step:
         at, t0 = now(), time.perf_counter()
         if kind == "fan_out":
             y = self.overseer.fan_out(tree.context, node.question)
@@ -89,7 +93,9 @@ class Walker:
             y = self.overseer.fan_in(tree.context, node.question, transcript)
         seconds = time.perf_counter() - t0
         result = {"answer": y.value} if isinstance(y, Answer) else {"ask": list(y.questions)}
-        tree.actions.append(Action(node, self.overseer.actor, kind, step, node.primitive, result, at, seconds))
+        tree.actions.append(
+            Action(node, self.overseer.actor, kind, step, node.primitive, result, at, seconds)
+        )
         if self.overseer.actor != "model":
             tree.overseer_calls += 1
             tree.primitive_calls += node.primitive

@@ -34,15 +34,54 @@ def main() -> None:
         left = sum(r["questions"] - r["labelled"] for r in rows)
         if left < PER_ROUND:
             seed = 1000 * (n + 1) + sum(r["questions"] for r in rows)
-            ida("questions", "generate", "--task", task, "--size", str(SIZE), "--count", "64", "--seed", str(seed))
+            ida(
+                "questions",
+                "generate",
+                "--task",
+                task,
+                "--size",
+                str(SIZE),
+                "--count",
+                "64",
+                "--seed",
+                str(seed),
+            )
             if not any(r["task"] == task and r["split"] == "eval" for r in status["questions"]):
-                ida("questions", "generate", "--task", task, "--size", str(SIZE), "--count", "64",
-                    "--seed", str(seed), "--split", "eval")
-        result = json.loads(ida("round", "--task", task, "--strategy", "full", "--questions", str(PER_ROUND),
-                                "--seed", str(n), "--json", capture=True))
-        print(f"{task:12s} {result['questions']} trees, {result['nodes']:5d} nodes, "
-              f"{result['overseer_calls']:5d} overseer calls ({result['primitive_calls']} primitive), "
-              f"amplified accuracy {result['accuracy']:.0%}", flush=True)
+                ida(
+                    "questions",
+                    "generate",
+                    "--task",
+                    task,
+                    "--size",
+                    str(SIZE),
+                    "--count",
+                    "64",
+                    "--seed",
+                    str(seed),
+                    "--split",
+                    "eval",
+                )
+        result = json.loads(
+            ida(
+                "round",
+                "--task",
+                task,
+                "--strategy",
+                "full",
+                "--questions",
+                str(PER_ROUND),
+                "--seed",
+                str(n),
+                "--json",
+                capture=True,
+            )
+        )
+        print(
+            f"{task:12s} {result['questions']} trees, {result['nodes']:5d} nodes, "
+            f"{result['overseer_calls']:5d} overseer calls ({result['primitive_calls']} primitive), "
+            f"amplified accuracy {result['accuracy']:.0%}",
+            flush=True,
+        )
         last_tree = result["trees"][-1]
     ida("trees", "show", str(last_tree), "--depth", "3")
     ida("status")

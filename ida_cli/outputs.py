@@ -15,7 +15,9 @@ FORMATS = ("parquet", "csv", "jsonl")
 def check_output(path: Path) -> None:
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
-        raise OutputError(f"cannot write {path}: folder {folder} does not exist; create it or choose another -o")
+        raise OutputError(
+            f"cannot write {path}: folder {folder} does not exist; create it or choose another -o"
+        )
     if not os.access(folder, os.W_OK):
         raise OutputError(f"cannot write {path}: folder {folder} is not writable; choose another -o")
     if path.is_dir():

@@ -12,8 +12,7 @@ from typing import Any
 import numpy as np
 
 from ida_cli.errors import ImportFileError, ParseError, UsageError
-from ida_cli.store import Store
-from ida_cli.store import records
+from ida_cli.store import Store, records
 from ida_cli.tasks import BUILTIN, USER, get_task
 from ida_cli.tasks.base import JSON, canonical
 
@@ -43,8 +42,9 @@ class Generated:
     seconds: float
 
 
-def generate(store: Store, task_name: str, size: int, count: int, seed: int, split: str = "train",
-             per_context: int = 8) -> Generated:
+def generate(
+    store: Store, task_name: str, size: int, count: int, seed: int, split: str = "train", per_context: int = 8
+) -> Generated:
     """Make `count` questions, `per_context` to a fresh context. A context already stored in the
     other split is drawn again, so eval contexts are never shared with train."""
     task = get_task(task_name)
@@ -70,18 +70,39 @@ def generate(store: Store, task_name: str, size: int, count: int, seed: int, spl
             if d in other:
                 redraws += 1
                 if redraws > 1000 + 10 * count:
-                    raise UsageError(f"could not draw {split} contexts unlike the other split's at size {size}: "
-                                     "use a larger --size or fewer questions")
+                    raise UsageError(
+                        f"could not draw {split} contexts unlike the other split's at size {size}: "
+                        "use a larger --size or fewer questions"
+                    )
                 continue
             key = len(contexts)
-            contexts.append({"key": key, "task": task_name, "size": size, "split": split, "data": ctx,
-                             "digest": d})
+            contexts.append(
+                {"key": key, "task": task_name, "size": size, "split": split, "data": ctx, "digest": d}
+            )
             for q in task.generate_questions(ctx, min(per_context, count - len(questions)), rng):
-                questions.append({"task": task_name, "size": size, "split": split, "context_key": key,
-                                  "question": q, "truth": task.truth(ctx, q), "source": f"generate:{seed}"})
+                questions.append(
+                    {
+                        "task": task_name,
+                        "size": size,
+                        "split": split,
+                        "context_key": key,
+                        "question": q,
+                        "truth": task.truth(ctx, q),
+                        "source": f"generate:{seed}",
+                    }
+                )
         _, first = records.insert_questions(con, contexts, questions)
-    return Generated(task_name, size, split, seed, count, len(contexts), first, first + count - 1,
-                     time.perf_counter() - started)
+    return Generated(
+        task_name,
+        size,
+        split,
+        seed,
+        count,
+        len(contexts),
+        first,
+        first + count - 1,
+        time.perf_counter() - started,
+    )
 
 
 # -- import ---------------------------------------------------------------------------------------
@@ -126,8 +147,10 @@ def _read_rows(path: Path) -> list[tuple[int, dict[str, Any]]]:
             raise UsageError(f"cannot tell the format of {path}: use a .jsonl, .csv or .parquet file")
     except (pl.exceptions.PolarsError, OSError) as e:
         raise ImportFileError(str(path), 1, "-", f"cannot be read ({str(e).splitlines()[0]})") from None
-    return [(i + offset, {k: v for k, v in row.items() if v is not None})
-            for i, row in enumerate(frame.iter_rows(named=True))]
+    return [
+        (i + offset, {k: v for k, v in row.items() if v is not None})
+        for i, row in enumerate(frame.iter_rows(named=True))
+    ]
 
 
 def _json_field(value: Any, text_ok: bool, encoded: bool) -> JSON:
@@ -153,6 +176,7 @@ def import_file(store: Store, path: Path, split: str | None = None) -> Imported:
         raise UsageError(f"{path} has no rows: nothing was imported")
     parsed: list[dict[str, Any]] = []
     for lineno, row in rows:
+
         def fail(field: str, problem: str, lineno: int = lineno) -> ImportFileError:
             return ImportFileError(str(path), lineno, field, problem)
 
@@ -198,11 +222,20 @@ def import_file(store: Store, path: Path, split: str | None = None) -> Imported:
             if given is not None and canonical(given) != canonical(truth):
                 raise fail(truth_field, f"{canonical(given)} is not the ground truth ({canonical(truth)})")
             size = task.context_size(context)
-        parsed.append({"task": task_name, "size": size, "split": row_split, "context": context,
-                       "question": values["question"], "truth": truth, "line": lineno})
+        parsed.append(
+            {
+                "task": task_name,
+                "size": size,
+                "split": row_split,
+                "context": context,
+                "question": values["question"],
+                "truth": truth,
+                "line": lineno,
+            }
+        )
     with store.write() as con:
         contexts: list[dict[str, Any]] = []
-        keys: dict[str, Any] = {}
+        keys: dict[tuple[str, str], int] = {}
         stored: dict[str, dict[str, tuple[int, str]]] = {}
         questions = []
         for p in parsed:
@@ -211,24 +244,45 @@ def import_file(store: Store, path: Path, split: str | None = None) -> Imported:
                 stored[p["task"]] = records.context_digests(con, p["task"])
             known = stored[p["task"]].get(d)
             if known and p["task"] != USER and known[1] != p["split"]:
-                raise ImportFileError(str(path), p["line"], "context",
-                                      f"this context is already in the {known[1]} split; eval and train "
-                                      "never share contexts")
-            q: dict[str, Any] = {"task": p["task"], "size": p["size"], "split": p["split"],
-                                 "question": p["question"], "truth": p["truth"], "source": f"import:{path.name}",
-                                 "has_truth": p["task"] != USER or p["truth"] is not None}
+                raise ImportFileError(
+                    str(path),
+                    p["line"],
+                    "context",
+                    f"this context is already in the {known[1]} split; eval and train never share contexts",
+                )
+            q: dict[str, Any] = {
+                "task": p["task"],
+                "size": p["size"],
+                "split": p["split"],
+                "question": p["question"],
+                "truth": p["truth"],
+                "source": f"import:{path.name}",
+                "has_truth": p["task"] != USER or p["truth"] is not None,
+            }
             if (p["task"], d) in keys:
                 first_split = contexts[keys[(p["task"], d)]]["split"]
                 if p["task"] != USER and first_split != p["split"]:
-                    raise ImportFileError(str(path), p["line"], "context",
-                                          "the same context is in both splits; eval and train never share contexts")
+                    raise ImportFileError(
+                        str(path),
+                        p["line"],
+                        "context",
+                        "the same context is in both splits; eval and train never share contexts",
+                    )
                 q["context_key"] = keys[(p["task"], d)]
             elif known and known[1] == p["split"]:
                 q["context_id"] = known[0]
             else:
                 keys[(p["task"], d)] = len(contexts)
-                contexts.append({"key": len(contexts), "task": p["task"], "size": p["size"], "split": p["split"],
-                                 "data": p["context"], "digest": d})
+                contexts.append(
+                    {
+                        "key": len(contexts),
+                        "task": p["task"],
+                        "size": p["size"],
+                        "split": p["split"],
+                        "data": p["context"],
+                        "digest": d,
+                    }
+                )
                 q["context_key"] = keys[(p["task"], d)]
             questions.append(q)
         _, first = records.insert_questions(con, contexts, questions)

@@ -18,8 +18,7 @@ from adversary.select import NEEDS_SCORES, STRATEGIES
 from ida_cli.amplify import FullStrategy, Strategy, Walker
 from ida_cli.errors import Interrupted, UsageError
 from ida_cli.overseer import ScriptedOverseer
-from ida_cli.store import Store
-from ida_cli.store import records
+from ida_cli.store import Store, records
 from ida_cli.tasks import get_task
 from ida_cli.tree import Tree
 
@@ -41,7 +40,12 @@ class RoundOptions:
     p: float | None = None
 
     def params(self) -> dict[str, Any]:
-        return {"alpha": self.alpha, "temperature": self.temperature, "confidence": self.confidence, "p": self.p}
+        return {
+            "alpha": self.alpha,
+            "temperature": self.temperature,
+            "confidence": self.confidence,
+            "p": self.p,
+        }
 
 
 @dataclass
@@ -78,12 +82,23 @@ class RoundResult:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "round": self.round_id, "task": self.task, "strategy": self.strategy, "oracle": self.oracle,
-            "questions": self.trees, "trees": self.tree_ids, "overseer_calls": self.overseer_calls,
-            "primitive_calls": self.primitive_calls, "model_calls": self.model_calls, "nodes": self.nodes,
-            "recursions_per_step": self.recursions_per_step, "accuracy": self.accuracy,
-            "correct": self.correct, "with_truth": self.with_truth, "seconds": round(self.seconds, 3),
-            "nodes_per_second": round(self.nodes_per_second, 1), "status": self.status,
+            "round": self.round_id,
+            "task": self.task,
+            "strategy": self.strategy,
+            "oracle": self.oracle,
+            "questions": self.trees,
+            "trees": self.tree_ids,
+            "overseer_calls": self.overseer_calls,
+            "primitive_calls": self.primitive_calls,
+            "model_calls": self.model_calls,
+            "nodes": self.nodes,
+            "recursions_per_step": self.recursions_per_step,
+            "accuracy": self.accuracy,
+            "correct": self.correct,
+            "with_truth": self.with_truth,
+            "seconds": round(self.seconds, 3),
+            "nodes_per_second": round(self.nodes_per_second, 1),
+            "status": self.status,
         }
 
 
@@ -107,17 +122,25 @@ def check_options(opts: RoundOptions) -> None:
         raise UsageError("--p must be between 0 and 1")
     if opts.oracle == "human":
         raise UsageError("--oracle human is not available in this version: use --oracle scripted")
-    if opts.strategy in NEEDS_SCORES or opts.strategy == "none" or opts.pick == "adversary" \
-            or opts.confidence is not None:
-        raise UsageError(f"--strategy {opts.strategy} / --pick {opts.pick} / --confidence need a trained model "
-                         "and adversary, which this version cannot train yet: use --strategy full")
+    if (
+        opts.strategy in NEEDS_SCORES
+        or opts.strategy == "none"
+        or opts.pick == "adversary"
+        or opts.confidence is not None
+    ):
+        raise UsageError(
+            f"--strategy {opts.strategy} / --pick {opts.pick} / --confidence need a trained model "
+            "and adversary, which this version cannot train yet: use --strategy full"
+        )
 
 
 def make_strategy(opts: RoundOptions) -> Strategy:
     return FullStrategy()
 
 
-def run_round(store: Store, opts: RoundOptions, progress: Callable[[int, int], None] | None = None) -> RoundResult:
+def run_round(
+    store: Store, opts: RoundOptions, progress: Callable[[int, int], None] | None = None
+) -> RoundResult:
     check_options(opts)
     rng = np.random.default_rng(opts.seed)
     session_id = uuid.uuid4().hex
@@ -128,14 +151,24 @@ def run_round(store: Store, opts: RoundOptions, progress: Callable[[int, int], N
             raise UsageError(f"task {task_name} has no scripted expert: label it with `ida label`")
         pool = records.unlabelled_pool(con, task_name)
         if not pool:
-            raise UsageError(f"no unlabelled training questions left for task {task_name}: run "
-                             f"`ida questions generate --task {task_name} --size N --count C --seed S`")
+            raise UsageError(
+                f"no unlabelled training questions left for task {task_name}: run "
+                f"`ida questions generate --task {task_name} --size N --count C --seed S`"
+            )
         picked = sorted(int(i) for i in rng.choice(pool, size=min(opts.questions, len(pool)), replace=False))
         rows = records.load_questions(con, picked)
         records.create_session(con, session_id, "round", opts.oracle, os.getpid())
         round_id = records.create_round(
-            con, session_id=session_id, task=task_name, oracle=opts.oracle, strategy=opts.strategy,
-            pick=opts.pick, params=opts.params(), seed=opts.seed, questions=len(picked))
+            con,
+            session_id=session_id,
+            task=task_name,
+            oracle=opts.oracle,
+            strategy=opts.strategy,
+            pick=opts.pick,
+            params=opts.params(),
+            seed=opts.seed,
+            questions=len(picked),
+        )
     walker = Walker(task, ScriptedOverseer(task), make_strategy(opts), rng)
     result = RoundResult(round_id, task_name, opts.strategy, opts.oracle, opts.questions, 0)
     pending: list[Tree] = []
@@ -164,8 +197,10 @@ def run_round(store: Store, opts: RoundOptions, progress: Callable[[int, int], N
         flush()
         result.status = "interrupted"
         _finish(store, round_id, session_id, "interrupted")
-        raise Interrupted(f"interrupted: round {round_id} kept its {len(result.tree_ids)} finished trees; "
-                          "the unfinished one was discarded") from None
+        raise Interrupted(
+            f"interrupted: round {round_id} kept its {len(result.tree_ids)} finished trees; "
+            "the unfinished one was discarded"
+        ) from None
     except BaseException:
         flush()
         _finish(store, round_id, session_id, "failed")
@@ -206,5 +241,7 @@ def _default_task(con: Any) -> str:
     if len(tasks) == 1:
         return tasks[0]
     if not tasks:
-        raise UsageError("no training questions yet: run `ida questions generate --task T --size N --count C --seed S`")
+        raise UsageError(
+            "no training questions yet: run `ida questions generate --task T --size N --count C --seed S`"
+        )
     raise UsageError(f"several tasks have questions ({', '.join(tasks)}): choose one with --task")

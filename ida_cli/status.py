@@ -13,6 +13,7 @@ from ida_cli.store.migrations import SCHEMA_VERSION, TABLES
 
 def status(store: Store) -> dict[str, Any]:
     with store.read() as con:
+
         def one(sql: str, params: list[Any] | None = None) -> Any:
             return con.execute(sql, params or []).fetchone()
 
@@ -25,9 +26,13 @@ def status(store: Store) -> dict[str, Any]:
             ).fetchall()
         ]
         counts = {t: one(f"SELECT count(*) FROM {t}")[0] for t in TABLES if t not in ("schema_version",)}
-        calls = one("SELECT coalesce(sum(overseer_calls), 0), coalesce(sum(primitive_calls), 0), "
-                    "coalesce(sum(model_calls), 0) FROM trees")
-        accuracy = one("SELECT count(*) FILTER (WHERE correct), count(correct) FROM trees WHERE source = 'round'")
+        calls = one(
+            "SELECT coalesce(sum(overseer_calls), 0), coalesce(sum(primitive_calls), 0), "
+            "coalesce(sum(model_calls), 0) FROM trees"
+        )
+        accuracy = one(
+            "SELECT count(*) FILTER (WHERE correct), count(correct) FROM trees WHERE source = 'round'"
+        )
         last = one("""SELECT id, task, oracle, strategy, questions, status, started_at, finished_at
                       FROM rounds ORDER BY id DESC LIMIT 1""")
         per_actor = con.execute(
@@ -53,14 +58,26 @@ def status(store: Store) -> dict[str, Any]:
         "primitive_calls": int(calls[1]),
         "model_calls": int(calls[2]),
         "amplified_accuracy": (accuracy[0] / accuracy[1]) if accuracy[1] else None,
-        "last_round": None if last is None else {
-            "id": last[0], "task": last[1], "oracle": last[2], "strategy": last[3], "questions": last[4],
-            "status": last[5], "started_at": str(last[6]), "finished_at": None if last[7] is None else str(last[7]),
+        "last_round": None
+        if last is None
+        else {
+            "id": last[0],
+            "task": last[1],
+            "oracle": last[2],
+            "strategy": last[3],
+            "questions": last[4],
+            "status": last[5],
+            "started_at": str(last[6]),
+            "finished_at": None if last[7] is None else str(last[7]),
         },
-        "overseers": [{"actor": a, "calls": n, "sessions": s, "median_seconds": m} for a, n, s, m in per_actor],
+        "overseers": [
+            {"actor": a, "calls": n, "sessions": s, "median_seconds": m} for a, n, s, m in per_actor
+        ],
         "versions": {k: v for k, v in versions},
-        "metrics": [{"name": n, "task": t, "value": v, "model_version": mv, "at": str(at)}
-                    for n, t, v, mv, at in metrics],
+        "metrics": [
+            {"name": n, "task": t, "value": v, "model_version": mv, "at": str(at)}
+            for n, t, v, mv, at in metrics
+        ],
     }
 
 
@@ -97,4 +114,9 @@ def init(store: Store, task: str | None, size: int | None, seed: int | None) -> 
     with store.write() as con:
         records.put_settings(con, values)
         settings = records.get_settings(con)
-    return {"db": str(store.path), "created": not existed, "schema_version": SCHEMA_VERSION, "settings": settings}
+    return {
+        "db": str(store.path),
+        "created": not existed,
+        "schema_version": SCHEMA_VERSION,
+        "settings": settings,
+    }

@@ -137,9 +137,14 @@ def tree_from_json(doc: JSON, where: str = "tree") -> Tree:
         if not isinstance(obj["children"], list):
             raise ParseError(f"{where}: {path} field 'children' must be a list")
         node = Node(
-            question=obj["question"], answer=obj["answer"], by=obj["by"], id=nid,
-            score=None if score is None else float(score), step=obj["step"],
-            recursed=obj["recursed"], depth=depth,
+            question=obj["question"],
+            answer=obj["answer"],
+            by=obj["by"],
+            id=nid,
+            score=None if score is None else float(score),
+            step=obj["step"],
+            recursed=obj["recursed"],
+            depth=depth,
         )
         node.children = [parse(c, f"{path}.children[{i}]", depth + 1) for i, c in enumerate(obj["children"])]
         return node

@@ -7,8 +7,7 @@ from pathlib import Path
 
 from ida_cli.errors import ParseError, UsageError
 from ida_cli.outputs import atomic_path
-from ida_cli.store import Store
-from ida_cli.store import records
+from ida_cli.store import Store, records
 from ida_cli.tasks import BUILTIN, USER, get_task
 from ida_cli.tree import Tree, tree_from_json
 
@@ -53,8 +52,10 @@ def parse_file(path: Path) -> Tree:
         except ParseError as e:
             raise ParseError(f"{path}: {where} (node {node.id}) question: {e}") from None
         if node.answer != "?" and not task.answer_ok(node.question, node.answer, tree.context):
-            raise ParseError(f"{path}: {where} (node {node.id}) answer {json.dumps(node.answer)} is not of the "
-                             f"form for '{task.question_text(node.question)}': {task.answer_hint(node.question)}")
+            raise ParseError(
+                f"{path}: {where} (node {node.id}) answer {json.dumps(node.answer)} is not of the "
+                f"form for '{task.question_text(node.question)}': {task.answer_hint(node.question)}"
+            )
         node.primitive = task.is_primitive(tree.context, node.question)
         if task.has_expert:
             node.truth, node.has_truth = task.truth(tree.context, node.question), True
@@ -76,9 +77,20 @@ def import_file(store: Store, path: Path) -> Tree:
         if known:
             tree.context_id = known[0]
         else:
-            first, _ = records.insert_questions(con, [{
-                "key": 0, "task": tree.task, "size": _size(tree), "split": "import", "data": tree.context,
-                "digest": d}], [])
+            first, _ = records.insert_questions(
+                con,
+                [
+                    {
+                        "key": 0,
+                        "task": tree.task,
+                        "size": _size(tree),
+                        "split": "import",
+                        "data": tree.context,
+                        "digest": d,
+                    }
+                ],
+                [],
+            )
             tree.context_id = first
         records.write_trees(con, [tree], None)
     return tree

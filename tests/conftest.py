@@ -47,7 +47,10 @@ def ida(db: Path, monkeypatch: pytest.MonkeyPatch) -> Run:
     return run
 
 
-def ida_subprocess(db: Path, *args: str, env: dict[str, str] | None = None, **kw: Any) -> subprocess.CompletedProcess[str]:
+def ida_subprocess(
+    db: Path, *args: str, env: dict[str, str] | None = None, **kw: Any
+) -> subprocess.CompletedProcess[str]:
     full_env = {**os.environ, "IDA_DB": str(db), **(env or {})}
-    return subprocess.run([sys.executable, "-m", "ida_cli", *args], text=True, capture_output=True, env=full_env,
-                          cwd=ROOT, **kw)
+    return subprocess.run(
+        [sys.executable, "-m", "ida_cli", *args], text=True, capture_output=True, env=full_env, cwd=ROOT, **kw
+    )

@@ -17,7 +17,10 @@ def count(db: Path, table: str) -> int:
 def test_init_is_idempotent_and_tasks_lists_all(ida: Run, db: Path) -> None:
     r = ida("init", "--task", "wildcard", "--size", "8", "--json")
     assert r.code == 0 and r.json()["created"] is True
-    assert ida("questions", "generate", "--task", "wildcard", "--size", "8", "--count", "5", "--seed", "1").code == 0
+    assert (
+        ida("questions", "generate", "--task", "wildcard", "--size", "8", "--count", "5", "--seed", "1").code
+        == 0
+    )
     r = ida("init", "--json")
     assert r.json()["created"] is False and r.json()["settings"]["task"] == "wildcard"
     assert count(db, "questions") == 5
@@ -26,18 +29,47 @@ def test_init_is_idempotent_and_tasks_lists_all(ida: Run, db: Path) -> None:
 
 
 def test_generate_json_and_eval_contexts_never_shared(ida: Run, db: Path) -> None:
-    r = ida("questions", "generate", "--task", "wildcard", "--size", "8", "--count", "400", "--seed", "3", "--json")
+    r = ida(
+        "questions",
+        "generate",
+        "--task",
+        "wildcard",
+        "--size",
+        "8",
+        "--count",
+        "400",
+        "--seed",
+        "3",
+        "--json",
+    )
     assert r.code == 0, r.stderr
     doc = r.json()
     assert (doc["count"], doc["contexts"], doc["first_id"], doc["last_id"]) == (400, 50, 1, 400)
     # wildcard at size 8 has only 256 contexts: collisions with train must be redrawn for eval
-    r = ida("questions", "generate", "--task", "wildcard", "--size", "8", "--count", "400", "--seed", "3",
-            "--split", "eval", "--per-context", "4", "--json")
+    r = ida(
+        "questions",
+        "generate",
+        "--task",
+        "wildcard",
+        "--size",
+        "8",
+        "--count",
+        "400",
+        "--seed",
+        "3",
+        "--split",
+        "eval",
+        "--per-context",
+        "4",
+        "--json",
+    )
     assert r.code == 0, r.stderr
     with duckdb.connect(str(db), read_only=True) as con:
         shared = con.execute("""SELECT count(*) FROM contexts a JOIN contexts b ON a.digest = b.digest
                                 WHERE a.split = 'train' AND b.split = 'eval'""").fetchone()[0]
-        per_ctx = con.execute("SELECT max(c) FROM (SELECT count(*) c FROM questions GROUP BY context_id)").fetchone()
+        per_ctx = con.execute(
+            "SELECT max(c) FROM (SELECT count(*) c FROM questions GROUP BY context_id)"
+        ).fetchone()
     assert shared == 0
     assert per_ctx[0] <= 8
 
@@ -45,13 +77,27 @@ def test_generate_json_and_eval_contexts_never_shared(ida: Run, db: Path) -> Non
 def test_generate_bad_input(ida: Run, db: Path) -> None:
     r = ida("questions", "generate", "--task", "sorting", "--size", "8", "--count", "5", "--seed", "1")
     assert r.code == 2
-    assert r.stderr == ("error: unknown task 'sorting': use one of permutation, assignments, wildcard, unionfind, "
-                        "shortpath, user (see `ida tasks`)\n")
+    assert r.stderr == (
+        "error: unknown task 'sorting': use one of permutation, assignments, wildcard, unionfind, "
+        "shortpath, user (see `ida tasks`)\n"
+    )
     r = ida("questions", "generate", "--task", "permutation", "--size", "65", "--count", "5", "--seed", "1")
     assert r.code == 2
     assert r.stderr == "error: size 65 is out of range for task permutation: use --size between 8 and 64\n"
-    r = ida("questions", "generate", "--task", "permutation", "--size", "8", "--count", "5", "--seed", "1",
-            "--split", "test")
+    r = ida(
+        "questions",
+        "generate",
+        "--task",
+        "permutation",
+        "--size",
+        "8",
+        "--count",
+        "5",
+        "--seed",
+        "1",
+        "--split",
+        "test",
+    )
     assert r.code == 2 and "unknown split 'test'" in r.stderr
     assert not db.exists()  # nothing was created by a refused command
 
@@ -73,8 +119,14 @@ def test_import_user_questions_and_export_round_trip(ida: Run, db: Path, tmp_pat
     assert frame.columns == ["id", "task", "size", "split", "context", "question", "truth"]
     # exported files import again, each format, into a fresh database
     for fmt in ("jsonl", "csv", "parquet"):
-        r = ida("--db", str(tmp_path / f"again-{fmt}.duckdb"), "questions", "import", str(tmp_path / f"q.{fmt}"),
-                "--json")
+        r = ida(
+            "--db",
+            str(tmp_path / f"again-{fmt}.duckdb"),
+            "questions",
+            "import",
+            str(tmp_path / f"q.{fmt}"),
+            "--json",
+        )
         assert r.code == 0, (fmt, r.stderr)
         assert r.json()["tasks"] == {"user": 6, "unionfind": 10}
 
@@ -83,17 +135,35 @@ def test_import_malformed_rows_import_nothing(ida: Run, db: Path, tmp_path: Path
     ida("init")
     bad = tmp_path / "bad.jsonl"
     good = json.dumps({"question": "fine?"})
-    bad.write_text(f"{good}\n{good}\n{{\"question\": \n")
+    bad.write_text(f'{good}\n{good}\n{{"question": \n')
     r = ida("questions", "import", str(bad))
     assert r.code == 2
     assert r.stderr.startswith(f"error: {bad}:3: field '-': not valid JSON")
     assert r.stderr.endswith("; nothing was imported\n")
-    bad.write_text(f"{good}\n" + json.dumps({"task": "permutation", "context": {"perm": [0, 1, 2, 3, 4, 5, 6, 7]},
-                                               "question": {"x": 9, "k": 3}}) + "\n")
+    bad.write_text(
+        f"{good}\n"
+        + json.dumps(
+            {
+                "task": "permutation",
+                "context": {"perm": [0, 1, 2, 3, 4, 5, 6, 7]},
+                "question": {"x": 9, "k": 3},
+            }
+        )
+        + "\n"
+    )
     r = ida("questions", "import", str(bad))
     assert r.stderr == f"error: {bad}:2: field 'question': x must be an item 0..7; nothing was imported\n"
-    bad.write_text(json.dumps({"task": "permutation", "context": {"perm": [0, 1, 2, 3, 4, 5, 6, 7]},
-                               "question": {"x": 1, "k": 3}, "truth": 5}) + "\n")
+    bad.write_text(
+        json.dumps(
+            {
+                "task": "permutation",
+                "context": {"perm": [0, 1, 2, 3, 4, 5, 6, 7]},
+                "question": {"x": 1, "k": 3},
+                "truth": 5,
+            }
+        )
+        + "\n"
+    )
     r = ida("questions", "import", str(bad))
     assert r.stderr == f"error: {bad}:1: field 'truth': 5 is not the ground truth (1); nothing was imported\n"
     csv = tmp_path / "bad.csv"
@@ -125,9 +195,13 @@ def test_export_any_table_and_bad_paths(ida: Run, db: Path, tmp_path: Path) -> N
         assert r.code == 0 and r.json()["rows"] == count(db, "nodes")
     assert pl.read_parquet(tmp_path / "n.parquet").height == count(db, "nodes")
     r = ida("export", "--table", "users", "--format", "csv", "-o", str(tmp_path / "u.csv"))
-    assert r.code == 2 and r.stderr.startswith("error: unknown table 'users': use one of contexts, questions,")
+    assert r.code == 2 and r.stderr.startswith(
+        "error: unknown table 'users': use one of contexts, questions,"
+    )
     missing = tmp_path / "no" / "such" / "n.csv"
     r = ida("export", "--table", "nodes", "--format", "csv", "-o", str(missing))
     assert r.code == 2
-    assert r.stderr == (f"error: cannot write {missing}: folder {missing.parent} does not exist; "
-                        "create it or choose another -o\n")
+    assert r.stderr == (
+        f"error: cannot write {missing}: folder {missing.parent} does not exist; "
+        "create it or choose another -o\n"
+    )

@@ -6,7 +6,14 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
-from adversary.select import anneal, choose_adversary, choose_bernoulli, choose_full, choose_none, choose_random
+from adversary.select import (
+    anneal,
+    choose_adversary,
+    choose_bernoulli,
+    choose_full,
+    choose_none,
+    choose_random,
+)
 
 scores = st.lists(st.floats(-50, 0, allow_nan=False), min_size=1, max_size=2)
 

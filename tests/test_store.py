@@ -40,9 +40,13 @@ def test_newer_schema_is_refused_and_left_alone(ida: Run, db: Path) -> None:
         con.execute("INSERT INTO schema_version VALUES (99, now())")
     r = ida("status")
     assert r.code == 2
-    assert r.stderr == (f"error: {db} has schema version 99, newer than this ida knows ({SCHEMA_VERSION}): "
-                        "upgrade ida\n")
-    assert ida("questions", "generate", "--task", "wildcard", "--size", "8", "--count", "2", "--seed", "1").code == 2
+    assert r.stderr == (
+        f"error: {db} has schema version 99, newer than this ida knows ({SCHEMA_VERSION}): upgrade ida\n"
+    )
+    assert (
+        ida("questions", "generate", "--task", "wildcard", "--size", "8", "--count", "2", "--seed", "1").code
+        == 2
+    )
     with duckdb.connect(str(db), read_only=True) as con:
         assert con.execute("SELECT count(*) FROM questions").fetchone() == (0,)
 
@@ -52,7 +56,10 @@ def test_a_file_that_is_not_a_duckdb_database(ida: Run, db: Path) -> None:
     for args in (("status",), ("init",)):
         r = ida(*args)
         assert r.code == 2
-        assert r.stderr == f"error: {db} is not an ida database (not a DuckDB file): pass --db with another path\n"
+        assert (
+            r.stderr
+            == f"error: {db} is not an ida database (not a DuckDB file): pass --db with another path\n"
+        )
     assert db.read_text() == "hello, I am a text file\n"
 
 
@@ -83,15 +90,18 @@ with Store(Path(sys.argv[1]), command="ida hold").write():
 
 def test_database_in_use_waits_then_exits_2(ida: Run, db: Path) -> None:
     ida("init")
-    holder = subprocess.Popen([sys.executable, "-c", HOLD, str(db), "30"], stdout=subprocess.PIPE, text=True,
-                              cwd=ROOT)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD, str(db), "30"], stdout=subprocess.PIPE, text=True, cwd=ROOT
+    )
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
         started = time.monotonic()
         r = ida_subprocess(db, "status", env={"IDA_LOCK_TIMEOUT": "0.5"})
         assert r.returncode == 2
-        assert r.stderr == f"error: database is in use by ida hold (pid {holder.pid}): wait for it to finish, " \
-                           "or use another --db\n"
+        assert (
+            r.stderr == f"error: database is in use by ida hold (pid {holder.pid}): wait for it to finish, "
+            "or use another --db\n"
+        )
         assert time.monotonic() - started < 10
     finally:
         holder.kill()
@@ -102,19 +112,38 @@ def test_database_in_use_waits_then_exits_2(ida: Run, db: Path) -> None:
 
 def test_a_second_writer_waits_for_a_short_holder(ida: Run, db: Path) -> None:
     ida("init")
-    holder = subprocess.Popen([sys.executable, "-c", HOLD, str(db), "1"], stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD, str(db), "1"], stdout=subprocess.PIPE, text=True, cwd=ROOT
+    )
     assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
-    r = ida_subprocess(db, "questions", "generate", "--task", "wildcard", "--size", "8", "--count", "3",
-                       "--seed", "1", env={"IDA_LOCK_TIMEOUT": "20"})
+    r = ida_subprocess(
+        db,
+        "questions",
+        "generate",
+        "--task",
+        "wildcard",
+        "--size",
+        "8",
+        "--count",
+        "3",
+        "--seed",
+        "1",
+        env={"IDA_LOCK_TIMEOUT": "20"},
+    )
     holder.wait()
     assert r.returncode == 0, r.stderr
 
 
 def test_ctrl_c_in_a_round_keeps_finished_trees(ida: Run, db: Path) -> None:
     ida("questions", "generate", "--task", "assignments", "--size", "64", "--count", "3000", "--seed", "1")
-    proc = subprocess.Popen([sys.executable, "-m", "ida_cli", "round", "--questions", "3000", "--json"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
-                            env={**os.environ, "IDA_DB": str(db)})
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ida_cli", "round", "--questions", "3000", "--json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, "IDA_DB": str(db)},
+    )
     deadline = time.monotonic() + 60
     trees = 0
     while time.monotonic() < deadline and trees == 0:
@@ -134,7 +163,9 @@ def test_ctrl_c_in_a_round_keeps_finished_trees(ida: Run, db: Path) -> None:
         # every stored tree is whole: its node count matches its nodes, and no orphan nodes exist
         bad = con.execute("""SELECT count(*) FROM trees t WHERE t.nodes <>
                              (SELECT count(*) FROM nodes n WHERE n.tree_id = t.id)""").fetchone()[0]
-        orphans = con.execute("SELECT count(*) FROM nodes WHERE tree_id NOT IN (SELECT id FROM trees)").fetchone()[0]
+        orphans = con.execute(
+            "SELECT count(*) FROM nodes WHERE tree_id NOT IN (SELECT id FROM trees)"
+        ).fetchone()[0]
         status = con.execute("SELECT status FROM rounds").fetchall()
     assert (bad, orphans) == (0, 0)
     assert status == [("interrupted",)]

@@ -32,7 +32,9 @@ def test_scripted_full_hch_reaches_ground_truth(task_name: str, size: int, seed:
         # one fan-out per node plus one fan-in per step that asked: every call is an action
         asking_steps = sum(len({c.step for c in n.children}) for n in nodes)
         assert tree.overseer_calls == len(nodes) + asking_steps == len(tree.actions)
-        assert tree.primitive_calls == sum(n.primitive for n in nodes) == sum(a.primitive for a in tree.actions)
+        assert (
+            tree.primitive_calls == sum(n.primitive for n in nodes) == sum(a.primitive for a in tree.actions)
+        )
         assert tree.model_calls == 0
         # SPEC 6.2 round trip
         again = tree_from_json(tree.to_json())
@@ -73,6 +75,6 @@ def test_the_depth_guard_stops_a_runaway_decomposition() -> None:
     walker = Walker(task, DeepOverseer(), FullStrategy(), np.random.default_rng(0), max_depth=5)
     tree = walker.walk({"perm": list(range(8))}, {"x": 1, "k": 2})
     assert tree.depth == 6
-    leaf = [n for n in tree.nodes() if not n.children][0]
+    leaf = next(n for n in tree.nodes() if not n.children)
     assert (leaf.answer, leaf.recursed) == ("?", False)
     assert tree.root.answer == "?"

@@ -48,7 +48,10 @@ app = typer.Typer(
 def _global(
     ctx: typer.Context,
     db: Path = typer.Option(
-        Path("ida.duckdb"), "--db", envvar="IDA_DB", help="The project database (default ./ida.duckdb or $IDA_DB)."
+        Path("ida.duckdb"),
+        "--db",
+        envvar="IDA_DB",
+        help="The project database (default ./ida.duckdb or $IDA_DB).",
     ),
 ) -> None:
     ctx.obj = {"db": db}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -38,11 +39,17 @@ def tasks(as_json: bool = JSON_OPTION) -> None:
     """List the built-in tasks."""
     from ida_cli.tasks import BUILTIN, USER, get_task
 
-    rows = []
+    rows: list[dict[str, Any]] = []
     for name in (*BUILTIN, USER):
         t = get_task(name)
-        rows.append({"name": name, "summary": t.summary, "sizes": [t.min_size, t.max_size] if t.has_expert else None,
-                     "scripted_expert": t.has_expert})
+        rows.append(
+            {
+                "name": name,
+                "summary": t.summary,
+                "sizes": [t.min_size, t.max_size] if t.has_expert else None,
+                "scripted_expert": t.has_expert,
+            }
+        )
     if as_json:
         emit_json(rows)
         return

@@ -26,23 +26,36 @@ def generate(
     from ida_cli.questions import generate as core
 
     r = core(store(ctx, "questions generate"), task, size, count, seed, split, per_context)
-    doc = {"task": r.task, "size": r.size, "split": r.split, "seed": r.seed, "count": r.count,
-           "contexts": r.contexts, "first_id": r.first_id, "last_id": r.last_id, "seconds": round(r.seconds, 3)}
+    doc = {
+        "task": r.task,
+        "size": r.size,
+        "split": r.split,
+        "seed": r.seed,
+        "count": r.count,
+        "contexts": r.contexts,
+        "first_id": r.first_id,
+        "last_id": r.last_id,
+        "seconds": round(r.seconds, 3),
+    }
     if as_json:
         emit_json(doc)
     else:
-        console().print(f"{r.count} {r.split} questions of {r.task} (size {r.size}) in {r.contexts} contexts: "
-                        f"ids {r.first_id}-{r.last_id}")
+        console().print(
+            f"{r.count} {r.split} questions of {r.task} (size {r.size}) in {r.contexts} contexts: "
+            f"ids {r.first_id}-{r.last_id}"
+        )
 
 
 @app.command("import")
 def import_(
     ctx: typer.Context,
     file: Path = typer.Argument(..., help="JSONL, CSV or Parquet; one question a row."),
-    split: str = typer.Option(None, "--split", help="Put every row in this split (default: the row's, or train)."),
+    split: str = typer.Option(
+        None, "--split", help="Put every row in this split (default: the row's, or train)."
+    ),
     as_json: bool = JSON_OPTION,
 ) -> None:
-    """User questions from JSONL/CSV/Parquet (fields: question, and optionally task, context, truth, split)."""
+    """User questions from JSONL/CSV/Parquet (question; optional task, context, truth, split)."""
     from ida_cli.questions import import_file
 
     r = import_file(store(ctx, "questions import"), file, split)

@@ -27,8 +27,14 @@ def progress_bar(label: str, enabled: bool = True) -> Iterator[Callable[[int, in
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    with Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                  console=Console(stderr=True), transient=True) as progress:
+    with Progress(
+        TextColumn(label),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    ) as progress:
         task_id = progress.add_task(label, total=None)
 
         def advance(done: int, total: int) -> None:
@@ -46,8 +52,10 @@ def _fmt(value: Any) -> str:
 
 
 def round_table(doc: dict[str, Any]) -> Table:
-    table = Table(title=f"round {doc['round']}: {doc['task']}, strategy {doc['strategy']}, oracle {doc['oracle']}",
-                  show_header=False)
+    table = Table(
+        title=f"round {doc['round']}: {doc['task']}, strategy {doc['strategy']}, oracle {doc['oracle']}",
+        show_header=False,
+    )
     table.add_column(justify="right", style="bold")
     table.add_column()
     acc = doc["accuracy"]
@@ -77,7 +85,10 @@ def status_panel(s: dict[str, Any]) -> Panel:
     for k, v in [
         ("database", f"{s['db']} (schema {s['schema_version']}, {s['bytes'] / 1e6:.1f} MB)"),
         ("trees", f"{c['trees']} trees, {c['nodes']} nodes, {c['rounds']} rounds"),
-        ("overseer calls", f"{s['overseer_calls']} ({s['primitive_calls']} primitive), model {s['model_calls']}"),
+        (
+            "overseer calls",
+            f"{s['overseer_calls']} ({s['primitive_calls']} primitive), model {s['model_calls']}",
+        ),
         ("amplified accuracy", "-" if acc is None else f"{acc:.1%}"),
         ("versions", ", ".join(f"{k} v{v}" for k, v in s["versions"].items()) or "none trained yet"),
         ("audits", str(c["audits"])),
@@ -86,8 +97,12 @@ def status_panel(s: dict[str, Any]) -> Panel:
     parts: list[Any] = [summary, q]
     if s["last_round"]:
         r = s["last_round"]
-        parts.append(Text(f"last round {r['id']}: {r['task']} {r['strategy']} ({r['oracle']}), "
-                          f"{r['questions']} questions, {r['status']}"))
+        parts.append(
+            Text(
+                f"last round {r['id']}: {r['task']} {r['strategy']} ({r['oracle']}), "
+                f"{r['questions']} questions, {r['status']}"
+            )
+        )
     if s["overseers"]:
         o = Table("overseer", "calls", "sessions", "median s", title="overseers")
         for r in s["overseers"]:
@@ -111,8 +126,10 @@ def _label(node: Node, text: Callable[[Any], str], answer: Callable[[Node], str]
     if node.score is not None:
         label.append(f" S={node.score:.2f}", style="yellow")
     if node.correct is not None:
-        label.append(" ✓" if node.correct else f" ✗ (truth {json.dumps(node.truth)})",
-                     style="green" if node.correct else "red")
+        label.append(
+            " ✓" if node.correct else f" ✗ (truth {json.dumps(node.truth)})",
+            style="green" if node.correct else "red",
+        )
     return label
 
 
@@ -130,8 +147,10 @@ def tree_picture(tree: Tree, max_depth: int | None = None) -> RichTree:
     def answer(node: Node) -> str:
         return task.answer_text(node.question, node.answer) if node.answer != "?" else "?"
 
-    head = Text(f"tree {tree.id} · {tree.task} · {len(tree.nodes())} nodes · depth {tree.depth} · "
-                f"{tree.overseer_calls} overseer calls ({tree.primitive_calls} primitive)")
+    head = Text(
+        f"tree {tree.id} · {tree.task} · {len(tree.nodes())} nodes · depth {tree.depth} · "
+        f"{tree.overseer_calls} overseer calls ({tree.primitive_calls} primitive)"
+    )
     pic = RichTree(head)
     stack: list[tuple[Node, RichTree]] = [(tree.root, pic)]
     while stack:

@@ -14,7 +14,9 @@ def register(app: typer.Typer) -> None:
 def round_(
     ctx: typer.Context,
     oracle: str = typer.Option("scripted", "--oracle", help="scripted or human."),
-    strategy: str = typer.Option("full", "--strategy", help="adversary, bernoulli, uncertainty, random, full, none."),
+    strategy: str = typer.Option(
+        "full", "--strategy", help="adversary, bernoulli, uncertainty, random, full, none."
+    ),
     questions: int = typer.Option(10, "--questions", help="How many training questions to amplify."),
     task: str = typer.Option(None, "--task", help="Task (default: the only one with questions, or init's)."),
     pick: str = typer.Option("random", "--pick", help="random or adversary."),
@@ -29,8 +31,18 @@ def round_(
     from ida_cli.cli.render import progress_bar
     from ida_cli.rounds import RoundOptions, run_round
 
-    opts = RoundOptions(task=task, oracle=oracle, strategy=strategy, questions=questions, pick=pick, seed=seed,
-                        alpha=alpha, temperature=temperature, confidence=confidence, p=p)
+    opts = RoundOptions(
+        task=task,
+        oracle=oracle,
+        strategy=strategy,
+        questions=questions,
+        pick=pick,
+        seed=seed,
+        alpha=alpha,
+        temperature=temperature,
+        confidence=confidence,
+        p=p,
+    )
     with progress_bar("amplifying", enabled=not as_json) as advance:
         result = run_round(store(ctx, "round"), opts, progress=advance)
     doc = result.to_json()

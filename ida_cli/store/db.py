@@ -64,8 +64,9 @@ class Store:
         try:
             fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
         except OSError as e:
-            raise StoreError(f"cannot create the lock file {self.lock_path}: {e.strerror}; "
-                             "use --db in a writable folder") from None
+            raise StoreError(
+                f"cannot create the lock file {self.lock_path}: {e.strerror}; use --db in a writable folder"
+            ) from None
         mode = fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH
         deadline = time.monotonic() + timeout
         try:
@@ -100,7 +101,9 @@ class Store:
                 ) from None
             if "Could not set lock" in msg:
                 pid = msg.split("(PID ")[-1].split(")")[0] if "(PID " in msg else "?"
-                raise DatabaseBusy(f"database is in use by another program (pid {pid}): close it first") from None
+                raise DatabaseBusy(
+                    f"database is in use by another program (pid {pid}): close it first"
+                ) from None
             raise StoreError(f"cannot open {self.path}: {msg}") from None
         except duckdb.Error as e:
             raise StoreError(f"cannot open {self.path}: {e}") from None
@@ -169,7 +172,9 @@ def schema_version(con: Any) -> int:
     if not has:
         tables = con.execute("SELECT count(*) FROM information_schema.tables").fetchone()[0]
         if tables:
-            raise StoreError("this DuckDB file is not an ida database (it has other tables): use another --db")
+            raise StoreError(
+                "this DuckDB file is not an ida database (it has other tables): use another --db"
+            )
         return 0
     row = con.execute("SELECT max(version) FROM schema_version").fetchone()
     return int(row[0] or 0)

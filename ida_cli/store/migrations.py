@@ -63,6 +63,16 @@ SCHEMA_VERSION = len(MIGRATIONS)
 
 # Tables a user may export; the order is the order `ida status` lists them in.
 TABLES = (
-    "contexts", "questions", "rounds", "trees", "nodes", "actions", "sessions",
-    "versions", "metrics", "audits", "settings", "schema_version",
+    "contexts",
+    "questions",
+    "rounds",
+    "trees",
+    "nodes",
+    "actions",
+    "sessions",
+    "versions",
+    "metrics",
+    "audits",
+    "settings",
+    "schema_version",
 )

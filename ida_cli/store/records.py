@@ -54,35 +54,55 @@ def insert_questions(
     created = now()
     ids = {c["key"]: first_ctx + i for i, c in enumerate(contexts)}
     if contexts:
-        insert_frame(con, "contexts", pl.DataFrame({
-            "id": [ids[c["key"]] for c in contexts],
-            "task": [c["task"] for c in contexts],
-            "size": [c["size"] for c in contexts],
-            "split": [c["split"] for c in contexts],
-            "data": [None if c["data"] is None else dumps(c["data"]) for c in contexts],
-            "digest": [c["digest"] for c in contexts],
-            "created_at": [created] * len(contexts),
-        }, schema_overrides={"id": pl.Int64, "size": pl.Int32, "data": pl.Utf8}))
+        insert_frame(
+            con,
+            "contexts",
+            pl.DataFrame(
+                {
+                    "id": [ids[c["key"]] for c in contexts],
+                    "task": [c["task"] for c in contexts],
+                    "size": [c["size"] for c in contexts],
+                    "split": [c["split"] for c in contexts],
+                    "data": [None if c["data"] is None else dumps(c["data"]) for c in contexts],
+                    "digest": [c["digest"] for c in contexts],
+                    "created_at": [created] * len(contexts),
+                },
+                schema_overrides={"id": pl.Int64, "size": pl.Int32, "data": pl.Utf8},
+            ),
+        )
     if questions:
-        insert_frame(con, "questions", pl.DataFrame({
-            "id": list(range(first_q, first_q + len(questions))),
-            "task": [q["task"] for q in questions],
-            "size": [q["size"] for q in questions],
-            "split": [q["split"] for q in questions],
-            "context_id": [q["context_id"] if "context_id" in q else ids[q["context_key"]] for q in questions],
-            "question": [dumps(q["question"]) for q in questions],
-            # a built-in truth may be JSON null (shortpath's "no next vertex"): only has_truth=False
-            # (a user question without a reference answer) is stored as SQL NULL
-            "truth": [dumps(q["truth"]) if q.get("has_truth", True) else None for q in questions],
-            "source": [q["source"] for q in questions],
-            "created_at": [created] * len(questions),
-        }, schema_overrides={"id": pl.Int64, "size": pl.Int32, "context_id": pl.Int64, "truth": pl.Utf8}))
+        insert_frame(
+            con,
+            "questions",
+            pl.DataFrame(
+                {
+                    "id": list(range(first_q, first_q + len(questions))),
+                    "task": [q["task"] for q in questions],
+                    "size": [q["size"] for q in questions],
+                    "split": [q["split"] for q in questions],
+                    "context_id": [
+                        q["context_id"] if "context_id" in q else ids[q["context_key"]] for q in questions
+                    ],
+                    "question": [dumps(q["question"]) for q in questions],
+                    # a built-in truth may be JSON null (shortpath's "no next vertex"): only has_truth=False
+                    # (a user question without a reference answer) is stored as SQL NULL
+                    "truth": [dumps(q["truth"]) if q.get("has_truth", True) else None for q in questions],
+                    "source": [q["source"] for q in questions],
+                    "created_at": [created] * len(questions),
+                },
+                schema_overrides={"id": pl.Int64, "size": pl.Int32, "context_id": pl.Int64, "truth": pl.Utf8},
+            ),
+        )
     return first_ctx, first_q
 
 
 def question_tasks(con: Con, split: str = "train") -> list[str]:
-    return [r[0] for r in con.execute(
-        "SELECT DISTINCT task FROM questions WHERE split = ? ORDER BY task", [split]).fetchall()]
+    return [
+        r[0]
+        for r in con.execute(
+            "SELECT DISTINCT task FROM questions WHERE split = ? ORDER BY task", [split]
+        ).fetchall()
+    ]
 
 
 def unlabelled_pool(con: Con, task: str) -> list[int]:
@@ -106,16 +126,34 @@ def load_questions(con: Con, ids: Sequence[int]) -> list[dict[str, Any]]:
         [list(ids)],
     ).fetchall()
     by_id = {
-        r[0]: {"id": r[0], "task": r[1], "size": r[2], "question": loads(r[3]), "truth": loads(r[4]),
-               "has_truth": r[4] is not None, "context_id": r[5], "context": loads(r[6])}
+        r[0]: {
+            "id": r[0],
+            "task": r[1],
+            "size": r[2],
+            "question": loads(r[3]),
+            "truth": loads(r[4]),
+            "has_truth": r[4] is not None,
+            "context_id": r[5],
+            "context": loads(r[6]),
+        }
         for r in rows
     }
     return [by_id[i] for i in ids]
 
 
 # -- rounds -----------------------------------------------------------------------------------
-def create_round(con: Con, *, session_id: str, task: str, oracle: str, strategy: str, pick: str,
-                 params: dict[str, Any], seed: int | None, questions: int) -> int:
+def create_round(
+    con: Con,
+    *,
+    session_id: str,
+    task: str,
+    oracle: str,
+    strategy: str,
+    pick: str,
+    params: dict[str, Any],
+    seed: int | None,
+    questions: int,
+) -> int:
     rid = next_id(con, "rounds")
     con.execute(
         """INSERT INTO rounds (id, session_id, task, oracle, strategy, pick, params, seed, questions,
@@ -150,16 +188,67 @@ def write_trees(con: Con, trees: Sequence[Tree], session_id: str | None) -> None
         return
     tree_id, node_id, action_id = next_id(con, "trees"), next_id(con, "nodes"), next_id(con, "actions")
     created = now()
-    t_rows: dict[str, list[Any]] = {k: [] for k in (
-        "id", "round_id", "question_id", "task", "context_id", "root_id", "answer", "truth", "correct",
-        "overseer_calls", "primitive_calls", "model_calls", "nodes", "depth", "source", "created_at",
-        "seconds")}
-    n_rows: dict[str, list[Any]] = {k: [] for k in (
-        "id", "tree_id", "parent_id", "position", "step", "depth", "question", "answer", "actor", "score",
-        "ml_answer", "ml_logp", "gumbel", "gumbel_threshold", "recursed", "primitive", "truth", "correct")}
-    a_rows: dict[str, list[Any]] = {k: [] for k in (
-        "id", "tree_id", "node_id", "session_id", "actor", "kind", "step", "primitive", "result",
-        "created_at", "seconds")}
+    t_rows: dict[str, list[Any]] = {
+        k: []
+        for k in (
+            "id",
+            "round_id",
+            "question_id",
+            "task",
+            "context_id",
+            "root_id",
+            "answer",
+            "truth",
+            "correct",
+            "overseer_calls",
+            "primitive_calls",
+            "model_calls",
+            "nodes",
+            "depth",
+            "source",
+            "created_at",
+            "seconds",
+        )
+    }
+    n_rows: dict[str, list[Any]] = {
+        k: []
+        for k in (
+            "id",
+            "tree_id",
+            "parent_id",
+            "position",
+            "step",
+            "depth",
+            "question",
+            "answer",
+            "actor",
+            "score",
+            "ml_answer",
+            "ml_logp",
+            "gumbel",
+            "gumbel_threshold",
+            "recursed",
+            "primitive",
+            "truth",
+            "correct",
+        )
+    }
+    a_rows: dict[str, list[Any]] = {
+        k: []
+        for k in (
+            "id",
+            "tree_id",
+            "node_id",
+            "session_id",
+            "actor",
+            "kind",
+            "step",
+            "primitive",
+            "result",
+            "created_at",
+            "seconds",
+        )
+    }
     for tree in trees:
         if not tree.id:
             tree.id, tree_id = tree_id, tree_id + 1
@@ -183,8 +272,9 @@ def write_trees(con: Con, trees: Sequence[Tree], session_id: str | None) -> None
             n_rows["answer"].append(dumps(node.answer))
             n_rows["actor"].append(node.by)
             n_rows["score"].append(node.score)
-            n_rows["ml_answer"].append(None if node.ml_logp is None and node.ml_answer is None
-                                       else dumps(node.ml_answer))
+            n_rows["ml_answer"].append(
+                None if node.ml_logp is None and node.ml_answer is None else dumps(node.ml_answer)
+            )
             n_rows["ml_logp"].append(node.ml_logp)
             n_rows["gumbel"].append(node.gumbel)
             n_rows["gumbel_threshold"].append(node.gumbel_threshold)
@@ -223,8 +313,10 @@ def write_trees(con: Con, trees: Sequence[Tree], session_id: str | None) -> None
         t_rows["source"].append(tree.source)
         t_rows["created_at"].append(created)
         t_rows["seconds"].append(tree.seconds)
-    int64 = {k: pl.Int64 for k in ("id", "tree_id", "parent_id", "node_id", "round_id", "question_id",
-                                   "context_id", "root_id")}
+    int64 = {
+        k: pl.Int64
+        for k in ("id", "tree_id", "parent_id", "node_id", "round_id", "question_id", "context_id", "root_id")
+    }
     f64 = {k: pl.Float64 for k in ("score", "ml_logp", "gumbel", "gumbel_threshold", "seconds")}
     utf = {k: pl.Utf8 for k in ("ml_answer", "truth", "session_id", "answer")}
     booleans = {"correct": pl.Boolean}
@@ -268,9 +360,21 @@ def load_tree(con: Con, tree_id: int) -> Tree:
     nodes: dict[int, Node] = {}
     for r in rows:
         nodes[r[0]] = Node(
-            id=r[0], step=r[3], depth=r[4], question=loads(r[5]), answer=loads(r[6]), by=r[7], score=r[8],
-            ml_answer=loads(r[9]), ml_logp=r[10], gumbel=r[11], gumbel_threshold=r[12], recursed=r[13],
-            primitive=r[14], truth=loads(r[15]), has_truth=r[15] is not None,
+            id=r[0],
+            step=r[3],
+            depth=r[4],
+            question=loads(r[5]),
+            answer=loads(r[6]),
+            by=r[7],
+            score=r[8],
+            ml_answer=loads(r[9]),
+            ml_logp=r[10],
+            gumbel=r[11],
+            gumbel_threshold=r[12],
+            recursed=r[13],
+            primitive=r[14],
+            truth=loads(r[15]),
+            has_truth=r[15] is not None,
         )
     for r in rows:  # ordered by (parent, position): children append in asking order
         if r[1] is not None:
@@ -278,7 +382,16 @@ def load_tree(con: Con, tree_id: int) -> Tree:
     if root_id not in nodes:
         raise UsageError(f"tree {tree_id} has no root node stored")
     return Tree(
-        task=task, context=loads(ctx), root=nodes[root_id], id=tree_id, question_id=qid, round_id=rid,
-        context_id=cid, overseer_calls=oc, primitive_calls=pc, model_calls=mc, source=source,
+        task=task,
+        context=loads(ctx),
+        root=nodes[root_id],
+        id=tree_id,
+        question_id=qid,
+        round_id=rid,
+        context_id=cid,
+        overseer_calls=oc,
+        primitive_calls=pc,
+        model_calls=mc,
+        source=source,
         seconds=seconds or 0.0,
     )

@@ -142,8 +142,10 @@ class Task(ABC):
             return UNKNOWN
         value = parse_value(text)
         if not self.answer_ok(question, value, context):
-            raise ParseError(f"'{text}' is not a valid answer to '{self.question_text(question)}': "
-                             f"{self.answer_hint(question)}")
+            raise ParseError(
+                f"'{text}' is not a valid answer to '{self.question_text(question)}': "
+                f"{self.answer_hint(question)}"
+            )
         return value
 
     def answer_hint(self, question: JSON) -> str:

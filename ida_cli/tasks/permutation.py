@@ -80,7 +80,7 @@ class Permutation(Task):
         self.check_size(len(perm))
 
     def validate_question(self, question: JSON, context: JSON) -> None:
-        need(set(question) == {"x", "k"}, "a permutation question is {\"x\": int, \"k\": int}")
+        need(set(question) == {"x", "k"}, 'a permutation question is {"x": int, "k": int}')
         need(self._item_ok(question["x"], context), f"x must be an item 0..{len(context['perm']) - 1}")
         need(is_int(question["k"]) and 0 <= question["k"] < 2**16, "k must be an integer ≥ 0")
 
