@@ -24,8 +24,9 @@ TASKS = ("permutation", "assignments", "wildcard", "unionfind", "shortpath")
 
 def run(args: list[str], db: Path) -> tuple[float, str]:
     t0 = time.perf_counter()
-    out = subprocess.run(args, env={**os.environ, "IDA_DB": str(db)}, cwd=ROOT, capture_output=True, text=True,
-                         check=True).stdout
+    out = subprocess.run(
+        args, env={**os.environ, "IDA_DB": str(db)}, cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout
     return time.perf_counter() - t0, out
 
 
@@ -44,8 +45,25 @@ def bench_generate(tmp: Path, repeats: int = 3) -> dict[str, float]:
         walls = []
         for r in range(repeats):
             db = tmp / f"g-{task}-{r}.duckdb"
-            walls.append(run([*IDA, "questions", "generate", "--task", task, "--size", "8", "--count", "10000",
-                              "--seed", str(r), "--json"], db)[0])
+            walls.append(
+                run(
+                    [
+                        *IDA,
+                        "questions",
+                        "generate",
+                        "--task",
+                        task,
+                        "--size",
+                        "8",
+                        "--count",
+                        "10000",
+                        "--seed",
+                        str(r),
+                        "--json",
+                    ],
+                    db,
+                )[0]
+            )
         out[task] = statistics.median(walls)
     return out
 
@@ -60,10 +78,17 @@ def bench_export(tmp: Path, rows: int = 1_000_000, repeats: int = 3) -> dict[str
             i % 2, i % 3, i % 7, '{{"x":' || (i % 64) || ',"k":' || (i % 63) || '}}', (i % 64)::VARCHAR,
             'scripted', NULL, NULL, NULL, NULL, NULL, true, i % 5 = 0, (i % 64)::VARCHAR, true
             FROM range(1, {rows} + 1) t(i)""")
-    walls = [run([*IDA, "export", "--table", "nodes", "--format", "parquet", "-o", str(tmp / f"n{r}.parquet")],
-                 db)[0] for r in range(repeats)]
-    return {"rows": rows, "export_parquet_s": statistics.median(walls),
-            "bytes": (tmp / "n0.parquet").stat().st_size}
+    walls = [
+        run(
+            [*IDA, "export", "--table", "nodes", "--format", "parquet", "-o", str(tmp / f"n{r}.parquet")], db
+        )[0]
+        for r in range(repeats)
+    ]
+    return {
+        "rows": rows,
+        "export_parquet_s": statistics.median(walls),
+        "bytes": (tmp / "n0.parquet").stat().st_size,
+    }
 
 
 def bench_rounds(tmp: Path, questions: int = 500, repeats: int = 3) -> dict[str, dict[str, float]]:
@@ -76,9 +101,25 @@ def bench_rounds(tmp: Path, questions: int = 500, repeats: int = 3) -> dict[str,
         stored, walked, sizes = [], [], []
         for r in range(repeats):
             db = tmp / f"r-{task_name}-{r}.duckdb"
-            run([*IDA, "questions", "generate", "--task", task_name, "--size", "16", "--count", str(questions),
-                 "--seed", str(r)], db)
-            doc = json.loads(run([*IDA, "round", "--questions", str(questions), "--seed", str(r), "--json"], db)[1])
+            run(
+                [
+                    *IDA,
+                    "questions",
+                    "generate",
+                    "--task",
+                    task_name,
+                    "--size",
+                    "16",
+                    "--count",
+                    str(questions),
+                    "--seed",
+                    str(r),
+                ],
+                db,
+            )
+            doc = json.loads(
+                run([*IDA, "round", "--questions", str(questions), "--seed", str(r), "--json"], db)[1]
+            )
             stored.append(doc["nodes_per_second"])
             sizes.append(doc["nodes"] / doc["questions"])
             # the same walk in-process without the store, to show what the writes cost
@@ -93,29 +134,45 @@ def bench_rounds(tmp: Path, questions: int = 500, repeats: int = 3) -> dict[str,
             for ctx, q in items[:questions]:
                 nodes += len(walker.walk(ctx, q).nodes())
             walked.append(nodes / (time.perf_counter() - t0))
-        out[task_name] = {"round_nodes_per_s": statistics.median(stored), "walk_only_nodes_per_s":
-                          statistics.median(walked), "nodes_per_tree": statistics.median(sizes)}
+        out[task_name] = {
+            "round_nodes_per_s": statistics.median(stored),
+            "walk_only_nodes_per_s": statistics.median(walked),
+            "nodes_per_tree": statistics.median(sizes),
+        }
     return out
 
 
 def main() -> None:
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
-        results = {"help": bench_help(tmp), "generate_10000_s": bench_generate(tmp), "export": bench_export(tmp),
-                   "rounds_size16": bench_rounds(tmp), "cpus": os.cpu_count()}
+        results = {
+            "help": bench_help(tmp),
+            "generate_10000_s": bench_generate(tmp),
+            "export": bench_export(tmp),
+            "rounds_size16": bench_rounds(tmp),
+            "cpus": os.cpu_count(),
+        }
     (ROOT / "bench" / "out").mkdir(exist_ok=True)
     (ROOT / "bench" / "out" / "foundation.json").write_text(json.dumps(results, indent=1) + "\n")
     h, e = results["help"], results["export"]
-    print(f"ida --help: median {h['ida_help_s'] * 1000:.0f} ms (bare python start {h['python_startup_s'] * 1000:.0f} ms)")
+    print(
+        f"ida --help: median {h['ida_help_s'] * 1000:.0f} ms "
+        f"(bare python start {h['python_startup_s'] * 1000:.0f} ms)"
+    )
     print("generate 10,000 questions (size 8, wall incl. start-up), median s:")
     for task, s in results["generate_10000_s"].items():
         print(f"  {task:12s} {s:.2f}")
-    print(f"export {e['rows']:,} node rows to parquet: median {e['export_parquet_s']:.2f} s, {e['bytes'] / 1e6:.1f} MB")
+    print(
+        f"export {e['rows']:,} node rows to parquet: median {e['export_parquet_s']:.2f} s, "
+        f"{e['bytes'] / 1e6:.1f} MB"
+    )
     print("| task | nodes/tree | round nodes/s (stored) | walk-only nodes/s | stored/walk |")
     print("| --- | --- | --- | --- | --- |")
     for task, r in results["rounds_size16"].items():
-        print(f"| {task} | {r['nodes_per_tree']:.0f} | {r['round_nodes_per_s']:,.0f} | "
-              f"{r['walk_only_nodes_per_s']:,.0f} | {r['round_nodes_per_s'] / r['walk_only_nodes_per_s']:.2f} |")
+        print(
+            f"| {task} | {r['nodes_per_tree']:.0f} | {r['round_nodes_per_s']:,.0f} | "
+            f"{r['walk_only_nodes_per_s']:,.0f} | {r['round_nodes_per_s'] / r['walk_only_nodes_per_s']:.2f} |"
+        )
 
 
 if __name__ == "__main__":

@@ -68,19 +68,20 @@ class Task(ABC):
         """One top-level question about the context."""
 
     def generate_questions(self, context: JSON, count: int, rng: np.random.Generator) -> list[JSON]:
-        """`count` questions about one context, distinct while the context has enough of them."""
+        """Up to `count` distinct questions about one context; fewer when the context runs out of
+        them (10 draws in a row that repeat), and the caller draws another context."""
         seen: set[str] = set()
         out: list[JSON] = []
-        for _ in range(count * 20):
+        misses = 0
+        while len(out) < count and misses < 10:
             q = self.generate_question(context, rng)
             key = canonical(q)
-            if key not in seen:
-                seen.add(key)
-                out.append(q)
-                if len(out) == count:
-                    return out
-        while len(out) < count:
-            out.append(self.generate_question(context, rng))
+            if key in seen:
+                misses += 1
+                continue
+            seen.add(key)
+            out.append(q)
+            misses = 0
         return out
 
     @abstractmethod
