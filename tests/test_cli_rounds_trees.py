@@ -177,3 +177,16 @@ def test_help_imports_no_heavy_modules() -> None:
     ).stdout
     assert out.splitlines()[-1] == "LOADED []"
     assert "Commands" in out
+
+
+def test_rich_output_at_a_fixed_width(ida: Run) -> None:
+    ida("questions", "generate", "--task", "permutation", "--size", "8", "--count", "4", "--seed", "1")
+    r = ida("round", "--questions", "2", "--seed", "0")
+    lines = r.stdout.splitlines()
+    assert lines[0].strip() == "round 1: permutation, strategy full, oracle scripted"
+    assert any(line.startswith("│  amplified accuracy │ 100.0% (2/2)") for line in lines)
+    s = ida("status").stdout.splitlines()
+    assert all(len(line) <= 100 for line in s)
+    assert s[0].startswith("╭") and "ida status" in s[0]
+    assert any("last round 1: permutation full (scripted), 2 questions, done" in line for line in s)
+    assert any("│ permutation │ train │ 8    │ 4         │ 2        │" in line for line in s)

@@ -51,11 +51,9 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
-def round_table(doc: dict[str, Any]) -> Table:
-    table = Table(
-        title=f"round {doc['round']}: {doc['task']}, strategy {doc['strategy']}, oracle {doc['oracle']}",
-        show_header=False,
-    )
+def round_table(doc: dict[str, Any]) -> Group:
+    title = Text(f"round {doc['round']}: {doc['task']}, strategy {doc['strategy']}, oracle {doc['oracle']}")
+    table = Table(show_header=False)
     table.add_column(justify="right", style="bold")
     table.add_column()
     acc = doc["accuracy"]
@@ -70,7 +68,7 @@ def round_table(doc: dict[str, Any]) -> Table:
     ]
     for k, v in rows:
         table.add_row(k, str(v))
-    return table
+    return Group(title, table)
 
 
 def status_panel(s: dict[str, Any]) -> Panel:
