@@ -1,0 +1,90 @@
+"""Examples and their tensors. A sequence holds one context's slots and several question segments;
+each segment is `input <bos> output` and is trained to predict `output <eos>`."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from ida_cli.model.vocab import BOS, EOS, SPECIALS
+
+BOS_ID, EOS_ID = SPECIALS.index(BOS), SPECIALS.index(EOS)
+IGNORE = -100
+
+
+@dataclass
+class Example:
+    group: int  # examples with the same group share a context (and its slots)
+    slots: list[list[int]]
+    inp: list[int]
+    out: list[int]
+    kind: str = ""  # what the example is, for per-kind metrics (e.g. "answer:dist")
+
+
+def pack(examples: Sequence[Example], per_seq: int, rng: np.random.Generator | None = None) -> list[list[Example]]:
+    """Group examples by context into sequences of at most `per_seq` segments."""
+    by_group: dict[int, list[Example]] = {}
+    for ex in examples:
+        by_group.setdefault(ex.group, []).append(ex)
+    seqs: list[list[Example]] = []
+    for exs in by_group.values():
+        if rng is not None:
+            exs = [exs[i] for i in rng.permutation(len(exs))]
+        seqs += [exs[i:i + per_seq] for i in range(0, len(exs), per_seq)]
+    if rng is not None:
+        seqs = [seqs[i] for i in rng.permutation(len(seqs))]
+    return seqs
+
+
+def collate(seqs: Sequence[Sequence[Example]], decode: bool = False) -> dict[str, torch.Tensor]:
+    """Tensors for a batch of sequences. With decode=True the segments end at `<bos> out` with no
+    target (for greedy decoding), and `last` gives each segment's final position."""
+    b = len(seqs)
+    s = max(len(seq[0].slots) for seq in seqs)
+    k = max(len(slot) for seq in seqs for slot in seq[0].slots)
+    seg_tokens = [[ex.inp + [BOS_ID] + ex.out for ex in seq] for seq in seqs]
+    t = max(sum(len(x) for x in segs) for segs in seg_tokens)
+    slots = np.zeros((b, s, k), dtype=np.int64)
+    seq_ids = np.zeros((b, t), dtype=np.int64)
+    pos = np.zeros((b, t), dtype=np.int64)
+    seg = np.full((b, t), -1, dtype=np.int64)
+    tgt = np.full((b, t), IGNORE, dtype=np.int64)
+    last = []
+    for i, (sq, segs) in enumerate(zip(seqs, seg_tokens, strict=True)):
+        for j, slot in enumerate(sq[0].slots):
+            slots[i, j, : len(slot)] = slot
+        at = 0
+        for g, (ex, toks) in enumerate(zip(sq, segs, strict=True)):
+            n = len(toks)
+            seq_ids[i, at : at + n] = toks
+            pos[i, at : at + n] = np.arange(n)
+            seg[i, at : at + n] = g
+            if not decode:
+                start = at + len(ex.inp)  # the <bos> position predicts out[0]
+                tgt[i, start : start + len(ex.out) + 1] = [*ex.out, EOS_ID]
+            last.append((i, at + n - 1))
+            at += n
+    out = {
+        "slots": torch.from_numpy(slots), "seq": torch.from_numpy(seq_ids), "pos": torch.from_numpy(pos),
+        "seg": torch.from_numpy(seg), "tgt": torch.from_numpy(tgt),
+    }
+    out["last"] = torch.tensor(last, dtype=torch.int64)
+    return out
+
+
+def exact_match(logits: torch.Tensor, tgt: torch.Tensor, seg: torch.Tensor) -> torch.Tensor:
+    """Per-segment exact match under teacher forcing, flattened in (sequence, segment) order.
+
+    Greedy decoding reproduces a target exactly iff every target token is the argmax given the true
+    prefix, so this equals the exact-match accuracy of greedy decoding, in one forward pass."""
+    pred = logits.argmax(dim=-1)
+    scored = tgt != IGNORE
+    n_seg = int(seg.max().item()) + 1
+    key = (torch.arange(seg.shape[0])[:, None] * n_seg + seg.clamp(min=0))[scored]
+    size = seg.shape[0] * n_seg
+    wrong = torch.zeros(size, dtype=torch.int64).index_add_(0, key, (pred != tgt)[scored].long())
+    count = torch.zeros(size, dtype=torch.int64).index_add_(0, key, torch.ones_like(key))
+    return (wrong == 0)[count > 0]

@@ -1,0 +1,125 @@
+"""The network: a small pre-LN transformer over [context slots ; question segments].
+
+Slots see each other; a segment sees every slot and, causally, its own tokens. Several segments
+(questions) share one context in a sequence, so a context is encoded once for all of them
+(MODEL-NOTES 1). `loop` repeats the layer stack with shared weights (MODEL-NOTES 3)."""
+
+from __future__ import annotations
+
+import math
+import random
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+@dataclass
+class ModelConfig:
+    vocab_size: int
+    width: int = 128
+    heads: int = 4
+    layers: int = 6
+    loop: int = 1
+    mlp: int = 4
+    max_pos: int = 512
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+# per-task defaults for a 2-core CPU (MODEL-NOTES: depth at least the number of hops)
+TASK_DEFAULTS: dict[str, dict[str, int]] = {
+    "permutation": {"layers": 6},
+    "wildcard": {"layers": 3},
+    "assignments": {"layers": 2, "loop": 4},
+    "unionfind": {"layers": 8},
+    "shortpath": {"layers": 8},
+    "user": {"layers": 2},
+}
+
+
+def set_seed(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+class Block(nn.Module):
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        self.heads = cfg.heads
+        self.ln1 = nn.LayerNorm(cfg.width)
+        self.qkv = nn.Linear(cfg.width, 3 * cfg.width)
+        self.proj = nn.Linear(cfg.width, cfg.width)
+        self.ln2 = nn.LayerNorm(cfg.width)
+        self.fc = nn.Linear(cfg.width, cfg.mlp * cfg.width)
+        self.out = nn.Linear(cfg.mlp * cfg.width, cfg.width)
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        b, t, d = x.shape
+        q, k, v = self.qkv(self.ln1(x)).split(d, dim=2)
+        q, k, v = (z.view(b, t, self.heads, d // self.heads).transpose(1, 2) for z in (q, k, v))
+        y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+        x = x + self.proj(y.transpose(1, 2).reshape(b, t, d))
+        return x + self.out(F.gelu(self.fc(self.ln2(x))))
+
+
+class Net(nn.Module):
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.tok = nn.Embedding(cfg.vocab_size, cfg.width, padding_idx=0)
+        self.pos = nn.Embedding(cfg.max_pos, cfg.width)
+        self.kind = nn.Embedding(2, cfg.width)  # 0 slot, 1 sequence token
+        self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.layers))
+        self.ln = nn.LayerNorm(cfg.width)
+        self.head = nn.Linear(cfg.width, cfg.vocab_size, bias=False)
+        self.head.weight = self.tok.weight  # tied: outputs and inputs share one vocabulary
+        self.apply(self._init)
+        for name, p in self.named_parameters():
+            if name.endswith("proj.weight") or name.endswith("out.weight"):
+                nn.init.normal_(p, std=0.02 / math.sqrt(2 * cfg.layers * cfg.loop))
+
+    @staticmethod
+    def _init(m: nn.Module) -> None:
+        if isinstance(m, nn.Linear):
+            nn.init.normal_(m.weight, std=0.02)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.Embedding):
+            nn.init.normal_(m.weight, std=0.02)
+
+    def n_params(self) -> int:
+        return sum(p.numel() for p in self.parameters())
+
+    def forward(self, slots: torch.Tensor, seq: torch.Tensor, pos: torch.Tensor, seg: torch.Tensor) -> torch.Tensor:
+        """slots (B,S,K) token ids (0 = none); seq, pos, seg (B,T); seg −1 marks padding.
+        Returns logits (B,T,V) for the sequence positions."""
+        b, s, _ = slots.shape
+        t = seq.shape[1]
+        xs = self.tok(slots).sum(dim=2) + self.kind.weight[0]
+        xt = self.tok(seq) + self.pos(pos) + self.kind.weight[1]
+        x = torch.cat([xs, xt], dim=1)
+        mask = build_mask(slots, pos, seg)
+        for _ in range(self.cfg.loop):
+            for block in self.blocks:
+                x = block(x, mask)
+        return self.head(self.ln(x[:, s:]))
+
+
+def build_mask(slots: torch.Tensor, pos: torch.Tensor, seg: torch.Tensor) -> torch.Tensor:
+    """(B,1,S+T,S+T) bool: True where a query may attend to a key."""
+    b, s, _ = slots.shape
+    slot_ok = slots[:, :, 0] != 0  # (B,S)
+    same = (seg[:, :, None] == seg[:, None, :]) & (pos[:, None, :] <= pos[:, :, None]) & (seg[:, :, None] >= 0)
+    top = slot_ok[:, None, :].expand(b, s, s)
+    top = torch.cat([top, torch.zeros(b, s, seg.shape[1], dtype=torch.bool, device=seg.device)], dim=2)
+    bottom = torch.cat([slot_ok[:, None, :].expand(b, seg.shape[1], s), same], dim=2)
+    mask = torch.cat([top, bottom], dim=1)
+    # every query keeps itself, so padded rows never softmax over nothing
+    eye = torch.eye(mask.shape[1], dtype=torch.bool, device=mask.device)
+    return (mask | eye)[:, None]
