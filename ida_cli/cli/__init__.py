@@ -58,12 +58,14 @@ def _global(
 
 
 def _register() -> None:
-    from ida_cli.cli import basic, questions, round_cmd, trees
+    from ida_cli.cli import basic, eval_cmd, questions, round_cmd, train, trees
 
     basic.register(app)
     round_cmd.register(app)
+    eval_cmd.register(app)
     app.add_typer(questions.app, name="questions")
     app.add_typer(trees.app, name="trees")
+    app.add_typer(train.app, name="train")
 
 
 _register()

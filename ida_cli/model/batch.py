@@ -24,7 +24,9 @@ class Example:
     kind: str = ""  # what the example is, for per-kind metrics (e.g. "answer:dist")
 
 
-def pack(examples: Sequence[Example], per_seq: int, rng: np.random.Generator | None = None) -> list[list[Example]]:
+def pack(
+    examples: Sequence[Example], per_seq: int, rng: np.random.Generator | None = None
+) -> list[list[Example]]:
     """Group examples by context into sequences of at most `per_seq` segments."""
     by_group: dict[int, list[Example]] = {}
     for ex in examples:
@@ -33,7 +35,7 @@ def pack(examples: Sequence[Example], per_seq: int, rng: np.random.Generator | N
     for exs in by_group.values():
         if rng is not None:
             exs = [exs[i] for i in rng.permutation(len(exs))]
-        seqs += [exs[i:i + per_seq] for i in range(0, len(exs), per_seq)]
+        seqs += [exs[i : i + per_seq] for i in range(0, len(exs), per_seq)]
     if rng is not None:
         seqs = [seqs[i] for i in rng.permutation(len(seqs))]
     return seqs
@@ -45,7 +47,7 @@ def collate(seqs: Sequence[Sequence[Example]], decode: bool = False) -> dict[str
     b = len(seqs)
     s = max(len(seq[0].slots) for seq in seqs)
     k = max(len(slot) for seq in seqs for slot in seq[0].slots)
-    seg_tokens = [[ex.inp + [BOS_ID] + ex.out for ex in seq] for seq in seqs]
+    seg_tokens = [[[*ex.inp, BOS_ID, *ex.out] for ex in seq] for seq in seqs]
     t = max(sum(len(x) for x in segs) for segs in seg_tokens)
     slots = np.zeros((b, s, k), dtype=np.int64)
     seq_ids = np.zeros((b, t), dtype=np.int64)
@@ -68,8 +70,11 @@ def collate(seqs: Sequence[Sequence[Example]], decode: bool = False) -> dict[str
             last.append((i, at + n - 1))
             at += n
     out = {
-        "slots": torch.from_numpy(slots), "seq": torch.from_numpy(seq_ids), "pos": torch.from_numpy(pos),
-        "seg": torch.from_numpy(seg), "tgt": torch.from_numpy(tgt),
+        "slots": torch.from_numpy(slots),
+        "seq": torch.from_numpy(seq_ids),
+        "pos": torch.from_numpy(pos),
+        "seg": torch.from_numpy(seg),
+        "tgt": torch.from_numpy(tgt),
     }
     out["last"] = torch.tensor(last, dtype=torch.int64)
     return out

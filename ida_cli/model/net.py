@@ -93,14 +93,18 @@ class Net(nn.Module):
         elif isinstance(m, nn.Embedding):
             nn.init.normal_(m.weight, std=0.02)
 
-    def n_params(self) -> int:
-        return sum(p.numel() for p in self.parameters())
+    def n_params(self, embeddings: bool = True) -> int:
+        n = sum(p.numel() for p in self.parameters())
+        if not embeddings:  # the FLOP count (6·N·tokens) leaves out the lookup tables
+            n -= self.tok.weight.numel() + self.pos.weight.numel() + self.kind.weight.numel()
+        return n * self.cfg.loop if not embeddings else n
 
-    def forward(self, slots: torch.Tensor, seq: torch.Tensor, pos: torch.Tensor, seg: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, slots: torch.Tensor, seq: torch.Tensor, pos: torch.Tensor, seg: torch.Tensor
+    ) -> torch.Tensor:
         """slots (B,S,K) token ids (0 = none); seq, pos, seg (B,T); seg −1 marks padding.
         Returns logits (B,T,V) for the sequence positions."""
-        b, s, _ = slots.shape
-        t = seq.shape[1]
+        s = slots.shape[1]
         xs = self.tok(slots).sum(dim=2) + self.kind.weight[0]
         xt = self.tok(seq) + self.pos(pos) + self.kind.weight[1]
         x = torch.cat([xs, xt], dim=1)
@@ -115,7 +119,9 @@ def build_mask(slots: torch.Tensor, pos: torch.Tensor, seg: torch.Tensor) -> tor
     """(B,1,S+T,S+T) bool: True where a query may attend to a key."""
     b, s, _ = slots.shape
     slot_ok = slots[:, :, 0] != 0  # (B,S)
-    same = (seg[:, :, None] == seg[:, None, :]) & (pos[:, None, :] <= pos[:, :, None]) & (seg[:, :, None] >= 0)
+    same = (
+        (seg[:, :, None] == seg[:, None, :]) & (pos[:, None, :] <= pos[:, :, None]) & (seg[:, :, None] >= 0)
+    )
     top = slot_ok[:, None, :].expand(b, s, s)
     top = torch.cat([top, torch.zeros(b, s, seg.shape[1], dtype=torch.bool, device=seg.device)], dim=2)
     bottom = torch.cat([slot_ok[:, None, :].expand(b, seg.shape[1], s), same], dim=2)

@@ -24,12 +24,16 @@ def context_slots(task: Task, context: JSON) -> list[list[str]]:
     if name == "permutation":
         return [[f"x={i}", f"y={v}"] for i, v in enumerate(context["perm"])]
     if name == "wildcard":
-        return [[*(f"c{j}={ch}" for j, ch in enumerate(s)), f"val={'+' if v > 0 else '-'}"]
-                for s, v in sorted(context["values"].items())]
+        return [
+            [*(f"c{j}={ch}" for j, ch in enumerate(s)), f"val={'+' if v > 0 else '-'}"]
+            for s, v in sorted(context["values"].items())
+        ]
     if name == "assignments":
         slots = [[f"n={v}", f"base={val}"] for v, val in context["base"].items()]
         slots += [[f"n={v}", f"l={y}", f"r={z}"] for v, (y, z) in context["defs"].items()]
-        slots += [[f"ta={a}", f"tb={b}", f"tv={row[b]}"] for a, row in enumerate(context["table"]) for b in range(8)]
+        slots += [
+            [f"ta={a}", f"tb={b}", f"tv={row[b]}"] for a, row in enumerate(context["table"]) for b in range(8)
+        ]
         return slots
     if name == "unionfind":
         nbrs: dict[str, list[str]] = {}
@@ -38,8 +42,10 @@ def context_slots(task: Task, context: JSON) -> list[list[str]]:
             nbrs.setdefault(b, []).append(a)
         names = {*nbrs, *context["roots"]}
         order = sorted(names, key=lambda v: int(v[1:]))
-        return [[f"n={v}", f"root={context['roots'].get(v, '-')}", *(f"adj={u}" for u in sorted(nbrs.get(v, [])))]
-                for v in order]
+        return [
+            [f"n={v}", f"root={context['roots'].get(v, '-')}", *(f"adj={u}" for u in sorted(nbrs.get(v, [])))]
+            for v in order
+        ]
     if name == "shortpath":
         outs: dict[int, list[int]] = {a: [] for a in range(context["n"])}
         for a, b in context["edges"]:
@@ -126,8 +132,10 @@ class Vocab:
             i = self.index.get(t)
             if i is None:
                 if strict:
-                    raise UsageError(f"'{t}' is not in the model's vocabulary: retrain with "
-                                     "`ida train model` after importing questions that use it")
+                    raise UsageError(
+                        f"'{t}' is not in the model's vocabulary: retrain with "
+                        "`ida train model` after importing questions that use it"
+                    )
                 i = 1  # UNK
             out.append(i)
         return out
@@ -135,7 +143,16 @@ class Vocab:
     @classmethod
     def build(cls, seen: Iterable[str]) -> Vocab:
         """Specials, then a fixed range of numbers and names (so larger sizes still encode), then the rest."""
-        base = [*SPECIALS, *(str(i) for i in range(-64, 130)), *(f"v{i}" for i in range(64)),
-                "inf", "none", "yes", "no", "[]", UNKNOWN]
+        base = [
+            *SPECIALS,
+            *(str(i) for i in range(-64, 130)),
+            *(f"v{i}" for i in range(64)),
+            "inf",
+            "none",
+            "yes",
+            "no",
+            "[]",
+            UNKNOWN,
+        ]
         extra = sorted(set(seen) - set(base))
         return cls([*base, *extra])

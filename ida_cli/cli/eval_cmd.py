@@ -1,0 +1,42 @@
+"""ida eval."""
+
+from __future__ import annotations
+
+import typer
+
+from ida_cli.cli.common import JSON_OPTION, console, emit_json, store
+
+
+def register(app: typer.Typer) -> None:
+    app.command("eval")(eval_)
+
+
+def eval_(
+    ctx: typer.Context,
+    task: str = typer.Option(None, "--task", help="Task (default: the only one with questions, or init's)."),
+    split: str = typer.Option("eval", "--split", help="eval (default) or train."),
+    version: int = typer.Option(None, "--version", help="Model version (default: the latest for the task)."),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Accuracy of ML on the eval split, per question kind, and its imitation of the overseer."""
+    from ida_cli.evaluate import evaluate
+
+    r = evaluate(store(ctx, "eval"), task, split, version)
+    if as_json:
+        emit_json(r)
+        return
+    from rich.table import Table
+
+    table = Table(
+        "measure",
+        "value",
+        title=f"model v{r['model_version']} on {r['task']} ({r['split']}, {r['questions']} questions)",
+    )
+    table.add_row("accuracy (exact match)", f"{r['accuracy']:.1%}")
+    for kind, acc in r["by_kind"].items():
+        table.add_row(f"  {kind}", f"{acc:.1%}")
+    for mode in ("fan_out", "fan_in"):
+        if r.get(f"{mode}_accuracy") is not None:
+            table.add_row(f"{mode} imitation ({r[f'{mode}_steps']} steps)", f"{r[f'{mode}_accuracy']:.1%}")
+    table.add_row("overseer calls so far", f"{r['overseer_calls']} ({r['primitive_calls']} primitive)")
+    console().print(table)

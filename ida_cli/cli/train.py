@@ -1,0 +1,86 @@
+"""ida train model | adversary."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import typer
+
+from ida_cli.cli.common import JSON_OPTION, console, emit_json, store
+
+app = typer.Typer(
+    help="Retrain ML or the adversary on everything stored; each run a new version.", no_args_is_help=True
+)
+
+
+def _reporter() -> Any:
+    """Progress on stderr: a live line on a terminal, one line per evaluation otherwise."""
+    err = console(stderr=True)
+    tty = sys.stderr.isatty()
+
+    def report(p: Any) -> None:
+        if p.held_accuracy is None and not tty:
+            return
+        held = "" if p.held_accuracy is None else f"  held-out {p.held_accuracy:.1%}"
+        speed = f"  {p.examples_per_s:,.0f} ex/s" if p.examples_per_s else ""
+        line = f"step {p.step}  loss {p.loss:.4f}{held}{speed}"
+        if tty:
+            err.print(line, end="\r")
+        else:
+            err.print(line)
+
+    return report
+
+
+@app.command("model")
+def model(
+    ctx: typer.Context,
+    supervised: bool = typer.Option(False, "--supervised", help="Train on the ground truth (the baseline)."),
+    task: str = typer.Option(None, "--task", help="Task (default: the only one with questions, or init's)."),
+    minutes: float = typer.Option(10.0, "--minutes", help="Time budget."),
+    max_steps: int = typer.Option(0, "--max-steps", help="Stop after this many steps (0: no limit)."),
+    resume: bool = typer.Option(False, "--resume", help="Continue the last interrupted run."),
+    seed: int = typer.Option(0, "--seed"),
+    device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
+    layers: int = typer.Option(None, "--layers", help="Transformer layers (default per task)."),
+    loop: int = typer.Option(None, "--loop", help="Times the layer stack repeats (shared weights)."),
+    width: int = typer.Option(None, "--width", help="Model width (default 128)."),
+    batch: int = typer.Option(32, "--batch", help="Contexts per step."),
+    per_context: int = typer.Option(8, "--per-context", help="Questions packed with each context."),
+    eval_every: int = typer.Option(200, "--eval-every", help="Steps between held-out evaluations."),
+    patience: int = typer.Option(6, "--patience", help="Evaluations without improvement before stopping."),
+    lr: float = typer.Option(1e-3, "--lr"),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Train ML: amplified answers and the overseer's steps (or --supervised: the ground truth)."""
+    from ida_cli.training import TrainModelOptions, train_model
+
+    opts = TrainModelOptions(
+        task=task,
+        supervised=supervised,
+        minutes=minutes,
+        max_steps=max_steps,
+        resume=resume,
+        seed=seed,
+        device=device,
+        layers=layers,
+        loop=loop,
+        width=width,
+        batch=batch,
+        per_seq=per_context,
+        eval_every=eval_every,
+        patience=patience,
+        lr=lr,
+    )
+    result = train_model(store(ctx, "train model"), opts, on_progress=_reporter())
+    if as_json:
+        emit_json(result)
+        return
+    m = result["metrics"]
+    console().print(
+        f"model v{result['version']} ({result['task']}{', supervised' if result['supervised'] else ''}): "
+        f"held-out exact match {m['held_accuracy']:.1%} after {m['steps']} steps in {m['seconds']:.0f} s "
+        f"({m['examples_per_s']:,.0f} examples/s, {m['train_gflops_per_s']:.1f} GFLOP/s; "
+        f"stopped: {m['stopped']})"
+    )

@@ -1,0 +1,113 @@
+"""ML as the walker sees it (ida_cli.ml.ML): batched greedy decoding with log-probabilities."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+
+from ida_cli.model.batch import EOS_ID, Example, collate, pack
+from ida_cli.model.net import Net
+from ida_cli.model.vocab import Vocab, context_slots, input_tokens, parse_answer, parse_step
+from ida_cli.tasks import get_task
+from ida_cli.tasks.base import JSON, Step, Transcript, canonical
+
+MAX_NEW = {"answer": 24, "fan_out": 40, "fan_in": 40}
+CHUNK = 256  # sequences per forward pass
+
+
+class TorchML:
+    def __init__(self, net: Net, vocab: Vocab, task: str, version: int = 0, per_seq: int = 8) -> None:
+        self.net, self.vocab, self.task, self.version, self.per_seq = (
+            net.eval(),
+            vocab,
+            task,
+            version,
+            per_seq,
+        )
+        self._task = get_task(task)
+        self._strict = task == "user"  # built-in vocabularies cover every size; user text may not
+
+    # -- the ML protocol --------------------------------------------------------------------------
+    def answer(self, items: Sequence[tuple[JSON, JSON]]) -> list[tuple[JSON, float]]:
+        outs = self._generate("answer", [(c, input_tokens(self._task, "answer", q)) for c, q in items])
+        return [
+            (parse_answer(self._task, q, c, toks), lp) for (c, q), (toks, lp) in zip(items, outs, strict=True)
+        ]
+
+    def fan_out(self, items: Sequence[tuple[JSON, JSON]]) -> list[tuple[Step, float]]:
+        outs = self._generate("fan_out", [(c, input_tokens(self._task, "fan_out", q)) for c, q in items])
+        return [
+            (parse_step(self._task, q, c, toks), lp) for (c, q), (toks, lp) in zip(items, outs, strict=True)
+        ]
+
+    def fan_in(self, items: Sequence[tuple[JSON, JSON, Transcript]]) -> list[tuple[Step, float]]:
+        outs = self._generate("fan_in", [(c, input_tokens(self._task, "fan_in", q, t)) for c, q, t in items])
+        return [
+            (parse_step(self._task, q, c, toks), lp)
+            for (c, q, _), (toks, lp) in zip(items, outs, strict=True)
+        ]
+
+    # -- decoding ---------------------------------------------------------------------------------
+    def examples(self, items: Sequence[tuple[JSON, list[str]]]) -> list[Example]:
+        """One example per item; items with the same context share a group (and a sequence)."""
+        groups: dict[str, int] = {}  # equal contexts share a group even as distinct objects
+        seen: dict[int, tuple[int, list[list[int]]]] = {}
+        out = []
+        for context, tokens in items:
+            if id(context) not in seen:
+                group = groups.setdefault(canonical(context), len(groups))
+                slots = [self.vocab.ids(s, self._strict) for s in context_slots(self._task, context)]
+                seen[id(context)] = (group, slots)
+            group, slots = seen[id(context)]
+            out.append(Example(group, slots, self.vocab.ids(tokens, self._strict), []))
+        return out
+
+    def _generate(self, mode: str, items: Sequence[tuple[JSON, list[str]]]) -> list[tuple[list[str], float]]:
+        if not items:
+            return []
+        exs = self.examples(items)
+        logp = [0.0] * len(exs)
+        done = [False] * len(exs)
+        index = {id(ex): i for i, ex in enumerate(exs)}
+        with torch.no_grad():
+            for _ in range(MAX_NEW[mode]):
+                live = [ex for ex, d in zip(exs, done, strict=True) if not d]
+                if not live:
+                    break
+                seqs = pack(live, self.per_seq)
+                for c in range(0, len(seqs), CHUNK):
+                    chunk = seqs[c : c + CHUNK]
+                    self._step(chunk, exs, index, logp, done)
+        return [([self.vocab.tokens[i] for i in ex.out], lp) for ex, lp in zip(exs, logp, strict=True)]
+
+    def _step(
+        self,
+        chunk: list[list[Example]],
+        exs: list[Example],
+        index: dict[int, int],
+        logp: list[float],
+        done: list[bool],
+    ) -> None:
+        t = collate(chunk, decode=True)
+        logits = self.net(t["slots"], t["seq"], t["pos"], t["seg"])
+        last = t["last"]
+        lp = torch.log_softmax(logits[last[:, 0], last[:, 1]].float(), dim=-1)
+        best = lp.argmax(dim=-1)
+        flat = [ex for seq in chunk for ex in seq]
+        for ex, tok, score in zip(flat, best.tolist(), lp.max(dim=-1).values.tolist(), strict=True):
+            i = index[id(ex)]
+            logp[i] += score
+            if tok == EOS_ID:
+                done[i] = True
+            else:
+                ex.out.append(tok)
+
+
+def load_ml(payload: dict[str, Any], version: int) -> TorchML:
+    from ida_cli.model.train import build
+
+    net = build(payload["config"])
+    net.load_state_dict(payload["model"])
+    return TorchML(net, Vocab(list(payload["vocab"])), payload["task"], version)

@@ -1,0 +1,238 @@
+"""Training loop and checkpoints (nanoGPT style: one checkpoint dict with weights, optimizer,
+config, step and metric; loaded with weights_only=True)."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ida_cli.errors import IdaError, UsageError
+from ida_cli.model.batch import IGNORE, Example, collate, exact_match, pack
+from ida_cli.model.net import ModelConfig, Net
+
+
+@dataclass
+class TrainConfig:
+    lr: float = 1e-3
+    weight_decay: float = 0.01
+    warmup: int = 100
+    batch: int = 32  # sequences (contexts) per step
+    per_seq: int = 8  # question segments per sequence
+    minutes: float = 10.0
+    max_steps: int = 0  # 0: until minutes run out or early stopping
+    eval_every: int = 200
+    patience: int = 6  # evaluations without improvement before stopping
+    clip: float = 1.0
+    seed: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class Progress:
+    step: int
+    loss: float
+    examples_per_s: float
+    held_accuracy: float | None
+    best: float | None
+
+
+@dataclass
+class TrainOutcome:
+    step: int
+    best_accuracy: float
+    best_step: int
+    seconds: float
+    examples_seen: int
+    tokens_seen: int
+    stopped: str  # "early" | "time" | "steps" | "interrupted"
+    history: list[dict[str, float]] = field(default_factory=list)
+
+
+class CheckpointError(IdaError):
+    exit_code = 2
+
+
+def lr_at(step: int, cfg: TrainConfig, total: int) -> float:
+    if step < cfg.warmup:
+        return cfg.lr * (step + 1) / cfg.warmup
+    frac = min(1.0, (step - cfg.warmup) / max(1, total - cfg.warmup))
+    return cfg.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * frac)))
+
+
+def evaluate(
+    net: Net, examples: Sequence[Example], per_seq: int, batch: int = 64
+) -> tuple[float, list[bool]]:
+    """Exact-match accuracy of greedy outputs (by teacher forcing; see batch.exact_match)."""
+    if not examples:
+        return 0.0, []
+    net.eval()
+    results: list[bool] = []
+    seqs = pack(examples, per_seq)
+    order = [ex for seq in seqs for ex in seq]
+    with torch.no_grad():
+        for i in range(0, len(seqs), batch):
+            t = collate(seqs[i : i + batch])
+            logits = net(t["slots"], t["seq"], t["pos"], t["seg"])
+            results += exact_match(logits, t["tgt"], t["seg"]).tolist()
+    net.train()
+    by_example = dict(zip(map(id, order), results, strict=True))
+    ordered = [by_example[id(ex)] for ex in examples]
+    return sum(ordered) / len(ordered), ordered
+
+
+def train(
+    net: Net,
+    optimizer: torch.optim.Optimizer,
+    train_set: Sequence[Example],
+    held_set: Sequence[Example],
+    cfg: TrainConfig,
+    start_step: int = 0,
+    best: tuple[float, int] = (-1.0, 0),
+    on_progress: Callable[[Progress], None] | None = None,
+    on_checkpoint: Callable[[int, float, int, dict[str, Any]], None] | None = None,
+) -> tuple[TrainOutcome, dict[str, Any]]:
+    """Train until time, steps or patience run out; returns the outcome and the best weights.
+
+    Ctrl-C stops at the end of the current step and returns what is best so far."""
+    rng = np.random.default_rng(cfg.seed + start_step)
+    seqs: list[list[Example]] = []
+    started = time.perf_counter()
+    deadline = started + cfg.minutes * 60
+    step, seen, tokens = start_step, 0, 0
+    best_acc, best_step = best
+    best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
+    stale, stopped = 0, "time"
+    history: list[dict[str, float]] = []
+    est_total = cfg.max_steps or max(step + 1000, 4000)
+    window: list[float] = []
+    t_window = time.perf_counter()
+    net.train()
+    try:
+        while True:
+            if cfg.max_steps and step >= cfg.max_steps:
+                stopped = "steps"
+                break
+            if time.perf_counter() >= deadline:
+                stopped = "time"
+                break
+            if len(seqs) < cfg.batch:
+                seqs += pack(train_set, cfg.per_seq, rng)
+            batch, seqs = seqs[: cfg.batch], seqs[cfg.batch :]
+            t = collate(batch)
+            for group in optimizer.param_groups:
+                group["lr"] = lr_at(step, cfg, est_total)
+            logits = net(t["slots"], t["seq"], t["pos"], t["seg"])
+            loss = F.cross_entropy(
+                logits.reshape(-1, logits.shape[-1]), t["tgt"].reshape(-1), ignore_index=IGNORE
+            )
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(net.parameters(), cfg.clip)
+            optimizer.step()
+            step += 1
+            seen += sum(len(s) for s in batch)
+            # real tokens only (no padding): one per slot, one per sequence position
+            tokens += int((t["slots"][:, :, 0] != 0).sum() + (t["seg"] >= 0).sum())
+            window.append(loss.item())
+            if step % cfg.eval_every == 0:
+                acc, _ = evaluate(net, held_set, cfg.per_seq)
+                elapsed = time.perf_counter() - t_window
+                history.append(
+                    {
+                        "step": step,
+                        "loss": sum(window) / len(window),
+                        "held_accuracy": acc,
+                        "seconds": time.perf_counter() - started,
+                    }
+                )
+                if acc > best_acc:
+                    best_acc, best_step, stale = acc, step, 0
+                    best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
+                else:
+                    stale += 1
+                if on_progress:
+                    on_progress(
+                        Progress(
+                            step,
+                            sum(window) / len(window),
+                            cfg.eval_every * cfg.batch * cfg.per_seq / max(elapsed, 1e-9),
+                            acc,
+                            best_acc,
+                        )
+                    )
+                if on_checkpoint:
+                    on_checkpoint(step, best_acc, best_step, best_state)
+                window, t_window = [], time.perf_counter()
+                if best_acc >= 1.0 or stale >= cfg.patience:
+                    stopped = "early"
+                    break
+            elif on_progress and step % 20 == 0:
+                on_progress(Progress(step, loss.item(), 0.0, None, best_acc if best_acc >= 0 else None))
+    except KeyboardInterrupt:
+        stopped = "interrupted"
+    if best_acc < 0:  # never evaluated (very short run): evaluate once now
+        best_acc, _ = evaluate(net, held_set, cfg.per_seq)
+        best_step = step
+        best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
+    outcome = TrainOutcome(
+        step, best_acc, best_step, time.perf_counter() - started, seen, tokens, stopped, history
+    )
+    return outcome, best_state
+
+
+# -- checkpoints --------------------------------------------------------------------------------
+def save_checkpoint(path: Path, payload: dict[str, Any]) -> str:
+    """Write atomically (temp file + rename); return the file's SHA-256."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    torch.save(payload, tmp)
+    os.replace(tmp, path)
+    return sha256(path)
+
+
+def sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def load_checkpoint(path: Path, expected_sha: str | None) -> dict[str, Any]:
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint {path} is missing: retrain with `ida train model`")
+    if expected_sha is not None and sha256(path) != expected_sha:
+        raise CheckpointError(
+            f"checkpoint {path} does not match its recorded SHA-256 (changed or truncated): "
+            "retrain with `ida train model`"
+        )
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # torch raises several types for a damaged file
+        raise CheckpointError(
+            f"checkpoint {path} cannot be read ({type(e).__name__}): retrain with `ida train model`"
+        ) from None
+    if not isinstance(payload, dict) or "model" not in payload or "config" not in payload:
+        raise CheckpointError(f"checkpoint {path} is not an ida model checkpoint")
+    return payload
+
+
+def build(config: dict[str, Any]) -> Net:
+    try:
+        return Net(ModelConfig(**config))
+    except TypeError as e:
+        raise UsageError(
+            f"checkpoint config does not fit this ida ({e}): retrain with `ida train model`"
+        ) from None
