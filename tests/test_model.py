@@ -1,0 +1,145 @@
+"""ML with tiny configs: training records a version, checkpoints are verified, decoding is batched
+and agrees with one-at-a-time decoding and with the teacher-forced exact match."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+import numpy as np
+
+from tests.conftest import ROOT, Run, ida_subprocess
+
+TINY = ["--layers", "1", "--width", "32", "--batch", "8", "--eval-every", "5", "--max-steps", "10"]
+
+
+def setup(ida: Run, task: str = "wildcard", count: int = 200) -> None:
+    ida("questions", "generate", "--task", task, "--size", "8", "--count", "40", "--seed", "1", "--split", "eval")
+    ida("questions", "generate", "--task", task, "--size", "8", "--count", str(count), "--seed", "1")
+
+
+def test_train_supervised_records_a_version_and_eval_reports(ida: Run, db: Path) -> None:
+    setup(ida)
+    r = ida("train", "model", "--supervised", *TINY, "--json")
+    assert r.code == 0, r.stderr
+    doc = r.json()
+    assert doc["version"] == 1 and doc["supervised"] is True and doc["data"]["answer"] == 200
+    assert doc["metrics"]["steps"] == 10 and 0 <= doc["metrics"]["held_accuracy"] <= 1
+    ck = Path(doc["checkpoint"])
+    assert ck.is_file() and ck.parent == db.with_name(db.name + ".checkpoints")
+    with duckdb.connect(str(db), read_only=True) as con:
+        assert con.execute("SELECT version, status, sha256 FROM versions").fetchall() == [(1, "ready", doc["sha256"])]
+    e = ida("eval", "--json")
+    assert e.code == 0, e.stderr
+    ev = e.json()
+    assert (ev["task"], ev["split"], ev["model_version"], ev["questions"]) == ("wildcard", "eval", 1, 40)
+    assert set(ev["by_kind"]) == {"sum"} and ev["fan_out_steps"] > 0 and ev["fan_in_steps"] > 0
+    assert ida("train", "model", "--supervised", *TINY, "--json").json()["version"] == 2
+    assert ida("status", "--json").json()["versions"] == {"model": 2}
+
+
+def test_amplified_training_uses_trees_and_steps(ida: Run) -> None:
+    setup(ida, "permutation", 16)
+    ida("round", "--questions", "4")
+    doc = ida("train", "model", *TINY, "--json").json()
+    data = doc["data"]
+    assert data["answer"] > 4 and data["fan_out"] > 0 and data["fan_in"] > 0
+
+
+def test_training_bad_input(ida: Run, db: Path) -> None:
+    ida("init")
+    r = ida("train", "model", "--task", "wildcard", *TINY)
+    assert (r.code, r.stderr) == (2, "error: no amplified trees for task wildcard to train on: run `ida round "
+                                     "--task wildcard` first (or train the baseline with --supervised)\n")
+    ida("questions", "generate", "--task", "wildcard", "--size", "8", "--count", "8", "--seed", "1", "--split", "eval")
+    r = ida("train", "model", "--supervised", *TINY)
+    assert r.code == 2
+    assert r.stderr.startswith("error: task wildcard has only eval questions, which are never trained on")
+    r = ida("train", "model", "--supervised", "--resume", *TINY)
+    assert r.code == 2
+    with duckdb.connect(str(db), read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM versions").fetchone() == (0,)
+    assert not db.with_name(db.name + ".checkpoints").exists()
+
+
+def test_eval_refuses_tampered_missing_or_foreign_checkpoints(ida: Run, db: Path) -> None:
+    setup(ida)
+    ck = Path(ida("train", "model", "--supervised", *TINY, "--json").json()["checkpoint"])
+    data = ck.read_bytes()
+    ck.write_bytes(data[:-10] + b"0123456789")
+    r = ida("eval")
+    assert (r.code, r.stderr) == (2, f"error: checkpoint {ck} does not match its recorded SHA-256 (changed or "
+                                     "truncated): retrain with `ida train model`\n")
+    ck.write_bytes(data[: len(data) // 2])
+    assert "does not match its recorded SHA-256" in ida("eval").stderr
+    ck.unlink()
+    r = ida("eval")
+    assert (r.code, r.stderr) == (2, f"error: checkpoint {ck} is missing: retrain with `ida train model`\n")
+    ida("questions", "generate", "--task", "permutation", "--size", "8", "--count", "8", "--seed", "1", "--split",
+        "eval")
+    r = ida("eval", "--task", "permutation", "--version", "1")
+    assert (r.code, r.stderr) == (2, "error: model v1 was trained for task wildcard, not permutation: train one "
+                                     "with `ida train model --task permutation`\n")
+    r = ida("eval", "--task", "permutation")
+    assert r.stderr == "error: no trained model for task permutation: run `ida train model --task permutation` first\n"
+
+
+def test_batched_decoding_agrees_with_single_calls_and_teacher_forcing(ida: Run, db: Path) -> None:
+    from ida_cli.model.batch import Example
+    from ida_cli.model.train import evaluate
+    from ida_cli.model.vocab import answer_tokens, context_slots, input_tokens
+    from ida_cli.store import Store
+    from ida_cli.tasks import get_task
+    from ida_cli.versions import load_model
+
+    setup(ida, "permutation", 400)
+    ida("train", "model", "--supervised", "--layers", "1", "--width", "32", "--max-steps", "60", "--eval-every",
+        "30", "--json")
+    ml = load_model(Store(db), "permutation")
+    assert ml is not None
+    task = get_task("permutation")
+    rng = np.random.default_rng(0)
+    items = []
+    for _ in range(6):
+        ctx = task.generate_context(8, rng)
+        items += [(ctx, q) for q in task.generate_questions(ctx, 5, rng)]
+    batched = ml.answer(items)
+    single = [ml.answer([it])[0] for it in items]
+    assert [a for a, _ in batched] == [a for a, _ in single]
+    assert np.allclose([lp for _, lp in batched], [lp for _, lp in single], atol=1e-4)
+    exs = [Example(i // 5, [ml.vocab.ids(s) for s in context_slots(task, c)], ml.vocab.ids(input_tokens(task, "answer",
+           q)), ml.vocab.ids(answer_tokens(task, q, task.truth(c, q)))) for i, (c, q) in enumerate(items)]
+    _, hits = evaluate(ml.net, exs, 8)
+    assert hits == [a == task.truth(c, q) for (a, _), (c, q) in zip(batched, items, strict=True)]
+    steps = ml.fan_out([items[0]])
+    assert len(steps) == 1
+
+
+def test_ctrl_c_saves_and_resume_continues(ida: Run, db: Path) -> None:
+    setup(ida, "wildcard", 400)
+    args = ["train", "model", "--supervised", "--layers", "1", "--width", "32", "--batch", "8", "--eval-every", "5",
+            "--minutes", "5", "--patience", "1000"]
+    proc = subprocess.Popen([sys.executable, "-m", "ida_cli", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, cwd=ROOT, env={**os.environ, "IDA_DB": str(db)})
+    partial = db.with_name(db.name + ".checkpoints") / "model-v1.partial.pt"
+    deadline = time.monotonic() + 60
+    while not partial.exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert partial.exists()
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "continue with `ida train model --resume`" in err
+    with duckdb.connect(str(db), read_only=True) as con:
+        assert con.execute("SELECT status FROM versions").fetchall() == [("interrupted",)]
+    r = ida_subprocess(db, *args[:-4], "--max-steps", "40", "--resume", "--json")
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(r.stdout)
+    assert doc["version"] == 1 and doc["metrics"]["steps"] == 40
+    assert not partial.exists()
