@@ -9,6 +9,7 @@ from typing import Any
 from ida_cli.errors import UsageError
 from ida_cli.store import Store
 from ida_cli.store.db import next_id, now
+from ida_cli.store.records import loads
 from ida_cli.tasks import get_task
 from ida_cli.tasks.base import JSON, Ask, Step, Task
 from ida_cli.training import resolve_task
@@ -74,7 +75,7 @@ def evaluate(
     answers: list[Example] = []
     steps: list[Example] = []
     for cid, data, q, truth in rows:
-        ctx, question, answer = json.loads(data), json.loads(q), json.loads(truth)
+        ctx, question, answer = loads(data), json.loads(q), json.loads(truth)
         if cid not in slots:
             slots[cid] = [ml.vocab.ids(s, strict) for s in context_slots(task, ctx)]
         kind = task.question_text(question).split()[0] if task.has_expert else "text"

@@ -17,6 +17,7 @@ from typing import Any
 from ida_cli.errors import Interrupted, UsageError
 from ida_cli.store import Store, records
 from ida_cli.store.db import next_id, now
+from ida_cli.store.records import loads
 from ida_cli.tasks import get_task
 from ida_cli.tasks.base import Answer, Ask, Step
 
@@ -69,7 +70,7 @@ def gather(con: Any, task: str, supervised: bool) -> Rows:
                WHERE q.task = ? AND q.split = 'train' AND q.truth IS NOT NULL ORDER BY q.id""",
             [task],
         ).fetchall():
-            rows.items.append((cid, json.loads(data), "answer", json.loads(q), [], json.loads(truth)))
+            rows.items.append((cid, loads(data), "answer", json.loads(q), [], json.loads(truth)))
         return rows
     contexts: dict[int, Any] = {}
     for cid, data in con.execute(
@@ -77,7 +78,7 @@ def gather(con: Any, task: str, supervised: bool) -> Rows:
            WHERE t.task = ? AND c.split <> 'eval'""",
         [task],
     ).fetchall():
-        contexts[cid] = json.loads(data)
+        contexts[cid] = loads(data)
     nodes = con.execute(
         """SELECT n.id, n.parent_id, n.step, n.position, n.question, n.answer, n.actor, n.recursed,
                   t.context_id

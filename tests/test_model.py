@@ -143,3 +143,19 @@ def test_ctrl_c_saves_and_resume_continues(ida: Run, db: Path) -> None:
     doc = json.loads(r.stdout)
     assert doc["version"] == 1 and doc["metrics"]["steps"] == 40
     assert not partial.exists()
+
+
+def test_user_task_out_of_vocabulary_text_is_refused(ida: Run, tmp_path: Path) -> None:
+    train = tmp_path / "train.jsonl"
+    train.write_text("".join(json.dumps({"question": f"add {i} and {i}", "truth": str(2 * i)}) + "\n"
+                             for i in range(1, 6)))
+    assert ida("questions", "import", str(train)).code == 0
+    r = ida("train", "model", "--supervised", "--task", "user", *TINY, "--json")
+    assert r.code == 0, r.stderr
+    evalf = tmp_path / "eval.jsonl"
+    evalf.write_text(json.dumps({"question": "add 3 and Ω", "truth": "?", "split": "eval"}) + "\n")
+    assert ida("questions", "import", str(evalf)).code == 0
+    r = ida("eval", "--task", "user")
+    assert r.code == 2
+    assert r.stderr == ("error: 'Ω' is not in the model's vocabulary: retrain with `ida train model` after "
+                        "importing questions that use it\n")
