@@ -20,7 +20,20 @@ TINY = ["--layers", "1", "--width", "32", "--batch", "8", "--eval-every", "5", "
 
 
 def setup(ida: Run, task: str = "wildcard", count: int = 200) -> None:
-    ida("questions", "generate", "--task", task, "--size", "8", "--count", "40", "--seed", "1", "--split", "eval")
+    ida(
+        "questions",
+        "generate",
+        "--task",
+        task,
+        "--size",
+        "8",
+        "--count",
+        "40",
+        "--seed",
+        "1",
+        "--split",
+        "eval",
+    )
     ida("questions", "generate", "--task", task, "--size", "8", "--count", str(count), "--seed", "1")
 
 
@@ -34,7 +47,9 @@ def test_train_supervised_records_a_version_and_eval_reports(ida: Run, db: Path)
     ck = Path(doc["checkpoint"])
     assert ck.is_file() and ck.parent == db.with_name(db.name + ".checkpoints")
     with duckdb.connect(str(db), read_only=True) as con:
-        assert con.execute("SELECT version, status, sha256 FROM versions").fetchall() == [(1, "ready", doc["sha256"])]
+        assert con.execute("SELECT version, status, sha256 FROM versions").fetchall() == [
+            (1, "ready", doc["sha256"])
+        ]
     e = ida("eval", "--json")
     assert e.code == 0, e.stderr
     ev = e.json()
@@ -55,9 +70,25 @@ def test_amplified_training_uses_trees_and_steps(ida: Run) -> None:
 def test_training_bad_input(ida: Run, db: Path) -> None:
     ida("init")
     r = ida("train", "model", "--task", "wildcard", *TINY)
-    assert (r.code, r.stderr) == (2, "error: no amplified trees for task wildcard to train on: run `ida round "
-                                     "--task wildcard` first (or train the baseline with --supervised)\n")
-    ida("questions", "generate", "--task", "wildcard", "--size", "8", "--count", "8", "--seed", "1", "--split", "eval")
+    assert (r.code, r.stderr) == (
+        2,
+        "error: no amplified trees for task wildcard to train on: run `ida round "
+        "--task wildcard` first (or train the baseline with --supervised)\n",
+    )
+    ida(
+        "questions",
+        "generate",
+        "--task",
+        "wildcard",
+        "--size",
+        "8",
+        "--count",
+        "8",
+        "--seed",
+        "1",
+        "--split",
+        "eval",
+    )
     r = ida("train", "model", "--supervised", *TINY)
     assert r.code == 2
     assert r.stderr.startswith("error: task wildcard has only eval questions, which are never trained on")
@@ -74,20 +105,41 @@ def test_eval_refuses_tampered_missing_or_foreign_checkpoints(ida: Run, db: Path
     data = ck.read_bytes()
     ck.write_bytes(data[:-10] + b"0123456789")
     r = ida("eval")
-    assert (r.code, r.stderr) == (2, f"error: checkpoint {ck} does not match its recorded SHA-256 (changed or "
-                                     "truncated): retrain with `ida train model`\n")
+    assert (r.code, r.stderr) == (
+        2,
+        f"error: checkpoint {ck} does not match its recorded SHA-256 (changed or "
+        "truncated): retrain with `ida train model`\n",
+    )
     ck.write_bytes(data[: len(data) // 2])
     assert "does not match its recorded SHA-256" in ida("eval").stderr
     ck.unlink()
     r = ida("eval")
     assert (r.code, r.stderr) == (2, f"error: checkpoint {ck} is missing: retrain with `ida train model`\n")
-    ida("questions", "generate", "--task", "permutation", "--size", "8", "--count", "8", "--seed", "1", "--split",
-        "eval")
+    ida(
+        "questions",
+        "generate",
+        "--task",
+        "permutation",
+        "--size",
+        "8",
+        "--count",
+        "8",
+        "--seed",
+        "1",
+        "--split",
+        "eval",
+    )
     r = ida("eval", "--task", "permutation", "--version", "1")
-    assert (r.code, r.stderr) == (2, "error: model v1 was trained for task wildcard, not permutation: train one "
-                                     "with `ida train model --task permutation`\n")
+    assert (r.code, r.stderr) == (
+        2,
+        "error: model v1 was trained for task wildcard, not permutation: train one "
+        "with `ida train model --task permutation`\n",
+    )
     r = ida("eval", "--task", "permutation")
-    assert r.stderr == "error: no trained model for task permutation: run `ida train model --task permutation` first\n"
+    assert (
+        r.stderr
+        == "error: no trained model for task permutation: run `ida train model --task permutation` first\n"
+    )
 
 
 def test_batched_decoding_agrees_with_single_calls_and_teacher_forcing(ida: Run, db: Path) -> None:
@@ -99,8 +151,20 @@ def test_batched_decoding_agrees_with_single_calls_and_teacher_forcing(ida: Run,
     from ida_cli.versions import load_model
 
     setup(ida, "permutation", 400)
-    ida("train", "model", "--supervised", "--layers", "1", "--width", "32", "--max-steps", "60", "--eval-every",
-        "30", "--json")
+    ida(
+        "train",
+        "model",
+        "--supervised",
+        "--layers",
+        "1",
+        "--width",
+        "32",
+        "--max-steps",
+        "60",
+        "--eval-every",
+        "30",
+        "--json",
+    )
     ml = load_model(Store(db), "permutation")
     assert ml is not None
     task = get_task("permutation")
@@ -113,8 +177,15 @@ def test_batched_decoding_agrees_with_single_calls_and_teacher_forcing(ida: Run,
     single = [ml.answer([it])[0] for it in items]
     assert [a for a, _ in batched] == [a for a, _ in single]
     assert np.allclose([lp for _, lp in batched], [lp for _, lp in single], atol=1e-4)
-    exs = [Example(i // 5, [ml.vocab.ids(s) for s in context_slots(task, c)], ml.vocab.ids(input_tokens(task, "answer",
-           q)), ml.vocab.ids(answer_tokens(task, q, task.truth(c, q)))) for i, (c, q) in enumerate(items)]
+    exs = [
+        Example(
+            i // 5,
+            [ml.vocab.ids(s) for s in context_slots(task, c)],
+            ml.vocab.ids(input_tokens(task, "answer", q)),
+            ml.vocab.ids(answer_tokens(task, q, task.truth(c, q))),
+        )
+        for i, (c, q) in enumerate(items)
+    ]
     _, hits = evaluate(ml.net, exs, 8)
     assert hits == [a == task.truth(c, q) for (a, _), (c, q) in zip(batched, items, strict=True)]
     steps = ml.fan_out([items[0]])
@@ -123,10 +194,31 @@ def test_batched_decoding_agrees_with_single_calls_and_teacher_forcing(ida: Run,
 
 def test_ctrl_c_saves_and_resume_continues(ida: Run, db: Path) -> None:
     setup(ida, "wildcard", 400)
-    args = ["train", "model", "--supervised", "--layers", "1", "--width", "32", "--batch", "8", "--eval-every", "5",
-            "--minutes", "5", "--patience", "1000"]
-    proc = subprocess.Popen([sys.executable, "-m", "ida_cli", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, cwd=ROOT, env={**os.environ, "IDA_DB": str(db)})
+    args = [
+        "train",
+        "model",
+        "--supervised",
+        "--layers",
+        "1",
+        "--width",
+        "32",
+        "--batch",
+        "8",
+        "--eval-every",
+        "5",
+        "--minutes",
+        "5",
+        "--patience",
+        "1000",
+    ]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ida_cli", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, "IDA_DB": str(db)},
+    )
     partial = db.with_name(db.name + ".checkpoints") / "model-v1.partial.pt"
     deadline = time.monotonic() + 60
     while not partial.exists() and time.monotonic() < deadline:
@@ -147,8 +239,9 @@ def test_ctrl_c_saves_and_resume_continues(ida: Run, db: Path) -> None:
 
 def test_user_task_out_of_vocabulary_text_is_refused(ida: Run, tmp_path: Path) -> None:
     train = tmp_path / "train.jsonl"
-    train.write_text("".join(json.dumps({"question": f"add {i} and {i}", "truth": str(2 * i)}) + "\n"
-                             for i in range(1, 6)))
+    train.write_text(
+        "".join(json.dumps({"question": f"add {i} and {i}", "truth": str(2 * i)}) + "\n" for i in range(1, 6))
+    )
     assert ida("questions", "import", str(train)).code == 0
     r = ida("train", "model", "--supervised", "--task", "user", *TINY, "--json")
     assert r.code == 0, r.stderr
@@ -157,5 +250,7 @@ def test_user_task_out_of_vocabulary_text_is_refused(ida: Run, tmp_path: Path) -
     assert ida("questions", "import", str(evalf)).code == 0
     r = ida("eval", "--task", "user")
     assert r.code == 2
-    assert r.stderr == ("error: 'Ω' is not in the model's vocabulary: retrain with `ida train model` after "
-                        "importing questions that use it\n")
+    assert r.stderr == (
+        "error: 'Ω' is not in the model's vocabulary: retrain with `ida train model` after "
+        "importing questions that use it\n"
+    )
