@@ -2,16 +2,21 @@
 
 Each takes the scores of ML's answers to the one or two subquestions of a step and an explicit
 `numpy.random.Generator`, and returns which subquestions the overseer recurses on plus the Gumbel
-draws behind the decision, so that every draw can be stored on its node."""
+draws behind the decision, so that every draw can be stored on its node. The strategy objects at the
+end wrap them behind one `choose` for the walker."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 
 STRATEGIES = ("adversary", "bernoulli", "uncertainty", "random", "full", "none")
 NEEDS_SCORES = {"adversary": "adversary", "bernoulli": "adversary", "uncertainty": "model"}
+# what a strategy reads besides its draws: "model" = ML's answers (and log p), "adversary" = their S
+NEEDS = {**NEEDS_SCORES, "random": "model", "none": "model", "full": ""}
 
 
 @dataclass(frozen=True)
@@ -75,3 +80,81 @@ def anneal(alpha: float, alpha_end: float | None, progress: float) -> float:
         return alpha
     progress = min(max(progress, 0.0), 1.0)
     return alpha + (alpha_end - alpha) * progress
+
+
+# -- strategy objects: one step's 1-2 subquestions → Choice ------------------------------------
+Scores = Sequence[float | None]
+
+
+class Strategy(Protocol):
+    name: str
+
+    def choose(self, k: int, logps: Scores, scores: Scores, rng: np.random.Generator) -> Choice:
+        """`logps`: ML's log p of its answers ([] without ML); `scores`: the adversary's S (None
+        where there is no adversary)."""
+        ...
+
+
+def _known(values: Scores, what: str) -> np.ndarray:
+    if len(values) == 0 or any(v is None for v in values):
+        raise ValueError(f"this strategy needs {what} for every subquestion")
+    return np.asarray(values, dtype=float)
+
+
+class FullStrategy:
+    """Pure HCH: the overseer recurses on every subquestion."""
+
+    name = "full"
+
+    def choose(self, k: int, logps: Scores, scores: Scores, rng: np.random.Generator) -> Choice:
+        return choose_full(k)
+
+
+class NoneStrategy:
+    """One level (Christiano et al. 2018): ML answers every subquestion."""
+
+    name = "none"
+
+    def choose(self, k: int, logps: Scores, scores: Scores, rng: np.random.Generator) -> Choice:
+        return choose_none(k)
+
+
+@dataclass(frozen=True)
+class RandomStrategy:
+    p: float
+    name = "random"
+
+    def choose(self, k: int, logps: Scores, scores: Scores, rng: np.random.Generator) -> Choice:
+        return choose_random(k, self.p, rng)
+
+
+@dataclass(frozen=True)
+class AdversaryStrategy:
+    temperature: float = 1.0
+    name = "adversary"
+
+    def choose(self, k: int, logps: Scores, scores: Scores, rng: np.random.Generator) -> Choice:
+        return choose_adversary(_known(scores, "the adversary's scores"), self.temperature, rng)
+
+
+@dataclass(frozen=True)
+class BernoulliStrategy:
+    alpha: float
+    temperature: float = 1.0
+    name = "bernoulli"
+
+    def choose(self, k: int, logps: Scores, scores: Scores, rng: np.random.Generator) -> Choice:
+        s = _known(scores, "the adversary's scores")
+        return choose_bernoulli(s, self.alpha, self.temperature, rng)
+
+
+@dataclass(frozen=True)
+class UncertaintyStrategy:
+    """`bernoulli` with S_i = log p_ML(a_i | SQ_i): uncertainty sampling, the baseline."""
+
+    alpha: float
+    temperature: float = 1.0
+    name = "uncertainty"
+
+    def choose(self, k: int, logps: Scores, scores: Scores, rng: np.random.Generator) -> Choice:
+        return choose_bernoulli(_known(logps, "ML's log p"), self.alpha, self.temperature, rng)

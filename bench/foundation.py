@@ -125,7 +125,7 @@ def bench_rounds(tmp: Path, questions: int = 500, repeats: int = 3) -> dict[str,
             # the same walk in-process without the store, to show what the writes cost
             task = get_task(task_name)
             rng = np.random.default_rng(r)
-            walker = Walker(task, ScriptedOverseer(task), FullStrategy(), rng)
+            walker = Walker(task, ScriptedOverseer(task), FullStrategy(), r)
             items = []
             while len(items) < questions:
                 ctx = task.generate_context(16, rng)

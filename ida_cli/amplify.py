@@ -1,30 +1,69 @@
-"""The tree walker of SPEC 2: amplify one question with an overseer, a strategy and (optionally) ML.
+"""The tree walker of SPEC 2: amplify questions with an overseer, a strategy and (optionally) ML.
 
-The strategy hook decides, at each step that asks subquestions, which of them the overseer recurses
-on; the others are answered by ML. Every overseer step is recorded as an Action and every node keeps
-ML's answer, the adversary's score and the Gumbel draws that decided it."""
+At each step that asks subquestions, ML (when there is one) answers them and the adversary (when
+there is one) scores its answers, batched over the whole frontier of many trees (walk_driver); the
+strategy then decides which subquestions the overseer recurses on, and ML's answers stand for the
+others. Every overseer step is recorded as an Action and every node keeps ML's answer, the score and
+the Gumbel draws that decided it. Each tree draws from its own generator, derived from the walker's
+seed and the tree's question id (or position), so a tree never depends on what it was walked with."""
 
 from __future__ import annotations
 
-import sys
 import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from functools import partial
+from typing import Any, Protocol, cast
 
 import numpy as np
 
-from adversary.select import Choice, choose_full
-from ida_cli.errors import IdaError
-from ida_cli.overseer import Overseer
+from adversary.select import NEEDS, Choice, FullStrategy, Strategy
+from ida_cli.errors import IdaError, UsageError
+from ida_cli.ml import ML
+from ida_cli.overseer import BatchedOverseer, ModelOverseer, Overseer
 from ida_cli.store.db import now
 from ida_cli.tasks.base import JSON, UNKNOWN, Answer, Ask, Step, Task, canonical
 from ida_cli.tree import Action, Node, Tree
+from ida_cli.walk_driver import Co, Frontier, Job, Request
 
 DEFAULT_MAX_DEPTH = 200
+DEFAULT_CONCURRENCY = 64
+# The distillation walk has an untrained model for an overseer: bound its trees well above the
+# scripted experts' (at most ~20 deep and ~600 nodes at size 64) but far below runaway size.
+DISTILL_MAX_DEPTH = 40
+DISTILL_MAX_NODES = 2000
+__all__ = ["FullStrategy", "Scorer", "Strategy", "WalkError", "Walker", "distill", "require"]
 
 
 class WalkError(IdaError):
     pass
+
+
+class Scorer(Protocol):
+    """The adversary as the walker needs it: batched S for (context, question, ML's answer)."""
+
+    def score(self, items: Sequence[tuple[JSON, JSON, JSON]]) -> list[float]: ...
+
+
+def require(strategy: str, has_ml: bool, has_scorer: bool) -> None:
+    """Refuse a strategy whose inputs are missing, naming the command that makes them."""
+    needs = NEEDS.get(strategy, "")
+    if needs == "model" and not has_ml:
+        raise UsageError(
+            f"--strategy {strategy} needs a trained model: run `ida train model` first "
+            "(or use --strategy full)"
+        )
+    if needs == "adversary" and not has_ml:
+        raise UsageError(
+            f"--strategy {strategy} needs a trained model and adversary: run `ida train model`, "
+            "then `ida train adversary` (or use --strategy full)"
+        )
+    if needs == "adversary" and not has_scorer:
+        raise UsageError(
+            f"--strategy {strategy} needs a trained adversary: run `ida train adversary` first "
+            "(or use --strategy full)"
+        )
 
 
 @dataclass
@@ -37,40 +76,92 @@ class Decision:
     scores: list[float | None] = field(default_factory=list)
 
 
-class Strategy(Protocol):
-    name: str
+@dataclass
+class _Run:
+    """One tree being walked."""
 
-    def decide(self, context: JSON, questions: tuple[JSON, ...], rng: np.random.Generator) -> Decision: ...
-
-
-class FullStrategy:
-    """Pure HCH: the overseer recurses on every subquestion."""
-
-    name = "full"
-
-    def decide(self, context: JSON, questions: tuple[JSON, ...], rng: np.random.Generator) -> Decision:
-        return Decision(choose_full(len(questions)))
+    tree: Tree
+    rng: np.random.Generator
+    job: Job
+    nodes: int = 0
 
 
 @dataclass
 class Walker:
     task: Task
-    overseer: Overseer
+    overseer: Overseer | BatchedOverseer
     strategy: Strategy
-    rng: np.random.Generator
+    seed: int = 0
+    ml: ML | None = None
+    scorer: Scorer | None = None
     max_depth: int = DEFAULT_MAX_DEPTH
+    max_nodes: int | None = None  # past this many nodes a tree recurses no further (ML answers)
+    source: str = "round"
+    batches: Counter[str] = field(default_factory=Counter)  # batched calls made, per kind
+    queries: Counter[str] = field(default_factory=Counter)  # items in them, per kind
+    walked: int = 0  # trees started: the position that seeds a tree without a question id
+
+    def __post_init__(self) -> None:
+        require(self.strategy.name, self.ml is not None, self.scorer is not None)
+        self._batched = bool(getattr(self.overseer, "batched", False))
+        if self._batched and self.ml is None:
+            raise UsageError("a model overseer needs a trained model: run `ida train model` first")
 
     def walk(self, context: JSON, question: JSON, question_id: int | None = None) -> Tree:
-        started = time.perf_counter()
-        tree = Tree(
-            task=self.task.name, context=context, root=Node(question=question), question_id=question_id
+        return next(self.walk_many([(context, question, question_id)], concurrency=1))
+
+    def walk_many(
+        self, items: Iterable[tuple[JSON, JSON, int | None]], concurrency: int = DEFAULT_CONCURRENCY
+    ) -> Frontier[Tree]:
+        """Trees for (context, question, question_id) items, in input order, walked `concurrency`
+        at a time with one batched ML call per kind per driver round. The result is an iterator;
+        on Ctrl-C its `finished()` gives the trees done but not yet returned."""
+        if concurrency < 1:
+            raise UsageError("concurrency must be at least 1")
+
+        def starts() -> Iterator[Callable[[Job], Co[Tree]]]:
+            for context, question, qid in items:
+                self.walked += 1
+                yield partial(self._tree, context, question, qid, self.walked - 1)
+
+        return Frontier(
+            starts(),
+            self._serve,
+            concurrency,
+            finish=_set_seconds,
+            recursion_limit=20 * self.max_depth + 1000,
         )
-        limit = sys.getrecursionlimit()
-        sys.setrecursionlimit(max(limit, 20 * self.max_depth + 1000))
-        try:
-            tree.root = self._amplify(tree, question, depth=0, step=0)
-        finally:
-            sys.setrecursionlimit(limit)
+
+    def _rng(self, question_id: int | None, position: int) -> np.random.Generator:
+        # tag 1/0 keeps the question-id and position streams apart
+        key = [1, question_id] if question_id is not None else [0, position]
+        return np.random.default_rng([self.seed % 2**64, key[0], key[1] % 2**64])
+
+    def _serve(self, kind: str, items: list[tuple[Any, ...]]) -> list[Any]:
+        self.batches[kind] += 1
+        self.queries[kind] += len(items)
+        if kind == "score":
+            assert self.scorer is not None
+            return list(self.scorer.score(items))
+        assert self.ml is not None
+        if kind == "answer":
+            return list(self.ml.answer(items))
+        if kind == "fan_out":
+            return list(self.ml.fan_out(items))
+        if kind == "fan_in":
+            return list(self.ml.fan_in(items))
+        raise WalkError(f"unknown request kind {kind}")
+
+    def _tree(self, context: JSON, question: JSON, qid: int | None, position: int, job: Job) -> Co[Tree]:
+        tree = Tree(
+            task=self.task.name,
+            context=context,
+            root=Node(question=question),
+            question_id=qid,
+            source=self.source,
+        )
+        run = _Run(tree, self._rng(qid, position), job)
+        tree.root = yield from self._amplify(run, question, depth=0, step=0)
         # local ids in pre-order until the store gives global ones
         for number, node in enumerate(tree.root.walk(), 1):
             node.id = number
@@ -80,18 +171,27 @@ class Walker:
                     node.truth, node.has_truth = self.task.truth(context, node.question), True
                 except (KeyError, IndexError, TypeError, ValueError):
                     node.has_truth = False  # a question built from a malformed answer has no truth
-        tree.seconds = time.perf_counter() - started
         return tree
 
     def _call(
-        self, tree: Tree, node: Node, kind: str, step: int, transcript: list[tuple[JSON, JSON]]
-    ) -> Step:
-        at, t0 = now(), time.perf_counter()
-        if kind == "fan_out":
-            y = self.overseer.fan_out(tree.context, node.question)
+        self, run: _Run, node: Node, kind: str, step: int, transcript: list[tuple[JSON, JSON]]
+    ) -> Co[Step]:
+        tree, at, t0 = run.tree, now(), time.perf_counter()
+        if self._batched:
+            batched = cast(BatchedOverseer, self.overseer)
+            served = run.job.served
+            if kind == "fan_out":
+                y = yield from batched.fan_out(tree.context, node.question)
+            else:
+                y = yield from batched.fan_in(tree.context, node.question, transcript)
+            seconds = run.job.served - served  # its share of the batch, not the wait for others
         else:
-            y = self.overseer.fan_in(tree.context, node.question, transcript)
-        seconds = time.perf_counter() - t0
+            overseer = cast(Overseer, self.overseer)
+            if kind == "fan_out":
+                y = overseer.fan_out(tree.context, node.question)
+            else:
+                y = overseer.fan_in(tree.context, node.question, transcript)
+            seconds = time.perf_counter() - t0
         result = {"answer": y.value} if isinstance(y, Answer) else {"ask": list(y.questions)}
         tree.actions.append(
             Action(node, self.overseer.actor, kind, step, node.primitive, result, at, seconds)
@@ -103,10 +203,27 @@ class Walker:
             tree.model_calls += 1
         return y
 
-    def _amplify(self, tree: Tree, question: JSON, depth: int, step: int) -> Node:
+    def _decide(self, run: _Run, questions: tuple[JSON, ...]) -> Co[Decision]:
+        """ML's answers and their scores when there are an ML and an adversary (training data even
+        where the strategy does not read them), then the strategy's choice."""
+        k, context = len(questions), run.tree.context
+        if self.ml is None:
+            return Decision(self.strategy.choose(k, [], [None] * k, run.rng))
+        replies = yield Request("answer", [(context, sq) for sq in questions])
+        run.tree.model_calls += k
+        answers = [a for a, _ in replies]
+        logps: list[float | None] = [float(lp) for _, lp in replies]
+        scores: list[float | None] = [None] * k
+        if self.scorer is not None:
+            got = yield Request("score", [(context, sq, a) for sq, a in zip(questions, answers, strict=True)])
+            scores = [float(s) for s in got]
+        return Decision(self.strategy.choose(k, logps, scores, run.rng), answers, logps, scores)
+
+    def _amplify(self, run: _Run, question: JSON, depth: int, step: int) -> Co[Node]:
+        run.nodes += 1
         node = Node(question=question, depth=depth, step=step, recursed=True)
-        node.primitive = self.task.is_primitive(tree.context, question)
-        y = self._call(tree, node, "fan_out", 0, [])
+        node.primitive = self.task.is_primitive(run.tree.context, question)
+        y = yield from self._call(run, node, "fan_out", 0, [])
         transcript: list[tuple[JSON, JSON]] = []
         steps = 0
         key = canonical(question)
@@ -114,24 +231,28 @@ class Walker:
             steps += 1
             if any(canonical(sq) == key for sq in y.questions):
                 raise WalkError(f"'{self.task.question_text(question)}' asked itself: it would loop")
-            decision = self.strategy.decide(tree.context, y.questions, self.rng)
+            decision = yield from self._decide(run, y.questions)
             for i, sq in enumerate(y.questions):
-                child = self._child(tree, decision, i, sq, depth, steps - 1)
+                child = yield from self._child(run, decision, i, sq, depth, steps - 1)
                 node.children.append(child)
                 transcript.append((sq, child.answer))
-            y = self._call(tree, node, "fan_in", steps, transcript)
+            y = yield from self._call(run, node, "fan_in", steps, transcript)
         node.answer = y.value
         node.by = self.overseer.actor
         return node
 
-    def _child(self, tree: Tree, decision: Decision, i: int, sq: JSON, depth: int, step: int) -> Node:
-        recurse = decision.choice.recurse[i] and depth + 1 <= self.max_depth
+    def _child(self, run: _Run, decision: Decision, i: int, sq: JSON, depth: int, step: int) -> Co[Node]:
+        recurse = (
+            decision.choice.recurse[i]
+            and depth + 1 <= self.max_depth
+            and (self.max_nodes is None or run.nodes < self.max_nodes)
+        )
         if recurse:
-            child = self._amplify(tree, sq, depth + 1, step)
-        elif decision.ml_answers:
-            child = Node(question=sq, answer=decision.ml_answers[i], by="model", depth=depth + 1, step=step)
-        else:  # no ML to stand in (the depth guard with no model): "I don't know"
-            child = Node(question=sq, answer=UNKNOWN, by="model", depth=depth + 1, step=step)
+            child = yield from self._amplify(run, sq, depth + 1, step)
+        else:  # ML stands in; with no ML (the depth guard alone), "I don't know"
+            answer = decision.ml_answers[i] if decision.ml_answers else UNKNOWN
+            child = Node(question=sq, answer=answer, by="model", depth=depth + 1, step=step)
+            child.primitive = self.task.is_primitive(run.tree.context, sq)
         child.recursed = recurse
         if decision.ml_answers:
             child.ml_answer = decision.ml_answers[i]
@@ -139,6 +260,33 @@ class Walker:
             child.score = decision.scores[i]
         child.gumbel = decision.choice.gumbel[i]
         child.gumbel_threshold = decision.choice.threshold[i]
-        if not recurse:
-            child.primitive = self.task.is_primitive(tree.context, sq)
         return child
+
+
+def _set_seconds(tree: Tree, job: Job) -> Tree:
+    tree.seconds = job.seconds
+    return tree
+
+
+def distill(
+    task: Task,
+    items: Iterable[tuple[JSON, JSON, int | None]],
+    ml: ML,
+    seed: int = 0,
+    max_depth: int = DISTILL_MAX_DEPTH,
+    max_nodes: int = DISTILL_MAX_NODES,
+    concurrency: int = DEFAULT_CONCURRENCY,
+) -> list[Tree]:
+    """The distillation walk (SPEC 2.4): ML decomposes, answers and recombines (strategy full, up to
+    the guards, where ML's answer stands in): zero overseer calls. Trees have source "distill"."""
+    walker = Walker(
+        task,
+        ModelOverseer(task),
+        FullStrategy(),
+        seed,
+        ml=ml,
+        max_depth=max_depth,
+        max_nodes=max_nodes,
+        source="distill",
+    )
+    return list(walker.walk_many(items, concurrency))

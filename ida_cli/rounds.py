@@ -1,7 +1,8 @@
 """One round of amplification (SPEC 2): pick training questions, walk their trees, store them.
 
-Finished trees are written in batches, each batch one short transaction, so a Ctrl-C keeps every
-finished tree and discards only the one being walked."""
+Trees are walked many at a time (one batched ML call per kind per driver round) and come back in
+question order. Finished trees are written in batches, each batch one short transaction, so a Ctrl-C
+keeps every finished tree and discards only the ones being walked."""
 
 from __future__ import annotations
 
@@ -14,9 +15,19 @@ from typing import Any
 
 import numpy as np
 
-from adversary.select import NEEDS_SCORES, STRATEGIES
-from ida_cli.amplify import FullStrategy, Strategy, Walker
+from adversary.select import (
+    STRATEGIES,
+    AdversaryStrategy,
+    BernoulliStrategy,
+    FullStrategy,
+    NoneStrategy,
+    RandomStrategy,
+    Strategy,
+    UncertaintyStrategy,
+)
+from ida_cli.amplify import Scorer, Walker, require
 from ida_cli.errors import Interrupted, UsageError
+from ida_cli.ml import ML
 from ida_cli.overseer import ScriptedOverseer
 from ida_cli.store import Store, records
 from ida_cli.tasks import get_task
@@ -24,6 +35,10 @@ from ida_cli.tree import Tree
 
 FLUSH_SECONDS = 1.0
 FLUSH_TREES = 500
+DEFAULT_P = 0.5
+# α where none is given: uncertainty recurses when ML is less sure than even odds; bernoulli when the
+# adversary predicts a 0/1 loss above one half
+DEFAULT_ALPHA = {"uncertainty": float(np.log(0.5)), "bernoulli": -0.5}
 
 
 @dataclass
@@ -40,12 +55,12 @@ class RoundOptions:
     p: float | None = None
 
     def params(self) -> dict[str, Any]:
-        return {
-            "alpha": self.alpha,
-            "temperature": self.temperature,
-            "confidence": self.confidence,
-            "p": self.p,
-        }
+        """The values in effect (defaults filled in), as stored with the round."""
+        alpha = self.alpha
+        if alpha is None and self.strategy in DEFAULT_ALPHA:
+            alpha = DEFAULT_ALPHA[self.strategy]
+        p = DEFAULT_P if self.p is None and self.strategy == "random" else self.p
+        return {"alpha": alpha, "temperature": self.temperature, "confidence": self.confidence, "p": p}
 
 
 @dataclass
@@ -59,7 +74,8 @@ class RoundResult:
     tree_ids: list[int] = field(default_factory=list)
     overseer_calls: int = 0
     primitive_calls: int = 0
-    model_calls: int = 0
+    model_calls: int = 0  # ML queries (answers and imitated steps), summed over trees
+    ml_batches: int = 0  # batched ML calls that carried them
     nodes: int = 0
     steps: int = 0  # overseer steps that asked subquestions
     recursions: int = 0  # subquestions the overseer recursed on
@@ -91,6 +107,7 @@ class RoundResult:
             "overseer_calls": self.overseer_calls,
             "primitive_calls": self.primitive_calls,
             "model_calls": self.model_calls,
+            "ml_batches": self.ml_batches,
             "nodes": self.nodes,
             "recursions_per_step": self.recursions_per_step,
             "accuracy": self.accuracy,
@@ -102,7 +119,7 @@ class RoundResult:
         }
 
 
-def check_options(opts: RoundOptions) -> None:
+def check_options(opts: RoundOptions, ml: ML | None = None, scorer: Scorer | None = None) -> None:
     """Refuse option sets that make no sense before anything is opened or written."""
     if opts.strategy not in STRATEGIES:
         raise UsageError(f"unknown strategy '{opts.strategy}': use one of {', '.join(STRATEGIES)}")
@@ -122,26 +139,38 @@ def check_options(opts: RoundOptions) -> None:
         raise UsageError("--p must be between 0 and 1")
     if opts.oracle == "human":
         raise UsageError("--oracle human is not available in this version: use --oracle scripted")
-    if (
-        opts.strategy in NEEDS_SCORES
-        or opts.strategy == "none"
-        or opts.pick == "adversary"
-        or opts.confidence is not None
-    ):
-        raise UsageError(
-            f"--strategy {opts.strategy} / --pick {opts.pick} / --confidence need a trained model "
-            "and adversary, which this version cannot train yet: use --strategy full"
-        )
+    if opts.pick == "adversary":
+        raise UsageError("--pick adversary is not available in this version: use --pick random")
+    if opts.confidence is not None:
+        raise UsageError("--confidence (the primed overseer) is not available in this version: leave it out")
+    require(opts.strategy, ml is not None, scorer is not None)
 
 
-def make_strategy(opts: RoundOptions) -> Strategy:
-    return FullStrategy()
+def make_strategy(
+    name: str, alpha: float | None = None, temperature: float = 1.0, p: float | None = None
+) -> Strategy:
+    if name not in STRATEGIES:
+        raise UsageError(f"unknown strategy '{name}': use one of {', '.join(STRATEGIES)}")
+    if name == "full":
+        return FullStrategy()
+    if name == "none":
+        return NoneStrategy()
+    if name == "random":
+        return RandomStrategy(DEFAULT_P if p is None else p)
+    if name == "adversary":
+        return AdversaryStrategy(temperature)
+    a = DEFAULT_ALPHA[name] if alpha is None else alpha
+    return BernoulliStrategy(a, temperature) if name == "bernoulli" else UncertaintyStrategy(a, temperature)
 
 
 def run_round(
-    store: Store, opts: RoundOptions, progress: Callable[[int, int], None] | None = None
+    store: Store,
+    opts: RoundOptions,
+    progress: Callable[[int, int], None] | None = None,
+    ml: ML | None = None,
+    scorer: Scorer | None = None,
 ) -> RoundResult:
-    check_options(opts)
+    check_options(opts, ml, scorer)
     rng = np.random.default_rng(opts.seed)
     session_id = uuid.uuid4().hex
     with store.write() as con:
@@ -149,6 +178,11 @@ def run_round(
         task = get_task(task_name)
         if not task.has_expert:
             raise UsageError(f"task {task_name} has no scripted expert: label it with `ida label`")
+        if ml is not None and ml.task != task_name:
+            raise UsageError(
+                f"the model is for task {ml.task}, not {task_name}: "
+                f"train one with `ida train model --task {task_name}`"
+            )
         pool = records.unlabelled_pool(con, task_name)
         if not pool:
             raise UsageError(
@@ -165,11 +199,18 @@ def run_round(
             oracle=opts.oracle,
             strategy=opts.strategy,
             pick=opts.pick,
-            params=opts.params(),
+            params={**opts.params(), "model_version": ml.version if ml is not None else None},
             seed=opts.seed,
             questions=len(picked),
         )
-    walker = Walker(task, ScriptedOverseer(task), make_strategy(opts), rng)
+    walker = Walker(
+        task,
+        ScriptedOverseer(task),
+        make_strategy(opts.strategy, opts.alpha, opts.temperature, opts.p),
+        opts.seed,
+        ml=ml,
+        scorer=scorer,
+    )
     result = RoundResult(round_id, task_name, opts.strategy, opts.oracle, opts.questions, 0)
     pending: list[Tree] = []
     last_flush = started = time.perf_counter()
@@ -183,32 +224,54 @@ def run_round(
             pending = []
         last_flush = time.perf_counter()
 
+    def keep(index: int, tree: Tree) -> None:
+        row = rows[index]
+        tree.round_id, tree.context_id = round_id, row["context_id"]
+        _tally(result, tree, row)
+        pending.append(tree)
+
+    trees = walker.walk_many((row["context"], row["question"], row["id"]) for row in rows)
+    done = 0
+
+    def stop() -> int:
+        # trees finished behind a slower one are kept too; only those still being walked are lost
+        for index, tree in trees.finished():
+            keep(index, tree)
+        result.ml_batches = _ml_batches(walker)
+        flush()
+        return trees.unfinished
+
     try:
-        for done, row in enumerate(rows):
-            tree = walker.walk(row["context"], row["question"], question_id=row["id"])
-            tree.round_id, tree.context_id = round_id, row["context_id"]
-            _tally(result, tree, row)
-            pending.append(tree)
+        for tree in trees:
+            keep(done, tree)
+            done += 1
             if len(pending) >= FLUSH_TREES or time.perf_counter() - last_flush > FLUSH_SECONDS:
                 flush()
             if progress:
-                progress(done + 1, len(rows))
+                progress(done, len(rows))
     except KeyboardInterrupt:
-        flush()
+        lost = stop()
         result.status = "interrupted"
         _finish(store, round_id, session_id, "interrupted")
+        discarded = (
+            "the unfinished one was discarded" if lost <= 1 else f"the {lost} unfinished were discarded"
+        )
         raise Interrupted(
-            f"interrupted: round {round_id} kept its {len(result.tree_ids)} finished trees; "
-            "the unfinished one was discarded"
+            f"interrupted: round {round_id} kept its {len(result.tree_ids)} finished trees; {discarded}"
         ) from None
     except BaseException:
-        flush()
+        stop()
         _finish(store, round_id, session_id, "failed")
         raise
+    result.ml_batches = _ml_batches(walker)
     flush()
     _finish(store, round_id, session_id, "done")
     result.seconds = time.perf_counter() - started
     return result
+
+
+def _ml_batches(walker: Walker) -> int:
+    return sum(n for kind, n in walker.batches.items() if kind != "score")
 
 
 def _finish(store: Store, round_id: int, session_id: str, status: str) -> None:

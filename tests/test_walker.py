@@ -21,7 +21,7 @@ def test_scripted_full_hch_reaches_ground_truth(task_name: str, size: int, seed:
     task = get_task(task_name)
     rng = np.random.default_rng(seed)
     ctx = task.generate_context(size, rng)
-    walker = Walker(task, ScriptedOverseer(task), FullStrategy(), rng)
+    walker = Walker(task, ScriptedOverseer(task), FullStrategy(), seed)
     for q in task.generate_questions(ctx, 3, rng):
         tree = walker.walk(ctx, q)
         assert tree.root.answer == task.truth(ctx, q)
@@ -53,7 +53,7 @@ class LoopingOverseer:
 
 def test_a_subquestion_identical_to_its_parent_is_refused() -> None:
     task = get_task("permutation")
-    walker = Walker(task, LoopingOverseer(), FullStrategy(), np.random.default_rng(0))
+    walker = Walker(task, LoopingOverseer(), FullStrategy(), 0)
     with pytest.raises(WalkError, match="'pow 1 5' asked itself: it would loop"):
         walker.walk({"perm": list(range(8))}, {"x": 1, "k": 5})
 
@@ -72,9 +72,21 @@ class DeepOverseer:
 
 def test_the_depth_guard_stops_a_runaway_decomposition() -> None:
     task = get_task("permutation")
-    walker = Walker(task, DeepOverseer(), FullStrategy(), np.random.default_rng(0), max_depth=5)
+    walker = Walker(task, DeepOverseer(), FullStrategy(), 0, max_depth=5)
     tree = walker.walk({"perm": list(range(8))}, {"x": 1, "k": 2})
     assert tree.depth == 6
     leaf = next(n for n in tree.nodes() if not n.children)
     assert (leaf.answer, leaf.recursed) == ("?", False)
     assert tree.root.answer == "?"
+
+
+def test_walk_many_without_ml_matches_walk_one_at_a_time() -> None:
+    task = get_task("unionfind")
+    rng = np.random.default_rng(5)
+    ctx = task.generate_context(16, rng)
+    items = [(ctx, q, None) for q in task.generate_questions(ctx, 8, rng)]
+    one = Walker(task, ScriptedOverseer(task), FullStrategy(), 9)
+    many = Walker(task, ScriptedOverseer(task), FullStrategy(), 9)
+    serial = [one.walk(c, q).to_json() for c, q, _ in items]
+    assert [t.to_json() for t in many.walk_many(items, concurrency=4)] == serial
+    assert not many.batches and many.walked == len(items)

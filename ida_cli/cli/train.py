@@ -84,3 +84,56 @@ def model(
         f"({m['examples_per_s']:,.0f} examples/s, {m['train_gflops_per_s']:.1f} GFLOP/s; "
         f"stopped: {m['stopped']})"
     )
+
+
+@app.command("adversary")
+def adversary(
+    ctx: typer.Context,
+    task: str = typer.Option(None, "--task", help="Task (default: the only one with questions, or init's)."),
+    supervised: bool = typer.Option(
+        False,
+        "--supervised",
+        help="Judge ML against the ground truth of the training questions instead of the amplified targets.",
+    ),
+    minutes: float = typer.Option(5.0, "--minutes", help="Time budget."),
+    max_steps: int = typer.Option(0, "--max-steps", help="Stop after this many steps (0: no limit)."),
+    seed: int = typer.Option(0, "--seed"),
+    layers: int = typer.Option(2, "--layers"),
+    width: int = typer.Option(128, "--width"),
+    batch: int = typer.Option(32, "--batch"),
+    eval_every: int = typer.Option(100, "--eval-every"),
+    patience: int = typer.Option(5, "--patience"),
+    lr: float = typer.Option(1e-3, "--lr"),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Train Adv on ML as it now is: predict where ML's answers and steps are wrong."""
+    from ida_cli.adversarial import TrainAdvOptions, train_adversary
+
+    opts = TrainAdvOptions(
+        task=task,
+        supervised=supervised,
+        minutes=minutes,
+        max_steps=max_steps,
+        seed=seed,
+        layers=layers,
+        width=width,
+        batch=batch,
+        eval_every=eval_every,
+        patience=patience,
+        lr=lr,
+    )
+    result = train_adversary(store(ctx, "train adversary"), opts)
+    if as_json:
+        emit_json(result)
+        return
+    m = result["metrics"]
+
+    def f(v: Any) -> str:
+        return "-" if v is None else f"{v:.3f}"
+
+    console().print(
+        f"adversary v{result['version']} ({result['task']}, judging model v{result['model_version']}): "
+        f"held-out AUROC {f(m['auroc'])} (ML's own confidence: {f(m['auroc_uncertainty'])}), "
+        f"calibration error {f(m['calibration_error'])}, on {m['held_nodes']} nodes with "
+        f"{m['held_error_rate']:.1%} errors"
+    )

@@ -111,3 +111,30 @@ def load_ml(payload: dict[str, Any], version: int) -> TorchML:
     net = build(payload["config"])
     net.load_state_dict(payload["model"])
     return TorchML(net, Vocab(list(payload["vocab"])), payload["task"], version)
+
+
+def output_logp(ml: TorchML, items: Sequence[tuple[JSON, list[str], list[str]]]) -> list[float]:
+    """log p_ML(output | input) for given (context, input tokens, output tokens), by teacher forcing:
+    what ML thinks of an answer it did not necessarily give (the uncertainty baseline and Adv's input)."""
+    from ida_cli.model.batch import IGNORE
+
+    exs = ml.examples([(c, inp) for c, inp, _ in items])
+    for ex, (_, _, out) in zip(exs, items, strict=True):
+        ex.out = ml.vocab.ids(out)
+    seqs = pack(exs, ml.per_seq)
+    result: dict[int, float] = {}
+    with torch.no_grad():
+        for c in range(0, len(seqs), CHUNK):
+            chunk = seqs[c : c + CHUNK]
+            t = collate(chunk)
+            lp = torch.log_softmax(ml.net(t["slots"], t["seq"], t["pos"], t["seg"]).float(), dim=-1)
+            tgt = t["tgt"]
+            picked = lp.gather(2, tgt.clamp(min=0)[..., None])[..., 0] * (tgt != IGNORE)
+            flat = [ex for seq in chunk for ex in seq]
+            for ex, (i, g) in zip(flat, _segments(chunk), strict=True):
+                result[id(ex)] = float(picked[i][t["seg"][i] == g].sum())
+    return [result[id(ex)] for ex in exs]
+
+
+def _segments(chunk: Sequence[Sequence[Example]]) -> list[tuple[int, int]]:
+    return [(i, g) for i, seq in enumerate(chunk) for g in range(len(seq))]

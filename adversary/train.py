@@ -1,0 +1,156 @@
+"""Training the adversary: L_Adv = (S + ℓ)² with S = −P(wrong) and ℓ ML's 0/1 error (SPEC 2.2),
+early stopping on held-out contexts, then isotonic calibration on the same held-out slice."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+
+from adversary.metrics import auroc, brier, calibration_error
+from adversary.net import AdvNet, Calibrator
+from ida_cli.model.batch import EOS_ID, Example, collate, pack
+from ida_cli.model.net import ModelConfig, set_seed
+
+
+def _examples(
+    ml: Any, contexts: Sequence[Any], inputs: Sequence[list[str]], outputs: Sequence[list[str]]
+) -> list[Example]:
+    exs = ml.examples(list(zip(contexts, inputs, strict=True)))
+    for ex, out in zip(exs, outputs, strict=True):
+        ex.out = [*ml.vocab.ids(out), EOS_ID]
+    return exs
+
+
+def _batches(
+    exs: list[Example], batch: int, rng: np.random.Generator | None
+) -> Iterator[tuple[dict[str, torch.Tensor], list[int]]]:
+    index = {id(ex): i for i, ex in enumerate(exs)}
+    seqs = pack(exs, 8, rng)
+    for c in range(0, len(seqs), batch):
+        chunk = seqs[c : c + batch]
+        yield collate(chunk, decode=True), [index[id(ex)] for seq in chunk for ex in seq]
+
+
+def raw_scores(net: AdvNet, exs: list[Example], logps: np.ndarray) -> np.ndarray:
+    """P(ML is wrong) before calibration, in the order of `exs`."""
+    out = np.zeros(len(exs))
+    net.eval()
+    with torch.no_grad():
+        for t, idx in _batches(exs, 128, None):
+            z = net(
+                t["slots"],
+                t["seq"],
+                t["pos"],
+                t["seg"],
+                t["last"],
+                torch.tensor(logps[idx], dtype=torch.float32),
+            )
+            out[idx] = torch.sigmoid(z).numpy()
+    net.train()
+    return out
+
+
+def predict(
+    net: AdvNet,
+    ml: Any,
+    contexts: Sequence[Any],
+    inputs: Sequence[list[str]],
+    outputs: Sequence[list[str]],
+    logps: np.ndarray,
+) -> np.ndarray:
+    return raw_scores(net, _examples(ml, contexts, inputs, outputs), logps)
+
+
+def fit(
+    ml: Any, judged: Any, opts: Any, held_every: int, on_progress: Callable[[Any], None] | None
+) -> dict[str, Any]:
+    set_seed(opts.seed)
+    exs = _examples(ml, judged.contexts, judged.inputs, judged.outputs)
+    y, logps = judged.errors.astype(np.float32), judged.logps.astype(np.float32)
+    held_mask = np.array([g % held_every == 0 for g in judged.groups])
+    if held_mask.all() or not held_mask.any():
+        held_mask = np.ones(len(exs), dtype=bool)  # too few contexts to hold any out
+        train_idx = np.arange(len(exs))
+    else:
+        train_idx = np.flatnonzero(~held_mask)
+    held_idx = np.flatnonzero(held_mask)
+    cfg = ModelConfig(vocab_size=len(ml.vocab), width=opts.width, layers=opts.layers)
+    net = AdvNet(cfg)
+    optimizer = torch.optim.AdamW(net.parameters(), lr=opts.lr, weight_decay=0.01)
+    rng = np.random.default_rng(opts.seed)
+    train_exs, held_exs = [exs[i] for i in train_idx], [exs[i] for i in held_idx]
+    best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
+    best, stale, step = float("inf"), 0, 0
+    deadline = time.perf_counter() + opts.minutes * 60
+    stopped = "time"
+    try:
+        while time.perf_counter() < deadline and not (opts.max_steps and step >= opts.max_steps):
+            for t, idx in _batches(train_exs, opts.batch, rng):
+                sel = train_idx[idx]
+                z = net(t["slots"], t["seq"], t["pos"], t["seg"], t["last"], torch.from_numpy(logps[sel]))
+                loss = ((torch.sigmoid(z) - torch.from_numpy(y[sel])) ** 2).mean()  # (S + ℓ)², S = −σ(z)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
+                optimizer.step()
+                step += 1
+                if step % opts.eval_every == 0:
+                    score = brier(raw_scores(net, held_exs, logps[held_idx]), y[held_idx].astype(bool))
+                    if score < best:
+                        best, stale = score, 0
+                        best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
+                    else:
+                        stale += 1
+                    if on_progress:
+                        on_progress({"step": step, "loss": loss.item(), "held_brier": score})
+                if (
+                    stale >= opts.patience
+                    or time.perf_counter() >= deadline
+                    or (opts.max_steps and step >= opts.max_steps)
+                ):
+                    break
+            if stale >= opts.patience:
+                stopped = "early"
+                break
+        else:
+            stopped = "steps" if opts.max_steps and step >= opts.max_steps else "time"
+    except KeyboardInterrupt:
+        stopped = "interrupted"
+    if best == float("inf"):
+        best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
+    net.load_state_dict(best_state)
+    # calibrate on one half of the held-out contexts and report on the other, so that the
+    # calibration error is measured out of sample
+    raw = raw_scores(net, held_exs, logps[held_idx])
+    errors = y[held_idx].astype(bool)
+    half = np.array([judged.groups[i] % (2 * held_every) == 0 for i in held_idx])
+    if half.all() or not half.any():
+        half = np.arange(len(held_idx)) % 2 == 0
+    calibrator = Calibrator.fit(raw[half], errors[half])
+    p = calibrator(raw[~half])
+    rep = errors[~half]
+    metrics = {
+        "steps": step,
+        "stopped": stopped,
+        "held_nodes": int((~half).sum()),
+        "held_error_rate": float(rep.mean()),
+        "auroc": auroc(-p, rep),
+        "auroc_uncertainty": auroc(logps[held_idx][~half], rep),
+        "calibration_error": calibration_error(p, rep),
+        "brier": brier(p, rep),
+        "calibration_nodes": int(half.sum()),
+    }
+    calibrator = Calibrator.fit(raw, errors)  # the stored map uses every held-out node
+    payload = {
+        "config": cfg.to_dict(),
+        "model": best_state,
+        "calib_x": calibrator.x,
+        "calib_y": calibrator.y,
+        "step": step,
+        "metric": metrics["brier"],
+    }
+    return {"payload": payload, "metrics": metrics}

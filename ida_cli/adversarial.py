@@ -1,0 +1,220 @@
+"""`ida train adversary` and the adversary at work: Adv is trained on ML as it now is (SPEC 2.2's
+L_Adv with ℓ the 0/1 error of ML's greedy output), calibrated with isotonic regression, recorded as a
+numbered version tied to the model version it judged, and served to the walker as a Scorer."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ida_cli.errors import UsageError
+from ida_cli.store import Store
+from ida_cli.store.db import next_id, now
+from ida_cli.tasks import get_task
+from ida_cli.tasks.base import JSON, canonical
+from ida_cli.training import HELD_OUT_EVERY, Rows, check_data, checkpoint_dir, gather, resolve_task
+
+
+@dataclass
+class TrainAdvOptions:
+    task: str | None = None
+    supervised: bool = False
+    minutes: float = 5.0
+    max_steps: int = 0
+    seed: int = 0
+    layers: int = 2
+    width: int = 128
+    batch: int = 32
+    eval_every: int = 100
+    patience: int = 5
+    lr: float = 1e-3
+
+
+@dataclass
+class Judged:
+    """ML's outputs on examples with a known target, ready for the adversary."""
+
+    groups: list[int]
+    inputs: list[list[str]]
+    outputs: list[list[str]]
+    contexts: list[JSON]
+    logps: np.ndarray
+    errors: np.ndarray
+    modes: list[str]
+
+
+def judge(ml: Any, task_name: str, rows: Rows) -> Judged:
+    """Run ML (batched) on every row and mark where its greedy output misses the target."""
+    from ida_cli.model.vocab import answer_tokens, input_tokens, step_tokens
+
+    task = get_task(task_name)
+    out = Judged([], [], [], [], np.zeros(0), np.zeros(0, dtype=bool), [])
+    logps: list[float] = []
+    errors: list[bool] = []
+    for mode in ("answer", "fan_out", "fan_in"):
+        items = [r for r in rows.items if r[2] == mode]
+        if not items:
+            continue
+        if mode == "answer":
+            got = ml.answer([(r[1], r[3]) for r in items])
+            outs = [answer_tokens(task, r[3], a) for r, (a, _) in zip(items, got, strict=True)]
+        elif mode == "fan_out":
+            got = ml.fan_out([(r[1], r[3]) for r in items])
+            outs = [step_tokens(task, r[3], y) for r, (y, _) in zip(items, got, strict=True)]
+        else:
+            got = ml.fan_in([(r[1], r[3], r[4]) for r in items])
+            outs = [step_tokens(task, r[3], y) for r, (y, _) in zip(items, got, strict=True)]
+        for r, (value, lp), toks in zip(items, got, outs, strict=True):
+            out.groups.append(r[0])
+            out.contexts.append(r[1])
+            out.inputs.append(input_tokens(task, mode, r[3], r[4]))
+            out.outputs.append(toks)
+            out.modes.append(mode)
+            logps.append(lp)
+            errors.append(_differs(value, r[5]))
+    out.logps, out.errors = np.asarray(logps, dtype=float), np.asarray(errors, dtype=bool)
+    return out
+
+
+def _differs(value: JSON, target: JSON) -> bool:
+    if hasattr(value, "value") or hasattr(value, "questions"):  # steps compare as steps
+        return repr(value) != repr(target)
+    return canonical(value) != canonical(target)
+
+
+def train_adversary(
+    store: Store, opts: TrainAdvOptions, on_progress: Callable[[Any], None] | None = None
+) -> dict[str, Any]:
+    from ida_cli.versions import load_model
+
+    with store.read() as con:
+        task = resolve_task(con, opts.task)
+        rows = gather(con, task, opts.supervised)
+        check_data(con, task, rows, opts.supervised)
+    ml = load_model(store, task)
+    assert ml is not None
+    started = time.perf_counter()
+    judged = judge(ml, task, rows)
+    from adversary import train as adv_train
+
+    result = adv_train.fit(ml, judged, opts, HELD_OUT_EVERY, on_progress)
+    with store.write() as con:
+        vid = next_id(con, "versions")
+        version = (
+            1
+            + con.execute(
+                "SELECT coalesce(max(version), 0) FROM versions WHERE kind = 'adversary'"
+            ).fetchone()[0]
+        )
+        path = checkpoint_dir(store) / f"adversary-v{version}.pt"
+        from ida_cli.model.train import save_checkpoint
+
+        sha = save_checkpoint(path, {**result["payload"], "model_version": ml.version, "task": task})
+        metrics = {
+            **result["metrics"],
+            "wall_seconds": time.perf_counter() - started,
+            "ml_error_rate": float(judged.errors.mean()) if len(judged.errors) else None,
+        }
+        counts = {m: judged.modes.count(m) for m in ("answer", "fan_out", "fan_in")}
+        con.execute(
+            """INSERT INTO versions (id, kind, version, task, created_at, config, data_counts, metrics,
+               checkpoint, sha256, model_version, status)
+               VALUES (?, 'adversary', ?, ?, ?, ?, ?, ?, ?, ?, ?, 'ready')""",
+            [
+                vid,
+                version,
+                task,
+                now(),
+                json.dumps(result["payload"]["config"]),
+                json.dumps(counts),
+                json.dumps(metrics),
+                str(path),
+                sha,
+                ml.version,
+            ],
+        )
+    return {
+        "task": task,
+        "version": version,
+        "model_version": ml.version,
+        "data": counts,
+        "metrics": metrics,
+        "checkpoint": str(path),
+        "sha256": sha,
+    }
+
+
+class AdvScorer:
+    """The walker's Scorer: S for ML's answers (batched), calibrated; S = −P(ML is wrong)."""
+
+    def __init__(self, net: Any, calibrator: Any, ml: Any, version: int, model_version: int | None) -> None:
+        self.net, self.calibrator, self.ml = net.eval(), calibrator, ml
+        self.version, self.model_version = version, model_version
+        self.task = get_task(ml.task)
+
+    def score(self, items: Sequence[tuple[JSON, JSON, JSON]]) -> list[float]:
+        from ida_cli.model.decode import output_logp
+        from ida_cli.model.vocab import answer_tokens, input_tokens
+
+        if not items:
+            return []
+        inputs = [input_tokens(self.task, "answer", q) for _, q, _ in items]
+        outputs = [answer_tokens(self.task, q, a) for _, q, a in items]
+        logps = output_logp(
+            self.ml, [(c, i, o) for (c, _, _), i, o in zip(items, inputs, outputs, strict=True)]
+        )
+        from adversary.train import predict
+
+        p = predict(self.net, self.ml, [c for c, _, _ in items], inputs, outputs, np.asarray(logps))
+        return [-float(v) for v in self.calibrator(p)]
+
+
+def load_scorer(
+    store: Store, task: str, ml: Any, required: bool = True
+) -> tuple[AdvScorer | None, str | None]:
+    """The latest adversary for `task` and a warning when it judged an older model than `ml`."""
+    from adversary.net import AdvNet, Calibrator
+    from ida_cli.model.net import ModelConfig
+    from ida_cli.model.train import load_checkpoint
+    from ida_cli.versions import latest
+
+    with store.read() as con:
+        info = latest(con, "adversary", task)
+        judged = (
+            None
+            if info is None
+            else con.execute(
+                "SELECT model_version FROM versions WHERE kind = 'adversary' AND version = ?",
+                [info["version"]],
+            ).fetchone()[0]
+        )
+    if info is None:
+        if required:
+            raise UsageError(
+                f"no trained adversary for task {task}: run `ida train adversary --task {task}` first"
+            )
+        return None, None
+    payload = load_checkpoint(Path(info["checkpoint"]), info["sha256"])
+    net = AdvNet(ModelConfig(**payload["config"]))
+    net.load_state_dict(payload["model"])
+    scorer = AdvScorer(net, Calibrator(payload["calib_x"], payload["calib_y"]), ml, info["version"], judged)
+    warning = None
+    if ml is not None and judged != ml.version:
+        warning = (
+            f"adversary v{info['version']} was trained against model v{judged}, but the current model is "
+            f"v{ml.version}: run `ida train adversary --task {task}`"
+        )
+    return scorer, warning
+
+
+def default_threads() -> None:
+    import torch
+
+    torch.set_num_threads(os.cpu_count() or 1)
