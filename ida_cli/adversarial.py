@@ -175,6 +175,24 @@ class AdvScorer:
         p = predict(self.net, self.ml, [c for c, _, _ in items], inputs, outputs, np.asarray(logps))
         return [-float(v) for v in self.calibrator(p)]
 
+    def score_steps(self, mode: str, items: Sequence[tuple[JSON, JSON, Any, Any]]) -> list[float]:
+        """Adv.fan_out(Q, Y) / Adv.fan_in(Q, transcript, Y): S for ML's imitation Y of the overseer's
+        step; items are (context, question, transcript, step), the transcript ignored for fan_out."""
+        from ida_cli.model.decode import output_logp
+        from ida_cli.model.vocab import input_tokens, step_tokens
+
+        if not items:
+            return []
+        inputs = [input_tokens(self.task, mode, q, t if mode == "fan_in" else ()) for _, q, t, _ in items]
+        outputs = [step_tokens(self.task, q, y) for _, q, _, y in items]
+        logps = output_logp(
+            self.ml, [(c, i, o) for (c, *_), i, o in zip(items, inputs, outputs, strict=True)]
+        )
+        from adversary.train import predict
+
+        p = predict(self.net, self.ml, [c for c, *_ in items], inputs, outputs, np.asarray(logps))
+        return [-float(v) for v in self.calibrator(p)]
+
 
 def load_scorer(
     store: Store, task: str, ml: Any, required: bool = True

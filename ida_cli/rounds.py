@@ -308,3 +308,20 @@ def _default_task(con: Any) -> str:
             "no training questions yet: run `ida questions generate --task T --size N --count C --seed S`"
         )
     raise UsageError(f"several tasks have questions ({', '.join(tasks)}): choose one with --task")
+
+
+def load_models(store: Store, opts: RoundOptions) -> tuple[ML | None, Scorer | None, list[str]]:
+    """The task's current ML and adversary where they exist (a `full` round then records ML's
+    answers and scores on every child: the adversary's training data), and any staleness warning."""
+    from ida_cli.adversarial import load_scorer
+    from ida_cli.versions import load_model
+
+    if not store.exists():
+        return None, None, []
+    with store.read() as con:
+        task_name = opts.task or _default_task(con)
+    ml = load_model(store, task_name, required=False)
+    if ml is None:
+        return None, None, []
+    scorer, warning = load_scorer(store, task_name, ml, required=False)
+    return ml, scorer, [warning] if warning else []

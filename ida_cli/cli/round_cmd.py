@@ -29,7 +29,7 @@ def round_(
 ) -> None:
     """Amplify C training questions; store the trees; report overseer calls and accuracy."""
     from ida_cli.cli.render import progress_bar
-    from ida_cli.rounds import RoundOptions, run_round
+    from ida_cli.rounds import RoundOptions, load_models, run_round
 
     opts = RoundOptions(
         task=task,
@@ -43,8 +43,14 @@ def round_(
         confidence=confidence,
         p=p,
     )
+    db = store(ctx, "round")
+    ml = scorer = None
+    if strategy != "full" or pick != "random" or confidence is not None:
+        ml, scorer, warnings = load_models(db, opts)
+        for w in warnings:
+            console(stderr=True).print(f"warning: {w}")
     with progress_bar("amplifying", enabled=not as_json) as advance:
-        result = run_round(store(ctx, "round"), opts, progress=advance)
+        result = run_round(db, opts, progress=advance, ml=ml, scorer=scorer)
     doc = result.to_json()
     if as_json:
         emit_json(doc)
