@@ -16,6 +16,7 @@ from ida_cli.training import resolve_task
 
 IMITATION_QUESTIONS = 100
 IMITATION_STEPS = 4000
+ADVERSARY_NODES = 3000
 
 
 def expert_steps(
@@ -73,6 +74,7 @@ def evaluate(
     strict = task_name == "user"
     slots: dict[int, list[list[int]]] = {}
     answers: list[Example] = []
+    nodes: list[tuple[JSON, JSON]] = []  # eval-split nodes with ground truth, for the adversary
     steps: list[Example] = []
     for cid, data, q, truth in rows:
         ctx, question, answer = loads(data), json.loads(q), json.loads(truth)
@@ -94,6 +96,8 @@ def evaluate(
             and len({e.group for e in steps}) < IMITATION_QUESTIONS
         ):
             for mode, sq, transcript, y in expert_steps(task, ctx, question, IMITATION_STEPS - len(steps)):
+                if mode == "fan_out" and len(nodes) < ADVERSARY_NODES:
+                    nodes.append((ctx, sq))
                 steps.append(
                     Example(
                         cid,
@@ -123,15 +127,46 @@ def evaluate(
             got = [ok for ex, ok in zip(steps, step_hits, strict=True) if ex.kind == mode]
             result[f"{mode}_accuracy"] = sum(got) / len(got) if got else None
             result[f"{mode}_steps"] = len(got)
+    result.update(adversary_quality(store, task, ml, nodes))
     _store_metrics(store, result)
     return result
 
 
+def adversary_quality(store: Store, task: Task, ml: Any, nodes: list[tuple[JSON, JSON]]) -> dict[str, Any]:
+    """AUROC of −S for ML's errors and the calibration error, on held-out (eval-split) nodes with
+    ground truth, beside the same AUROC for ML's own confidence (the uncertainty baseline)."""
+    from adversary.metrics import auroc, calibration_error
+    from ida_cli.adversarial import load_scorer
+
+    scorer, warning = load_scorer(store, task.name, ml, required=False)
+    if scorer is None or not nodes:
+        return {}
+    answers = ml.answer(nodes)
+    errors = [a != task.truth(c, q) for (c, q), (a, _) in zip(nodes, answers, strict=True)]
+    scores = scorer.score([(c, q, a) for (c, q), (a, _) in zip(nodes, answers, strict=True)])
+    return {
+        "adversary_version": scorer.version,
+        "adversary_model_version": scorer.model_version,
+        "adversary_nodes": len(nodes),
+        "ml_node_error_rate": sum(errors) / len(errors),
+        "adversary_auroc": auroc(scores, errors),
+        "uncertainty_auroc": auroc([lp for _, lp in answers], errors),
+        "adversary_calibration_error": calibration_error([-x for x in scores], errors),
+        "warning": warning,
+    }
+
+
 def _store_metrics(store: Store, result: dict[str, Any]) -> None:
     names = {"accuracy": result["accuracy"], **{f"accuracy:{k}": v for k, v in result["by_kind"].items()}}
-    for mode in ("fan_out", "fan_in"):
-        if result.get(f"{mode}_accuracy") is not None:
-            names[f"{mode}_accuracy"] = result[f"{mode}_accuracy"]
+    for name in (
+        "fan_out_accuracy",
+        "fan_in_accuracy",
+        "adversary_auroc",
+        "uncertainty_auroc",
+        "adversary_calibration_error",
+    ):
+        if result.get(name) is not None:
+            names[name] = result[name]
     with store.write() as con:
         first = next_id(con, "metrics")
         size = con.execute(

@@ -22,6 +22,8 @@ def eval_(
     from ida_cli.evaluate import evaluate
 
     r = evaluate(store(ctx, "eval"), task, split, version)
+    if r.get("warning"):
+        console(stderr=True).print(f"warning: {r['warning']}")
     if as_json:
         emit_json(r)
         return
@@ -38,5 +40,17 @@ def eval_(
     for mode in ("fan_out", "fan_in"):
         if r.get(f"{mode}_accuracy") is not None:
             table.add_row(f"{mode} imitation ({r[f'{mode}_steps']} steps)", f"{r[f'{mode}_accuracy']:.1%}")
+    if r.get("adversary_version") is not None:
+
+        def f(v: object) -> str:
+            return "-" if v is None else f"{v:.3f}"
+
+        table.add_row(
+            f"adversary v{r['adversary_version']} AUROC ({r['adversary_nodes']} nodes, "
+            f"{r['ml_node_error_rate']:.1%} wrong)",
+            f(r["adversary_auroc"]),
+        )
+        table.add_row("  ML's own confidence AUROC", f(r["uncertainty_auroc"]))
+        table.add_row("  adversary calibration error", f(r["adversary_calibration_error"]))
     table.add_row("overseer calls so far", f"{r['overseer_calls']} ({r['primitive_calls']} primitive)")
     console().print(table)
