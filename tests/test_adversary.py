@@ -1,0 +1,126 @@
+"""The adversary: metrics, calibration, `ida train adversary`, its place in `ida eval` and rounds."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import numpy as np
+
+from adversary.metrics import auroc, brier, calibration_error
+from adversary.net import Calibrator
+from tests.conftest import Run
+
+TINY = ["--layers", "1", "--width", "32", "--batch", "8", "--eval-every", "5", "--max-steps", "10"]
+
+
+def test_metrics_by_hand() -> None:
+    # S near 0 = ML right; very negative = ML wrong. A perfect ranking has AUROC 1.
+    assert auroc([-0.9, -0.8, -0.1, 0.0], [True, True, False, False]) == 1.0
+    assert auroc([0.0, -0.1, -0.8, -0.9], [True, True, False, False]) == 0.0
+    assert auroc([-0.5, -0.5], [True, True]) is None
+    assert calibration_error([0.0, 0.0, 1.0, 1.0], [False, False, True, True]) == 0.0
+    assert abs(calibration_error([0.5] * 4, [True, False, False, False]) - 0.25) < 1e-9
+    assert brier([1.0, 0.0], [True, False]) == 0.0
+
+
+def test_isotonic_calibration_is_monotone_and_plain_data() -> None:
+    rng = np.random.default_rng(0)
+    raw = rng.random(2000)
+    errors = rng.random(2000) < raw**2  # true P(wrong) = raw²: raw overstates it
+    cal = Calibrator.fit(raw, errors)
+    assert all(isinstance(v, float) for v in cal.x + cal.y)
+    grid = np.linspace(0, 1, 50)
+    mapped = cal(grid)
+    assert np.all(np.diff(mapped) >= -1e-12)
+    assert calibration_error(cal(raw), errors) < calibration_error(raw, errors)
+
+
+def test_train_adversary_records_a_version_tied_to_the_model(ida: Run, db: Path) -> None:
+    ida(
+        "questions",
+        "generate",
+        "--task",
+        "permutation",
+        "--size",
+        "8",
+        "--count",
+        "40",
+        "--seed",
+        "1",
+        "--split",
+        "eval",
+    )
+    ida("questions", "generate", "--task", "permutation", "--size", "8", "--count", "60", "--seed", "1")
+    r = ida("train", "adversary", "--max-steps", "5")
+    assert (r.code, r.stderr) == (
+        2,
+        "error: no amplified trees for task permutation to train on: run `ida round "
+        "--task permutation` first (or train the baseline with --supervised)\n",
+    )
+    ida("round", "--questions", "6")
+    r = ida("train", "adversary", "--max-steps", "5")
+    assert (r.code, r.stderr) == (
+        2,
+        "error: no trained model for task permutation: run `ida train model --task permutation` first\n",
+    )
+    assert ida("train", "model", *TINY).code == 0
+    r = ida(
+        "train",
+        "adversary",
+        "--layers",
+        "1",
+        "--width",
+        "32",
+        "--max-steps",
+        "10",
+        "--eval-every",
+        "5",
+        "--json",
+    )
+    assert r.code == 0, r.stderr
+    doc = r.json()
+    assert (doc["version"], doc["model_version"]) == (1, 1)
+    assert doc["data"]["answer"] > 0 and doc["data"]["fan_out"] > 0
+    assert set(doc["metrics"]) >= {"auroc", "auroc_uncertainty", "calibration_error", "held_nodes"}
+    with duckdb.connect(str(db), read_only=True) as con:
+        assert con.execute(
+            "SELECT kind, version, model_version, status FROM versions ORDER BY id"
+        ).fetchall() == [("model", 1, None, "ready"), ("adversary", 1, 1, "ready")]
+    e = ida("eval", "--json").json()
+    assert e["adversary_version"] == 1 and e["adversary_nodes"] > 0 and e["warning"] is None
+    assert 0 <= e["adversary_calibration_error"] <= 1
+    # a newer model makes the adversary stale: say so and name the command
+    assert ida("train", "model", *TINY).code == 0
+    r = ida("eval")
+    assert r.code == 0
+    assert (
+        "warning: adversary v1 was trained against model v1, but the current model is v2: run `ida train "
+        "adversary --task permutation`"
+    ) in " ".join(r.stderr.split())
+
+
+def test_rounds_with_every_strategy_use_the_trained_pair(ida: Run, db: Path) -> None:
+    ida("questions", "generate", "--task", "wildcard", "--size", "8", "--count", "200", "--seed", "1")
+    ida("round", "--questions", "10")
+    r = ida("round", "--strategy", "none", "--questions", "2")
+    assert (r.code, r.stderr) == (
+        2,
+        "error: --strategy none needs a trained model: run `ida train model` first "
+        "(or use --strategy full)\n",
+    )
+    ida("train", "model", *TINY)
+    r = ida("round", "--strategy", "adversary", "--questions", "2")
+    assert r.code == 2 and "ida train adversary" in r.stderr
+    ida("train", "adversary", "--layers", "1", "--width", "32", "--max-steps", "5", "--eval-every", "5")
+    for strategy in ("none", "random", "uncertainty", "bernoulli", "adversary"):
+        r = ida("round", "--strategy", strategy, "--questions", "3", "--seed", "1", "--json")
+        assert r.code == 0, (strategy, r.stderr)
+        doc = r.json()
+        assert doc["strategy"] == strategy and doc["questions"] == 3 and doc["model_calls"] > 0
+    with duckdb.connect(str(db), read_only=True) as con:
+        scored = con.execute("""SELECT count(*) FROM nodes n JOIN trees t ON t.id = n.tree_id
+                                JOIN rounds r ON r.id = t.round_id
+                                WHERE r.strategy = 'adversary' AND n.parent_id IS NOT NULL
+                                  AND n.score IS NULL""").fetchone()[0]
+    assert scored == 0  # every child of an adversary round carries its score
