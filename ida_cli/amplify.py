@@ -5,7 +5,12 @@ there is one) scores its answers, batched over the whole frontier of many trees 
 strategy then decides which subquestions the overseer recurses on, and ML's answers stand for the
 others. Every overseer step is recorded as an Action and every node keeps ML's answer, the score and
 the Gumbel draws that decided it. Each tree draws from its own generator, derived from the walker's
-seed and the tree's question id (or position), so a tree never depends on what it was walked with."""
+seed and the tree's question id (or position), so a tree never depends on what it was walked with.
+
+With a confidence threshold α' the overseer is the primed H' (SPEC 2.3): at each fan-out and fan-in ML
+proposes the step, the adversary scores it, and ML's step stands in where S + τ·G > α' + τ·G'; only
+the real overseer's steps are overseer calls. With an α schedule (`strategy_at`) tree number i of the
+walk uses the strategy built for i, so its α depends on its position alone, never on interleaving."""
 
 from __future__ import annotations
 
@@ -21,7 +26,13 @@ import numpy as np
 from adversary.select import NEEDS, Choice, FullStrategy, Strategy
 from ida_cli.errors import IdaError, UsageError
 from ida_cli.ml import ML
-from ida_cli.overseer import BatchedOverseer, ModelOverseer, Overseer
+from ida_cli.overseer import (
+    MODEL_MAX_SUBQUESTIONS,
+    BatchedOverseer,
+    ModelOverseer,
+    Overseer,
+    primed_step,
+)
 from ida_cli.store.db import now
 from ida_cli.tasks.base import JSON, UNKNOWN, Answer, Ask, Step, Task, canonical
 from ida_cli.tree import Action, Node, Tree
@@ -33,7 +44,20 @@ DEFAULT_CONCURRENCY = 64
 # scripted experts' (at most ~20 deep and ~600 nodes at size 64) but far below runaway size.
 DISTILL_MAX_DEPTH = 40
 DISTILL_MAX_NODES = 2000
-__all__ = ["FullStrategy", "Scorer", "Strategy", "WalkError", "Walker", "distill", "require"]
+# H' asks ML for steps only while a tree has fewer nodes than this (then H' is H): an ML that
+# decomposes badly but confidently cannot grow a tree without bound
+PRIMED_MAX_NODES = DISTILL_MAX_NODES
+__all__ = [
+    "FullStrategy",
+    "Scorer",
+    "StepScorer",
+    "Strategy",
+    "WalkError",
+    "Walker",
+    "distill",
+    "require",
+    "require_primed",
+]
 
 
 class WalkError(IdaError):
@@ -44,6 +68,13 @@ class Scorer(Protocol):
     """The adversary as the walker needs it: batched S for (context, question, ML's answer)."""
 
     def score(self, items: Sequence[tuple[JSON, JSON, JSON]]) -> list[float]: ...
+
+
+class StepScorer(Scorer, Protocol):
+    """The adversary as H' needs it too: S for ML's fan-out / fan-in steps, items
+    (context, question, transcript, step)."""
+
+    def score_steps(self, mode: str, items: Sequence[tuple[JSON, JSON, Any, Any]]) -> list[float]: ...
 
 
 def require(strategy: str, has_ml: bool, has_scorer: bool) -> None:
@@ -66,6 +97,16 @@ def require(strategy: str, has_ml: bool, has_scorer: bool) -> None:
         )
 
 
+def require_primed(what: str, has_ml: bool, scorer: Scorer | None) -> None:
+    """Refuse H' or an adversary pick (`what` names the flag) without a model and an adversary."""
+    if not has_ml:
+        raise UsageError(
+            f"{what} needs a trained model and adversary: run `ida train model`, then `ida train adversary`"
+        )
+    if scorer is None:
+        raise UsageError(f"{what} needs a trained adversary: run `ida train adversary` first")
+
+
 @dataclass
 class Decision:
     """What the strategy decided for one step's subquestions, with what it saw."""
@@ -83,7 +124,9 @@ class _Run:
     tree: Tree
     rng: np.random.Generator
     job: Job
+    strategy: Strategy
     nodes: int = 0
+    path: list[str] = field(default_factory=list)  # canonical questions from the root to the node
 
 
 @dataclass
@@ -100,12 +143,26 @@ class Walker:
     batches: Counter[str] = field(default_factory=Counter)  # batched calls made, per kind
     queries: Counter[str] = field(default_factory=Counter)  # items in them, per kind
     walked: int = 0  # trees started: the position that seeds a tree without a question id
+    # the strategy for tree number i of this walker (an annealed α); None: `strategy` for all
+    strategy_at: Callable[[int], Strategy] | None = None
+    confidence: float | None = None  # α' of the primed overseer H' (SPEC 2.3); None: H' is H
+    temperature: float = 1.0  # τ of H' (the strategies carry their own)
 
     def __post_init__(self) -> None:
         require(self.strategy.name, self.ml is not None, self.scorer is not None)
         self._batched = bool(getattr(self.overseer, "batched", False))
         if self._batched and self.ml is None:
             raise UsageError("a model overseer needs a trained model: run `ida train model` first")
+        if self.confidence is not None:
+            require_primed("--confidence (the primed overseer)", self.ml is not None, self.scorer)
+            if not callable(getattr(self.scorer, "score_steps", None)):
+                raise UsageError(
+                    "--confidence needs an adversary that scores ML's steps: run `ida train adversary`"
+                )
+            if self._batched:
+                raise UsageError("the primed overseer stands in for a real overseer, not for a model one")
+            if not self.temperature > 0:
+                raise UsageError("--temperature must be greater than 0")
 
     def walk(self, context: JSON, question: JSON, question_id: int | None = None) -> Tree:
         return next(self.walk_many([(context, question, question_id)], concurrency=1))
@@ -143,6 +200,9 @@ class Walker:
         if kind == "score":
             assert self.scorer is not None
             return list(self.scorer.score(items))
+        if kind in ("score_fan_out", "score_fan_in"):
+            scorer = cast(StepScorer, self.scorer)
+            return list(scorer.score_steps(kind.removeprefix("score_"), items))
         assert self.ml is not None
         if kind == "answer":
             return list(self.ml.answer(items))
@@ -160,7 +220,8 @@ class Walker:
             question_id=qid,
             source=self.source,
         )
-        run = _Run(tree, self._rng(qid, position), job)
+        strategy = self.strategy if self.strategy_at is None else self.strategy_at(position)
+        run = _Run(tree, self._rng(qid, position), job, strategy)
         tree.root = yield from self._amplify(run, question, depth=0, step=0)
         # local ids in pre-order until the store gives global ones
         for number, node in enumerate(tree.root.walk(), 1):
@@ -175,8 +236,45 @@ class Walker:
 
     def _call(
         self, run: _Run, node: Node, kind: str, step: int, transcript: list[tuple[JSON, JSON]]
-    ) -> Co[Step]:
-        tree, at, t0 = run.tree, now(), time.perf_counter()
+    ) -> Co[tuple[Step, str]]:
+        """The overseer's step at `node` and who made it: H, or with a confidence threshold H'."""
+        tree, note = run.tree, None
+        if (
+            self.confidence is not None
+            and run.nodes < PRIMED_MAX_NODES
+            and len(transcript) < MODEL_MAX_SUBQUESTIONS
+        ):
+            at, served = now(), run.job.served
+            choice = yield from primed_step(
+                self.task,
+                kind,
+                tree.context,
+                node.question,
+                transcript,
+                self.confidence,
+                self.temperature,
+                run.rng,
+                avoid=run.path,
+            )
+            tree.model_calls += 1  # ML was queried, whether or not its step is taken
+            if choice.take:
+                y = choice.step
+                tree.actions.append(
+                    Action(
+                        node,
+                        "model",
+                        kind,
+                        step,
+                        node.primitive,
+                        _result(y),
+                        at,
+                        run.job.served - served,
+                        choice.note(),
+                    )
+                )
+                return y, "model"
+            note = choice.note()
+        at, t0 = now(), time.perf_counter()
         if self._batched:
             batched = cast(BatchedOverseer, self.overseer)
             served = run.job.served
@@ -192,23 +290,21 @@ class Walker:
             else:
                 y = overseer.fan_in(tree.context, node.question, transcript)
             seconds = time.perf_counter() - t0
-        result = {"answer": y.value} if isinstance(y, Answer) else {"ask": list(y.questions)}
-        tree.actions.append(
-            Action(node, self.overseer.actor, kind, step, node.primitive, result, at, seconds)
-        )
-        if self.overseer.actor != "model":
+        actor = self.overseer.actor
+        tree.actions.append(Action(node, actor, kind, step, node.primitive, _result(y), at, seconds, note))
+        if actor != "model":
             tree.overseer_calls += 1
             tree.primitive_calls += node.primitive
         else:
             tree.model_calls += 1
-        return y
+        return y, actor
 
     def _decide(self, run: _Run, questions: tuple[JSON, ...]) -> Co[Decision]:
         """ML's answers and their scores when there are an ML and an adversary (training data even
         where the strategy does not read them), then the strategy's choice."""
         k, context = len(questions), run.tree.context
         if self.ml is None:
-            return Decision(self.strategy.choose(k, [], [None] * k, run.rng))
+            return Decision(run.strategy.choose(k, [], [None] * k, run.rng))
         replies = yield Request("answer", [(context, sq) for sq in questions])
         run.tree.model_calls += k
         answers = [a for a, _ in replies]
@@ -217,16 +313,17 @@ class Walker:
         if self.scorer is not None:
             got = yield Request("score", [(context, sq, a) for sq, a in zip(questions, answers, strict=True)])
             scores = [float(s) for s in got]
-        return Decision(self.strategy.choose(k, logps, scores, run.rng), answers, logps, scores)
+        return Decision(run.strategy.choose(k, logps, scores, run.rng), answers, logps, scores)
 
     def _amplify(self, run: _Run, question: JSON, depth: int, step: int) -> Co[Node]:
         run.nodes += 1
         node = Node(question=question, depth=depth, step=step, recursed=True)
         node.primitive = self.task.is_primitive(run.tree.context, question)
-        y = yield from self._call(run, node, "fan_out", 0, [])
+        key = canonical(question)
+        run.path.append(key)
+        y, by = yield from self._call(run, node, "fan_out", 0, [])
         transcript: list[tuple[JSON, JSON]] = []
         steps = 0
-        key = canonical(question)
         while isinstance(y, Ask):
             steps += 1
             if any(canonical(sq) == key for sq in y.questions):
@@ -236,9 +333,10 @@ class Walker:
                 child = yield from self._child(run, decision, i, sq, depth, steps - 1)
                 node.children.append(child)
                 transcript.append((sq, child.answer))
-            y = yield from self._call(run, node, "fan_in", steps, transcript)
+            y, by = yield from self._call(run, node, "fan_in", steps, transcript)
+        run.path.pop()
         node.answer = y.value
-        node.by = self.overseer.actor
+        node.by = by  # who gave the final answer: the overseer, or ML's step under H'
         return node
 
     def _child(self, run: _Run, decision: Decision, i: int, sq: JSON, depth: int, step: int) -> Co[Node]:
@@ -261,6 +359,10 @@ class Walker:
         child.gumbel = decision.choice.gumbel[i]
         child.gumbel_threshold = decision.choice.threshold[i]
         return child
+
+
+def _result(y: Step) -> JSON:
+    return {"answer": y.value} if isinstance(y, Answer) else {"ask": list(y.questions)}
 
 
 def _set_seconds(tree: Tree, job: Job) -> Tree:

@@ -1,8 +1,16 @@
 """One round of amplification (SPEC 2): pick training questions, walk their trees, store them.
 
-Trees are walked many at a time (one batched ML call per kind per driver round) and come back in
-question order. Finished trees are written in batches, each batch one short transaction, so a Ctrl-C
-keeps every finished tree and discards only the ones being walked."""
+Questions are picked uniformly from the unlabelled training pool (`--pick random`) or by
+Gumbel-top-k over −S of ML's answers to a random candidate set of them (`--pick adversary`). Trees
+are walked many at a time (one batched ML call per kind per driver round) and come back in question
+order. Finished trees are written in batches, each batch one short transaction, so a Ctrl-C keeps
+every finished tree and discards only the ones being walked.
+
+Every random choice comes from the round's seed: the pick from `default_rng(seed)`, each tree's
+draws from the walker's generator for its question id. With `--alpha-end` the recursion threshold
+of tree number i (its position in the round's question order, i.e. ascending question id) is
+`anneal(alpha, alpha_end, i / (n − 1))` for n trees; the round's params store alpha, alpha_end and
+n ("trees"), so together with the node's stored draws every recursion decision reproduces."""
 
 from __future__ import annotations
 
@@ -24,8 +32,10 @@ from adversary.select import (
     RandomStrategy,
     Strategy,
     UncertaintyStrategy,
+    anneal,
+    gumbel_top_k,
 )
-from ida_cli.amplify import Scorer, Walker, require
+from ida_cli.amplify import Scorer, Walker, require, require_primed
 from ida_cli.errors import Interrupted, UsageError
 from ida_cli.ml import ML
 from ida_cli.overseer import ScriptedOverseer
@@ -39,6 +49,10 @@ DEFAULT_P = 0.5
 # α where none is given: uncertainty recurses when ML is less sure than even odds; bernoulli when the
 # adversary predicts a 0/1 loss above one half
 DEFAULT_ALPHA = {"uncertainty": float(np.log(0.5)), "bernoulli": -0.5}
+# --pick adversary scores this many random candidates per picked question, and at least the floor
+PICK_CANDIDATES_PER_QUESTION = 20
+PICK_CANDIDATES_MIN = 2000
+PICK_CHUNK = 4096  # candidates per batched ML / adversary call
 
 
 @dataclass
@@ -53,14 +67,33 @@ class RoundOptions:
     temperature: float = 1.0
     confidence: float | None = None
     p: float | None = None
+    alpha_end: float | None = None  # anneal α linearly to this over the round's trees
+
+    @property
+    def alpha_start(self) -> float | None:
+        if self.alpha is None and self.strategy in DEFAULT_ALPHA:
+            return DEFAULT_ALPHA[self.strategy]
+        return self.alpha
 
     def params(self) -> dict[str, Any]:
         """The values in effect (defaults filled in), as stored with the round."""
-        alpha = self.alpha
-        if alpha is None and self.strategy in DEFAULT_ALPHA:
-            alpha = DEFAULT_ALPHA[self.strategy]
         p = DEFAULT_P if self.p is None and self.strategy == "random" else self.p
-        return {"alpha": alpha, "temperature": self.temperature, "confidence": self.confidence, "p": p}
+        return {
+            "alpha": self.alpha_start,
+            "alpha_end": self.alpha_end,
+            "temperature": self.temperature,
+            "confidence": self.confidence,
+            "p": p,
+        }
+
+    def strategy_at(self, trees: int) -> Callable[[int], Strategy] | None:
+        """With --alpha-end, the strategy of tree number i of `trees`: α from alpha (tree 0) to
+        alpha_end (the last tree) linearly; None without a schedule."""
+        start = self.alpha_start
+        if self.alpha_end is None or start is None:
+            return None
+        end, last = self.alpha_end, max(trees - 1, 1)
+        return lambda i: make_strategy(self.strategy, anneal(start, end, i / last), self.temperature, self.p)
 
 
 @dataclass
@@ -78,11 +111,13 @@ class RoundResult:
     ml_batches: int = 0  # batched ML calls that carried them
     nodes: int = 0
     steps: int = 0  # overseer steps that asked subquestions
+    model_steps: int = 0  # fan-outs / fan-ins the primed overseer H' took from ML (SPEC 2.3)
     recursions: int = 0  # subquestions the overseer recursed on
     correct: int = 0
     with_truth: int = 0
     seconds: float = 0.0
     status: str = "done"
+    pick_scores: dict[str, Any] = field(default_factory=dict)  # --pick adversary: mean S picked / all
 
     @property
     def accuracy(self) -> float | None:
@@ -107,6 +142,7 @@ class RoundResult:
             "overseer_calls": self.overseer_calls,
             "primitive_calls": self.primitive_calls,
             "model_calls": self.model_calls,
+            "model_steps": self.model_steps,
             "ml_batches": self.ml_batches,
             "nodes": self.nodes,
             "recursions_per_step": self.recursions_per_step,
@@ -116,6 +152,7 @@ class RoundResult:
             "seconds": round(self.seconds, 3),
             "nodes_per_second": round(self.nodes_per_second, 1),
             "status": self.status,
+            **self.pick_scores,
         }
 
 
@@ -133,17 +170,30 @@ def check_options(opts: RoundOptions, ml: ML | None = None, scorer: Scorer | Non
         raise UsageError("--temperature must be greater than 0")
     if opts.alpha is not None and opts.strategy not in ("bernoulli", "uncertainty"):
         raise UsageError(f"--alpha applies to --strategy bernoulli or uncertainty, not {opts.strategy}")
+    if opts.alpha_end is not None and opts.strategy not in ("bernoulli", "uncertainty"):
+        raise UsageError(f"--alpha-end applies to --strategy bernoulli or uncertainty, not {opts.strategy}")
+    for name, value in (
+        ("--alpha", opts.alpha),
+        ("--alpha-end", opts.alpha_end),
+        ("--confidence", opts.confidence),
+    ):
+        if value is not None and not np.isfinite(value):
+            raise UsageError(f"{name} must be a finite number")
     if opts.p is not None and opts.strategy != "random":
         raise UsageError("--p applies to --strategy random only")
     if opts.p is not None and not 0 <= opts.p <= 1:
         raise UsageError("--p must be between 0 and 1")
     if opts.oracle == "human":
         raise UsageError("--oracle human is not available in this version: use --oracle scripted")
-    if opts.pick == "adversary":
-        raise UsageError("--pick adversary is not available in this version: use --pick random")
-    if opts.confidence is not None:
-        raise UsageError("--confidence (the primed overseer) is not available in this version: leave it out")
     require(opts.strategy, ml is not None, scorer is not None)
+    if opts.pick == "adversary":
+        require_primed("--pick adversary", ml is not None, scorer)
+    if opts.confidence is not None:
+        require_primed("--confidence (the primed overseer)", ml is not None, scorer)
+        if not callable(getattr(scorer, "score_steps", None)):
+            raise UsageError(
+                "--confidence needs an adversary that scores ML's steps: run `ida train adversary`"
+            )
 
 
 def make_strategy(
@@ -189,8 +239,16 @@ def run_round(
                 f"no unlabelled training questions left for task {task_name}: run "
                 f"`ida questions generate --task {task_name} --size N --count C --seed S`"
             )
-        picked = sorted(int(i) for i in rng.choice(pool, size=min(opts.questions, len(pool)), replace=False))
-        rows = records.load_questions(con, picked)
+        if opts.pick == "adversary":  # the candidates, scored below outside the lock
+            size = min(len(pool), max(PICK_CANDIDATES_PER_QUESTION * opts.questions, PICK_CANDIDATES_MIN))
+        else:
+            size = min(opts.questions, len(pool))
+        rows = records.load_questions(con, sorted(int(i) for i in rng.choice(pool, size=size, replace=False)))
+    pick_params: dict[str, Any] = {}
+    if opts.pick == "adversary":
+        assert ml is not None and scorer is not None  # check_options
+        rows, pick_params = pick_by_adversary(rows, opts.questions, opts.temperature, rng, ml, scorer)
+    with store.write() as con:
         records.create_session(con, session_id, "round", opts.oracle, os.getpid())
         round_id = records.create_round(
             con,
@@ -199,9 +257,14 @@ def run_round(
             oracle=opts.oracle,
             strategy=opts.strategy,
             pick=opts.pick,
-            params={**opts.params(), "model_version": ml.version if ml is not None else None},
+            params={
+                **opts.params(),
+                "trees": len(rows),
+                **pick_params,
+                "model_version": ml.version if ml is not None else None,
+            },
             seed=opts.seed,
-            questions=len(picked),
+            questions=len(rows),
         )
     walker = Walker(
         task,
@@ -210,8 +273,12 @@ def run_round(
         opts.seed,
         ml=ml,
         scorer=scorer,
+        strategy_at=opts.strategy_at(len(rows)),
+        confidence=opts.confidence,
+        temperature=opts.temperature,
     )
     result = RoundResult(round_id, task_name, opts.strategy, opts.oracle, opts.questions, 0)
+    result.pick_scores = {k: v for k, v in pick_params.items() if k != "pick_candidates"}
     pending: list[Tree] = []
     last_flush = started = time.perf_counter()
 
@@ -270,8 +337,38 @@ def run_round(
     return result
 
 
+def pick_by_adversary(
+    candidates: list[dict[str, Any]],
+    k: int,
+    temperature: float,
+    rng: np.random.Generator,
+    ml: ML,
+    scorer: Scorer,
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """`--pick adversary` (SPEC 2): ML answers every candidate question and the adversary scores
+    the answers (batched), then Gumbel-top-k over −S/τ picks k of them, so the round goes where ML
+    is predicted to fail. Returns the picked rows in question-id order and what the round's params
+    keep of the pick."""
+    scores: list[float] = []
+    for at in range(0, len(candidates), PICK_CHUNK):
+        chunk = candidates[at : at + PICK_CHUNK]
+        answers = ml.answer([(r["context"], r["question"]) for r in chunk])
+        scores += scorer.score(
+            [(r["context"], r["question"], a) for r, (a, _) in zip(chunk, answers, strict=True)]
+        )
+    s = np.asarray(scores, dtype=float)
+    chosen = gumbel_top_k(s, k, temperature, rng)
+    picked = sorted(chosen, key=lambda i: int(candidates[i]["id"]))
+    info = {
+        "pick_candidates": len(candidates),
+        "pick_score_mean": float(s[chosen].mean()) if chosen else None,
+        "candidates_score_mean": float(s.mean()) if len(s) else None,
+    }
+    return [candidates[i] for i in picked], info
+
+
 def _ml_batches(walker: Walker) -> int:
-    return sum(n for kind, n in walker.batches.items() if kind != "score")
+    return sum(n for kind, n in walker.batches.items() if not kind.startswith("score"))
 
 
 def _finish(store: Store, round_id: int, session_id: str, status: str) -> None:
@@ -285,6 +382,7 @@ def _tally(result: RoundResult, tree: Tree, row: dict[str, Any]) -> None:
     result.overseer_calls += tree.overseer_calls
     result.primitive_calls += tree.primitive_calls
     result.model_calls += tree.model_calls
+    result.model_steps += sum(a.actor == "model" for a in tree.actions)
     for node in tree.root.walk():
         result.nodes += 1
         if node.children:

@@ -41,6 +41,7 @@ class TrainModelOptions:
     eval_every: int = 200
     patience: int = 6
     lr: float = 1e-3
+    warm: bool = False  # start from the latest version's weights (the experiment loop's cycles)
 
 
 @dataclass
@@ -194,9 +195,14 @@ def train_model(
                 ],
             )
     ckdir = checkpoint_dir(store)
+    warm = None
+    if opts.warm and resume_row is None:
+        from ida_cli.versions import load_payload
+
+        warm = load_payload(store, task)  # None for the first version: start from scratch
     started = time.perf_counter()
     try:
-        result = runner.run(task, rows, opts, version, ckdir, HELD_OUT_EVERY, on_progress)
+        result = runner.run(task, rows, opts, version, ckdir, HELD_OUT_EVERY, on_progress, warm)
     except KeyboardInterrupt:
         with store.write() as con:
             con.execute("UPDATE versions SET status = 'interrupted' WHERE id = ?", [vid])

@@ -70,6 +70,7 @@ class Action:
     result: JSON  # {"answer": A} or {"ask": [SQ, ...]}
     at: datetime
     seconds: float
+    note: JSON = None  # stored as JSON in actions.note, e.g. the primed overseer's draws (SPEC 2.3)
 
 
 @dataclass

@@ -37,6 +37,17 @@ def latest(con: Any, kind: str, task: str, version: int | None = None) -> dict[s
     }
 
 
+def load_payload(store: Store, task: str) -> dict[str, Any] | None:
+    """The latest ready model checkpoint for `task` (verified), or None."""
+    from ida_cli.model.train import load_checkpoint
+
+    with store.read() as con:
+        info = latest(con, "model", task)
+    if info is None or info["task"] != task:
+        return None
+    return load_checkpoint(Path(info["checkpoint"]), info["sha256"])
+
+
 def load_model(store: Store, task: str, version: int | None = None, required: bool = True) -> TorchML | None:
     """The current (or given) model for `task`, its checkpoint verified against the recorded hash."""
     with store.read() as con:

@@ -16,13 +16,15 @@ from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
 
-KINDS = ("answer", "fan_out", "fan_in", "score")
+KINDS = ("answer", "fan_out", "fan_in", "score", "score_fan_out", "score_fan_in")
 
 
 @dataclass
 class Request:
     """One coroutine's need: `items` go into a batched call of `kind` ("answer", "fan_out" and
-    "fan_in" to ML, "score" to the adversary); the reply is one result per item, in order."""
+    "fan_in" to ML; "score" to the adversary for ML's answers, "score_fan_out" and "score_fan_in"
+    for ML's steps, items (context, question, transcript, step)); the reply is one result per item,
+    in order."""
 
     kind: str
     items: list[tuple[Any, ...]]

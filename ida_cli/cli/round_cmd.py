@@ -21,8 +21,16 @@ def round_(
     task: str = typer.Option(None, "--task", help="Task (default: the only one with questions, or init's)."),
     pick: str = typer.Option("random", "--pick", help="random or adversary."),
     alpha: float = typer.Option(None, "--alpha", help="Recursion threshold (bernoulli, uncertainty)."),
+    alpha_end: float = typer.Option(
+        None, "--alpha-end", help="Anneal α linearly to this over the round's trees (bernoulli, uncertainty)."
+    ),
     temperature: float = typer.Option(1.0, "--temperature", help="Exploration temperature τ > 0."),
-    confidence: float = typer.Option(None, "--confidence", help="Primed overseer threshold α'."),
+    confidence: float = typer.Option(
+        None,
+        "--confidence",
+        help="Primed overseer threshold α' (S of ML's step, e.g. -0.1): ML's step stands in for the "
+        "overseer's where the adversary is confident.",
+    ),
     p: float = typer.Option(None, "--p", help="Recursion probability for --strategy random."),
     seed: int = typer.Option(0, "--seed", help="Random seed for picks and Gumbel draws."),
     as_json: bool = JSON_OPTION,
@@ -42,6 +50,7 @@ def round_(
         temperature=temperature,
         confidence=confidence,
         p=p,
+        alpha_end=alpha_end,
     )
     db = store(ctx, "round")
     ml = scorer = None

@@ -71,6 +71,7 @@ def run(
     ckdir: Path,
     held_every: int,
     on_progress: Callable[[Any], None] | None,
+    warm: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     torch.set_num_threads(os.cpu_count() or 1)
     set_seed(opts.seed)
@@ -79,12 +80,14 @@ def run(
     resume = load_checkpoint(partial, None) if opts.resume and partial.exists() else None
     if opts.resume and resume is None:
         raise UsageError(f"model v{version} has no saved state to resume from: train again without --resume")
-    vocab = Vocab(list(resume["vocab"])) if resume else None
+    # a warm start keeps the previous version's vocabulary and weights (not its optimizer state)
+    start_from = resume or warm
+    vocab = Vocab(list(start_from["vocab"])) if start_from else None
     examples, vocab = to_examples(task, rows, vocab)
     train_set, held_set = split_held(examples, held_every)
-    if resume:
-        net = build(resume["config"])
-        net.load_state_dict(resume["model"])
+    if start_from:
+        net = build(start_from["config"])
+        net.load_state_dict(start_from["model"])
     else:
         shape = {**TASK_DEFAULTS.get(task, {})}
         for key in ("layers", "loop", "width"):

@@ -247,6 +247,7 @@ def write_trees(con: Con, trees: Sequence[Tree], session_id: str | None) -> None
             "result",
             "created_at",
             "seconds",
+            "note",
         )
     }
     for tree in trees:
@@ -295,6 +296,7 @@ def write_trees(con: Con, trees: Sequence[Tree], session_id: str | None) -> None
             a_rows["result"].append(dumps(act.result))
             a_rows["created_at"].append(act.at)
             a_rows["seconds"].append(act.seconds)
+            a_rows["note"].append(None if act.note is None else dumps(act.note))
         root = tree.root
         t_rows["id"].append(tree.id)
         t_rows["round_id"].append(tree.round_id)
@@ -318,7 +320,7 @@ def write_trees(con: Con, trees: Sequence[Tree], session_id: str | None) -> None
         for k in ("id", "tree_id", "parent_id", "node_id", "round_id", "question_id", "context_id", "root_id")
     }
     f64 = {k: pl.Float64 for k in ("score", "ml_logp", "gumbel", "gumbel_threshold", "seconds")}
-    utf = {k: pl.Utf8 for k in ("ml_answer", "truth", "session_id", "answer")}
+    utf = {k: pl.Utf8 for k in ("ml_answer", "truth", "session_id", "answer", "note")}
     booleans = {"correct": pl.Boolean}
 
     def frame(rows: dict[str, list[Any]]) -> pl.DataFrame:
