@@ -170,3 +170,19 @@ def test_ctrl_c_in_a_round_keeps_finished_trees(ida: Run, db: Path) -> None:
     assert (bad, orphans) == (0, 0)
     assert status == [("interrupted",)]
     assert ida("status", "--json").json()["counts"]["trees"] == kept
+
+
+def test_an_older_database_is_upgraded_in_place(ida: Run, db: Path) -> None:
+    from ida_cli.store.migrations import MIGRATIONS
+
+    with duckdb.connect(str(db)) as con:
+        con.execute(MIGRATIONS[0])
+        con.execute("INSERT INTO schema_version VALUES (1, now())")
+        con.execute("INSERT INTO settings VALUES ('task', 'wildcard')")
+    r = ida("status", "--json")
+    assert r.code == 0, r.stderr
+    assert r.json()["settings"] == {"task": "wildcard"}
+    assert schema_text(db) == FIXTURE.read_text()
+    with duckdb.connect(str(db), read_only=True) as con:
+        assert [v for (v,) in con.execute("SELECT version FROM schema_version ORDER BY 1").fetchall()] == list(
+            range(1, SCHEMA_VERSION + 1))

@@ -57,6 +57,18 @@ MIGRATIONS: list[str] = [
     CREATE INDEX questions_task ON questions (task, split);
     CREATE INDEX contexts_digest ON contexts (digest);
     """,
+    # 2: scripted active-learning experiments and their learning curves
+    """
+    CREATE TABLE experiments (
+        name VARCHAR PRIMARY KEY, flags VARCHAR NOT NULL, state VARCHAR NOT NULL, status VARCHAR NOT NULL,
+        created_at TIMESTAMP NOT NULL, finished_at TIMESTAMP);
+    CREATE TABLE curve (
+        experiment VARCHAR NOT NULL, cycle INTEGER NOT NULL, strategy VARCHAR NOT NULL, task VARCHAR NOT NULL,
+        size INTEGER NOT NULL, seed BIGINT NOT NULL, overseer_calls BIGINT NOT NULL, primitive_calls BIGINT NOT NULL,
+        labelled BIGINT NOT NULL, accuracy DOUBLE, adversary_auroc DOUBLE, uncertainty_auroc DOUBLE,
+        agreement DOUBLE, model_version INTEGER, adversary_version INTEGER, round_id BIGINT,
+        wall_seconds DOUBLE NOT NULL, created_at TIMESTAMP NOT NULL, PRIMARY KEY (experiment, cycle));
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -73,6 +85,8 @@ TABLES = (
     "versions",
     "metrics",
     "audits",
+    "experiments",
+    "curve",
     "settings",
     "schema_version",
 )
