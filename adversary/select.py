@@ -1,4 +1,5 @@
-"""Recursion strategies (SPEC 2.1) as pure functions over score arrays.
+"""Selection (SPEC 2, 2.1): which questions a round amplifies (`gumbel_top_k`), the recursion
+strategies and the α schedule (`anneal`), as pure functions over score arrays.
 
 Each takes the scores of ML's answers to the one or two subquestions of a step and an explicit
 `numpy.random.Generator`, and returns which subquestions the overseer recurses on plus the Gumbel
@@ -72,6 +73,25 @@ def choose_bernoulli(
 def choose_random(k: int, p: float, rng: np.random.Generator) -> Choice:
     u = rng.random(size=k)
     return Choice(tuple(bool(x < p) for x in u), _none(k), _none(k))
+
+
+def gumbel_top_k(
+    scores: Sequence[float] | np.ndarray, k: int, temperature: float, rng: np.random.Generator
+) -> list[int]:
+    """The k indices with the largest −S_i/τ + G_i (G_i standard Gumbel), best first: k draws
+    without replacement with P ∝ softmax(−S/τ) at each draw (the Gumbel-top-k trick). Low S (ML
+    predicted to fail) is picked first. k is capped at len(scores); one Gumbel per score is drawn
+    from `rng`, so the pick reproduces from the generator's seed."""
+    if k < 0:
+        raise ValueError("k must be at least 0")
+    if temperature <= 0:
+        raise ValueError("temperature must be greater than 0")
+    s = np.asarray(scores, dtype=float).reshape(-1)
+    if len(s) == 0:
+        return []
+    keys = -s / temperature + rng.gumbel(size=len(s))
+    order = np.argsort(-keys, kind="stable")[: min(k, len(s))]
+    return [int(i) for i in order]
 
 
 def anneal(alpha: float, alpha_end: float | None, progress: float) -> float:

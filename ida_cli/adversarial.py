@@ -35,6 +35,7 @@ class TrainAdvOptions:
     eval_every: int = 100
     patience: int = 5
     lr: float = 1e-3
+    max_rows: int = 0  # judge at most this many examples (a uniform sample; 0: all)
 
 
 @dataclass
@@ -98,6 +99,9 @@ def train_adversary(
         task = resolve_task(con, opts.task)
         rows = gather(con, task, opts.supervised)
         check_data(con, task, rows, opts.supervised)
+    if opts.max_rows and len(rows.items) > opts.max_rows:
+        keep = np.random.default_rng(opts.seed).choice(len(rows.items), opts.max_rows, replace=False)
+        rows = Rows([rows.items[i] for i in sorted(keep)])
     ml = load_model(store, task)
     assert ml is not None
     started = time.perf_counter()

@@ -117,7 +117,7 @@ class RoundResult:
     with_truth: int = 0
     seconds: float = 0.0
     status: str = "done"
-    pick_scores: dict[str, Any] = field(default_factory=dict)  # --pick adversary: mean S picked / all
+    pick_info: dict[str, Any] = field(default_factory=dict)  # --pick adversary: candidates, mean S
 
     @property
     def accuracy(self) -> float | None:
@@ -152,7 +152,7 @@ class RoundResult:
             "seconds": round(self.seconds, 3),
             "nodes_per_second": round(self.nodes_per_second, 1),
             "status": self.status,
-            **self.pick_scores,
+            **self.pick_info,
         }
 
 
@@ -278,7 +278,7 @@ def run_round(
         temperature=opts.temperature,
     )
     result = RoundResult(round_id, task_name, opts.strategy, opts.oracle, opts.questions, 0)
-    result.pick_scores = {k: v for k, v in pick_params.items() if k != "pick_candidates"}
+    result.pick_info = dict(pick_params)
     pending: list[Tree] = []
     last_flush = started = time.perf_counter()
 

@@ -1,4 +1,4 @@
-"""Strategy functions (SPEC 2.1): invariants and seeded frequency checks."""
+"""Selection functions (SPEC 2, 2.1): invariants and seeded frequency checks."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from adversary.select import (
     choose_full,
     choose_none,
     choose_random,
+    gumbel_top_k,
 )
 
 scores = st.lists(st.floats(-50, 0, allow_nan=False), min_size=1, max_size=2)
@@ -58,3 +59,37 @@ def test_fixed_rules_and_random_rate() -> None:
     rate = np.mean([choose_random(2, 0.3, rng).recurse for _ in range(20_000)])
     assert abs(rate - 0.3) < 0.01
     assert anneal(-1.0, -3.0, 0.5) == -2.0 and anneal(-1.0, None, 0.9) == -1.0
+
+
+@given(
+    s=st.lists(st.floats(-50, 0, allow_nan=False), min_size=0, max_size=30),
+    k=st.integers(0, 35),
+    tau=st.floats(0.01, 10),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_gumbel_top_k_gives_k_distinct_valid_indices(s: list[float], k: int, tau: float, seed: int) -> None:
+    picked = gumbel_top_k(s, k, tau, np.random.default_rng(seed))
+    assert len(picked) == min(k, len(s)) and len(set(picked)) == len(picked)
+    assert all(isinstance(i, int) and 0 <= i < len(s) for i in picked)
+    # the same generator state gives the same pick
+    assert gumbel_top_k(s, k, tau, np.random.default_rng(seed)) == picked
+
+
+def _within(observed: np.ndarray, expected: np.ndarray, n: int) -> bool:
+    return bool(np.all(np.abs(observed - expected) < 4 * np.sqrt(expected * (1 - expected) / n) + 1e-9))
+
+
+def test_gumbel_top_k_samples_softmax_without_replacement() -> None:
+    rng = np.random.default_rng(5)
+    s, tau, n = np.array([-1.5, -0.2, -0.8]), 0.6, 30_000
+    p = np.exp(-s / tau) / np.exp(-s / tau).sum()
+    firsts = np.array([gumbel_top_k(s, 1, tau, rng)[0] for _ in range(n)])
+    assert _within(np.bincount(firsts, minlength=3) / n, p, n)
+    # k = 2: ordered pairs (i, j) with P = p_i · p_j / (1 − p_i), the sequential draw
+    pairs = [tuple(gumbel_top_k(s, 2, tau, rng)) for _ in range(n)]
+    keys = [(i, j) for i in range(3) for j in range(3) if i != j]
+    observed = np.array([pairs.count(key) for key in keys]) / n
+    expected = np.array([p[i] * p[j] / (1 - p[i]) for i, j in keys])
+    assert abs(expected.sum() - 1) < 1e-12 and _within(observed, expected, n)
+    # lower S is picked first far more often (the adversary's "ML will fail here")
+    assert np.argmax(np.bincount(firsts, minlength=3)) == 0

@@ -58,14 +58,16 @@ def _global(
 
 
 def _register() -> None:
-    from ida_cli.cli import basic, eval_cmd, questions, round_cmd, train, trees
+    from ida_cli.cli import basic, eval_cmd, experiment, questions, round_cmd, train, trees
 
     basic.register(app)
     round_cmd.register(app)
     eval_cmd.register(app)
+    experiment.register(app)
     app.add_typer(questions.app, name="questions")
     app.add_typer(trees.app, name="trees")
     app.add_typer(train.app, name="train")
+    __import__("ida_cli.cli.audit", fromlist=["register"]).register(app)  # issue 7: ida audit
 
 
 _register()

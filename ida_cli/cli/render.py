@@ -160,3 +160,86 @@ def tree_picture(tree: Tree, max_depth: int | None = None) -> RichTree:
         for child in reversed(node.children):
             stack.append((child, branch))
     return pic
+
+
+def curve_table(points: list[dict[str, Any]]) -> Table:
+    table = Table(
+        "cycle",
+        "size",
+        "overseer calls",
+        "labelled",
+        "accuracy",
+        "adv AUROC",
+        "conf AUROC",
+        "wall s",
+        title="learning curve",
+    )
+    for p in points:
+        table.add_row(
+            str(p["cycle"]),
+            str(p["size"]),
+            str(p["overseer_calls"]),
+            str(p["labelled"]),
+            _fmt(p["accuracy"]),
+            _fmt(p["adversary_auroc"]),
+            _fmt(p["uncertainty_auroc"]),
+            f"{p['wall_seconds']:.0f}",
+        )
+    return table
+
+
+def compare_table(rows: list[dict[str, Any]]) -> Table:
+    table = Table(
+        "task",
+        "strategy",
+        "runs",
+        "HC@0.9",
+        "HC@0.95",
+        "HC@0.99",
+        "final accuracy",
+        title="overseer calls to reach an accuracy (mean ± spread over seeds; reached/runs)",
+    )
+
+    def cell(s: dict[str, Any], pct: bool = False) -> str:
+        if s["mean"] is None:
+            return f"- ({s['reached']})"
+        mean = f"{s['mean']:.1%}" if pct else f"{s['mean']:,.0f}"
+        spread = f"{s['spread']:.1%}" if pct else f"{s['spread']:,.0f}"
+        return f"{mean} ± {spread} ({s['reached']})"
+
+    for r in rows:
+        table.add_row(
+            r["task"],
+            r["strategy"],
+            str(r["runs"]),
+            cell(r["HC@0.9"]),
+            cell(r["HC@0.95"]),
+            cell(r["HC@0.99"]),
+            cell(r["final"], pct=True),
+        )
+    return table
+
+
+def terminal_plot(points: list[dict[str, Any]], width: int = 60, height: int = 12) -> Text:
+    """Accuracy against cost as characters, one mark per strategy."""
+    from ida_cli.report import cost
+
+    if not points:
+        return Text("")
+    marks = "*o+x#@%&"
+    strategies = sorted({p["strategy"] for p in points})
+    xmax = max(cost(p) for p in points) or 1
+    grid = [[" "] * width for _ in range(height)]
+    for i, strategy in enumerate(strategies):
+        for p in points:
+            if p["strategy"] == strategy and p["accuracy"] is not None:
+                x = min(width - 1, int(cost(p) / xmax * (width - 1)))
+                y = min(height - 1, int(p["accuracy"] * (height - 1)))
+                grid[height - 1 - y][x] = marks[i % len(marks)]
+    lines = [
+        f"{'1.0' if r == 0 else '0.0' if r == height - 1 else '   '} |{''.join(row)}"
+        for r, row in enumerate(grid)
+    ]
+    lines.append("    +" + "-" * width + f" {xmax:,} calls")
+    lines.append("    " + "  ".join(f"{marks[i % len(marks)]} {s}" for i, s in enumerate(strategies)))
+    return Text("\n".join(lines))

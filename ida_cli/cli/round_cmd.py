@@ -19,7 +19,9 @@ def round_(
     ),
     questions: int = typer.Option(10, "--questions", help="How many training questions to amplify."),
     task: str = typer.Option(None, "--task", help="Task (default: the only one with questions, or init's)."),
-    pick: str = typer.Option("random", "--pick", help="random or adversary."),
+    pick: str = typer.Option(
+        "random", "--pick", help="random, or adversary (where the adversary predicts ML fails)."
+    ),
     alpha: float = typer.Option(None, "--alpha", help="Recursion threshold (bernoulli, uncertainty)."),
     alpha_end: float = typer.Option(
         None, "--alpha-end", help="Anneal α linearly to this over the round's trees (bernoulli, uncertainty)."

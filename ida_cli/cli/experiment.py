@@ -1,0 +1,109 @@
+"""ida experiment | report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from ida_cli.cli.common import JSON_OPTION, console, emit_json, store
+
+
+def register(app: typer.Typer) -> None:
+    app.command("experiment")(experiment)
+    app.command("report")(report)
+
+
+def experiment(
+    ctx: typer.Context,
+    task: str = typer.Option(..., "--task"),
+    size: int = typer.Option(8, "--size"),
+    strategy: str = typer.Option(
+        ..., "--strategy", help="A strategy of `ida round`, or supervised (the baseline)."
+    ),
+    budget: int = typer.Option(
+        ..., "--budget", help="Overseer calls to spend (supervised: labelled examples)."
+    ),
+    seed: int = typer.Option(0, "--seed"),
+    per_round: int = typer.Option(40, "--per-round", help="Training questions amplified per cycle."),
+    train_minutes: float = typer.Option(1.0, "--train-minutes", help="ML training time per cycle."),
+    adversary_minutes: float = typer.Option(
+        0.5, "--adversary-minutes", help="Adversary training time per cycle."
+    ),
+    eval_questions: int = typer.Option(400, "--eval-questions"),
+    curriculum: bool = typer.Option(
+        False, "--curriculum", help="Start at size 8; grow when ML agrees (> 0.85)."
+    ),
+    alpha: float = typer.Option(None, "--alpha"),
+    temperature: float = typer.Option(1.0, "--temperature"),
+    p: float = typer.Option(None, "--p"),
+    name: str = typer.Option(None, "--name", help="Experiment name (default: task-strategy-seed)."),
+    plot: Path = typer.Option(None, "--plot", help="Also draw the curve to this PNG."),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Scripted active learning: rounds and training alternate until the budget; the learning curve."""
+    from ida_cli.experiment import ExperimentOptions, run
+
+    opts = ExperimentOptions(
+        task=task,
+        size=size,
+        strategy=strategy,
+        budget=budget,
+        seed=seed,
+        per_round=per_round,
+        train_minutes=train_minutes,
+        adversary_minutes=adversary_minutes,
+        eval_questions=eval_questions,
+        curriculum=curriculum,
+        alpha=alpha,
+        temperature=temperature,
+        p=p,
+    )
+    if plot is not None:
+        from ida_cli.outputs import check_output
+
+        check_output(plot)
+    err = console(stderr=True)
+
+    def on_event(phase: str, state: dict[str, Any]) -> None:
+        err.print(
+            f"cycle {state['cycle']}: {phase} (overseer calls {state['calls']}, "
+            f"labelled {state['labelled']}, size {state['size']})"
+        )
+
+    points = run(store(ctx, "experiment"), opts, name or f"{task}-{strategy}-{seed}", on_event)
+    if plot is not None:
+        from ida_cli.report import plot_curves
+
+        plot_curves(points, plot)
+    if as_json:
+        emit_json(points)
+        return
+    from ida_cli.cli.render import curve_table
+
+    console().print(curve_table(points))
+
+
+def report(
+    dbs: list[Path] = typer.Argument(..., help="Experiment databases to compare."),
+    plot: Path = typer.Option(None, "--plot", help="Draw accuracy against overseer calls to this PNG."),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Compare experiments: HC@0.9/0.95/0.99 and final accuracy per task and strategy."""
+    from ida_cli.report import compare, plot_curves, read_curves
+
+    points = read_curves(dbs)
+    if plot is not None:
+        from ida_cli.outputs import check_output
+
+        check_output(plot)
+        plot_curves(points, plot)
+    table = compare(points)
+    if as_json:
+        emit_json({"summary": table, "points": points})
+        return
+    from ida_cli.cli.render import compare_table, terminal_plot
+
+    console().print(compare_table(table))
+    console().print(terminal_plot(points))

@@ -1,0 +1,317 @@
+"""`ida experiment`: scripted active learning end to end (SPEC 2 and 5).
+
+Each cycle amplifies a fixed number of training questions, retrains ML (warm) and the adversary,
+evaluates, and stores one point of the learning curve. Every phase commits before the next
+starts and the position is stored, so a killed experiment resumes where it stopped. The
+`supervised` pseudo-strategy is the baseline: each cycle labels the same number of new questions
+with their ground truth and trains on all labelled so far; its curve is in labelled examples."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+from adversary.select import STRATEGIES
+from ida_cli.errors import UsageError
+from ida_cli.store import Store
+from ida_cli.store.db import now
+from ida_cli.tasks import BUILTIN, get_task
+
+PHASES = ("round", "model", "adversary", "eval")
+AGREEMENT_WINDOW, AGREEMENT_TARGET = 3, 0.85
+
+
+@dataclass
+class ExperimentOptions:
+    task: str
+    size: int
+    strategy: str
+    budget: int
+    seed: int
+    per_round: int = 40
+    train_minutes: float = 1.0
+    adversary_minutes: float = 0.5
+    eval_questions: int = 400
+    pool: int = 20000
+    curriculum: bool = False
+    alpha: float | None = None
+    temperature: float = 1.0
+    p: float | None = None
+
+    def check(self) -> None:
+        if self.task not in BUILTIN:
+            get_task(self.task)
+            raise UsageError(f"task {self.task} has no scripted expert: experiments need a built-in task")
+        get_task(self.task).check_size(self.size)
+        if self.strategy not in (*STRATEGIES, "supervised"):
+            raise UsageError(
+                f"unknown strategy '{self.strategy}': use one of {', '.join(STRATEGIES)} or supervised"
+            )
+        if self.per_round < 1:
+            raise UsageError("--per-round must be at least 1")
+        if self.budget < self.per_round:
+            raise UsageError(
+                f"--budget {self.budget} is smaller than one round ({self.per_round} questions, "
+                "each costing at least one overseer call): raise --budget or lower --per-round"
+            )
+        if self.temperature <= 0:
+            raise UsageError("--temperature must be greater than 0")
+
+
+def _flags(opts: ExperimentOptions) -> dict[str, Any]:
+    return asdict(opts)
+
+
+def _load(con: Any, name: str) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    row = con.execute("SELECT flags, state FROM experiments WHERE name = ?", [name]).fetchone()
+    return None if row is None else (json.loads(row[0]), json.loads(row[1]))
+
+
+def _save_state(store: Store, name: str, state: dict[str, Any], status: str = "running") -> None:
+    with store.write() as con:
+        con.execute(
+            "UPDATE experiments SET state = ?, status = ?, finished_at = ? WHERE name = ?",
+            [json.dumps(state), status, now() if status == "done" else None, name],
+        )
+
+
+def start(store: Store, opts: ExperimentOptions, name: str) -> dict[str, Any]:
+    """Create the experiment, or check that a resumed one has the same flags; return its state."""
+    opts.check()
+    flags = _flags(opts)
+    with store.write() as con:
+        found = _load(con, name)
+        if found is not None:
+            old, state = found
+            differ = [
+                f"--{k.replace('_', '-')} ({old.get(k)} → {v})" for k, v in flags.items() if old.get(k) != v
+            ]
+            if differ:
+                raise UsageError(
+                    f"experiment '{name}' was started with other flags: {', '.join(differ)}; use the "
+                    "same flags to resume, or another --db / --name"
+                )
+            return state
+        others = con.execute("SELECT name FROM experiments").fetchall()
+        if others:
+            raise UsageError(
+                f"this database holds experiment '{others[0][0]}': one experiment a database, use "
+                "another --db"
+            )
+        state = {
+            "cycle": 0,
+            "phase": "round",
+            "size": 8 if opts.curriculum else opts.size,
+            "calls": 0,
+            "primitive": 0,
+            "labelled": 0,
+            "wall": 0.0,
+            "agreement": [],
+            "sizes_generated": [],
+        }
+        con.execute(
+            "INSERT INTO experiments VALUES (?, ?, ?, 'running', ?, NULL)",
+            [name, json.dumps(flags), json.dumps(state), now()],
+        )
+    return state
+
+
+def run(
+    store: Store, opts: ExperimentOptions, name: str, on_event: Callable[[str, dict[str, Any]], None]
+) -> list[dict[str, Any]]:
+    from ida_cli import questions
+
+    state = start(store, opts, name)
+    if not state.get("eval_generated"):
+        questions.generate(store, opts.task, opts.size, opts.eval_questions, opts.seed, "eval", per_context=4)
+        state["eval_generated"] = True
+        _save_state(store, name, state)
+    while True:
+        spent = state["labelled"] if opts.strategy == "supervised" else state["calls"]
+        if spent >= opts.budget and state["phase"] == "round":
+            break
+        t0 = time.perf_counter()
+        phase = state["phase"]
+        on_event(phase, state)
+        if phase == "round":
+            _round(store, opts, state)
+            state["phase"] = "model"
+        elif phase == "model":
+            _train_model(store, opts, state)
+            state["phase"] = "adversary" if opts.strategy != "supervised" else "eval"
+        elif phase == "adversary":
+            _train_adversary(store, opts, state)
+            state["phase"] = "eval"
+        else:
+            _evaluate(store, opts, name, state, time.perf_counter() - t0)
+            state["cycle"] += 1
+            state["phase"] = "round"
+        state["wall"] += time.perf_counter() - t0
+        _save_state(store, name, state)
+    _save_state(store, name, state, "done")
+    return curve(store, name)
+
+
+def _ensure_pool(store: Store, opts: ExperimentOptions, state: dict[str, Any]) -> None:
+    from ida_cli import questions
+
+    size = state["size"]
+    if size not in state["sizes_generated"]:
+        questions.generate(store, opts.task, size, opts.pool, opts.seed + 1000 * size, "train")
+        state["sizes_generated"].append(size)
+
+
+def _round(store: Store, opts: ExperimentOptions, state: dict[str, Any]) -> None:
+    from ida_cli import questions
+    from ida_cli.rounds import RoundOptions, load_models, run_round
+
+    if opts.strategy == "supervised":  # labelling = generating questions with their ground truth
+        questions.generate(
+            store, opts.task, opts.size, opts.per_round, opts.seed * 7919 + state["cycle"], "train"
+        )
+        state["labelled"] += opts.per_round
+        return
+    _ensure_pool(store, opts, state)
+    ropts = RoundOptions(
+        task=opts.task,
+        strategy=opts.strategy,
+        questions=opts.per_round,
+        seed=opts.seed * 10007 + state["cycle"],
+        alpha=opts.alpha,
+        temperature=opts.temperature,
+        p=opts.p,
+    )
+    ml, scorer, _ = load_models(store, ropts)
+    if ml is None or (scorer is None and opts.strategy in ("adversary", "bernoulli")):
+        ropts.strategy, ropts.alpha, ropts.p = "full", None, None  # bootstrap: nothing to stand in for H yet
+    result = run_round(store, ropts, ml=ml, scorer=scorer)
+    state["calls"] += result.overseer_calls
+    state["primitive"] += result.primitive_calls
+    state["labelled"] += result.trees
+    state["round_id"] = result.round_id
+    if opts.curriculum:
+        _curriculum(store, opts, state, result.round_id)
+
+
+def _curriculum(store: Store, opts: ExperimentOptions, state: dict[str, Any], round_id: int) -> None:
+    """The 2018 paper's curriculum: raise the size by one when ML agrees with the amplified targets
+    (ML's recorded answer equals the overseer's) above 0.85 over a moving window of rounds."""
+    with store.read() as con:
+        agree, total = con.execute(
+            """SELECT count(*) FILTER (WHERE n.ml_answer = n.answer), count(*) FROM nodes n
+               JOIN trees t ON t.id = n.tree_id
+               WHERE t.round_id = ? AND n.recursed AND n.ml_answer IS NOT NULL""",
+            [round_id],
+        ).fetchone()
+    if total:
+        state["agreement"] = [*state["agreement"], agree / total][-AGREEMENT_WINDOW:]
+    window = state["agreement"]
+    if (
+        len(window) == AGREEMENT_WINDOW
+        and sum(window) / len(window) > AGREEMENT_TARGET
+        and state["size"] < opts.size
+    ):
+        state["size"] += 1
+        state["agreement"] = []
+
+
+def _train_model(store: Store, opts: ExperimentOptions, state: dict[str, Any]) -> None:
+    from ida_cli.training import TrainModelOptions, train_model
+
+    train_model(
+        store,
+        TrainModelOptions(
+            task=opts.task,
+            supervised=opts.strategy == "supervised",
+            minutes=opts.train_minutes,
+            warm=True,
+            seed=opts.seed + state["cycle"],
+            eval_every=100,
+            patience=4,
+        ),
+    )
+
+
+def _train_adversary(store: Store, opts: ExperimentOptions, state: dict[str, Any]) -> None:
+    from ida_cli.adversarial import TrainAdvOptions, train_adversary
+
+    train_adversary(
+        store,
+        TrainAdvOptions(
+            task=opts.task,
+            minutes=opts.adversary_minutes,
+            seed=opts.seed,
+            eval_every=50,
+            patience=4,
+            max_rows=20000,
+        ),
+    )
+
+
+def _evaluate(
+    store: Store, opts: ExperimentOptions, name: str, state: dict[str, Any], seconds: float
+) -> None:
+    from ida_cli.evaluate import evaluate
+
+    r = evaluate(store, opts.task, "eval")
+    with store.write() as con:
+        con.execute(
+            """INSERT OR REPLACE INTO curve VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+            [
+                name,
+                state["cycle"],
+                opts.strategy,
+                opts.task,
+                state["size"],
+                opts.seed,
+                state["calls"],
+                state["primitive"],
+                state["labelled"],
+                r["accuracy"],
+                r.get("adversary_auroc"),
+                r.get("uncertainty_auroc"),
+                (sum(state["agreement"]) / len(state["agreement"])) if state["agreement"] else None,
+                r["model_version"],
+                r.get("adversary_version"),
+                state.get("round_id"),
+                state["wall"] + seconds,
+                now(),
+            ],
+        )
+
+
+CURVE_FIELDS = (
+    "cycle",
+    "strategy",
+    "task",
+    "size",
+    "seed",
+    "overseer_calls",
+    "primitive_calls",
+    "labelled",
+    "accuracy",
+    "adversary_auroc",
+    "uncertainty_auroc",
+    "agreement",
+    "model_version",
+    "adversary_version",
+    "round_id",
+    "wall_seconds",
+)
+
+
+def curve(store: Store, name: str | None = None) -> list[dict[str, Any]]:
+    with store.read() as con:
+        sql = f"SELECT experiment, {', '.join(CURVE_FIELDS)} FROM curve"
+        rows = con.execute(
+            sql + (" WHERE experiment = ?" if name else "") + " ORDER BY experiment, cycle",
+            [name] if name else [],
+        ).fetchall()
+    return [{"experiment": r[0], **dict(zip(CURVE_FIELDS, r[1:], strict=True))} for r in rows]
+
+
+def option_names() -> list[str]:
+    return [f.name for f in fields(ExperimentOptions)]

@@ -1,0 +1,110 @@
+"""Comparing experiments: HC@p (overseer calls when accuracy first reaches p), final accuracy, and
+learning-curve pictures. matplotlib is imported only to draw."""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from ida_cli.errors import UsageError
+from ida_cli.store import Store
+
+LEVELS = (0.9, 0.95, 0.99)
+
+
+def read_curves(dbs: Sequence[Path]) -> list[dict[str, Any]]:
+    from ida_cli.experiment import curve
+
+    points: list[dict[str, Any]] = []
+    for db in dbs:
+        got = curve(Store(db, command="ida report"))
+        if not got:
+            raise UsageError(f"{db} holds no experiment curve: run `ida experiment --db {db} ...` first")
+        points += [{**p, "db": str(db)} for p in got]
+    return points
+
+
+def cost(point: dict[str, Any]) -> int:
+    """What a point has spent: overseer calls, or labelled examples for the supervised baseline."""
+    return int(point["labelled"] if point["strategy"] == "supervised" else point["overseer_calls"])
+
+
+def hc(points: Sequence[dict[str, Any]], level: float) -> int | None:
+    for p in sorted(points, key=lambda p: p["cycle"]):
+        if p["accuracy"] is not None and p["accuracy"] >= level:
+            return cost(p)
+    return None
+
+
+def _summary(values: list[float | None]) -> dict[str, Any]:
+    got = [v for v in values if v is not None]
+    return {
+        "mean": statistics.fmean(got) if got else None,
+        "spread": statistics.pstdev(got) if len(got) > 1 else 0.0 if got else None,
+        "reached": f"{len(got)}/{len(values)}",
+    }
+
+
+def compare(points: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    runs: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
+    for p in points:
+        runs.setdefault((p["task"], p["strategy"], f"{p['db']}:{p['experiment']}"), []).append(p)
+    table: dict[tuple[str, str], dict[str, list[float | None]]] = {}
+    for (task, strategy, _), pts in runs.items():
+        row = table.setdefault((task, strategy), {"final": [], **{f"HC@{lv}": [] for lv in LEVELS}})
+        row["final"].append(max(pts, key=lambda p: p["cycle"])["accuracy"])
+        for lv in LEVELS:
+            h = hc(pts, lv)
+            row[f"HC@{lv}"].append(None if h is None else float(h))
+    return [
+        {
+            "task": task,
+            "strategy": strategy,
+            "runs": len(vals["final"]),
+            **{k: _summary(v) for k, v in vals.items()},
+        }
+        for (task, strategy), vals in sorted(table.items())
+    ]
+
+
+def plot_curves(points: Sequence[dict[str, Any]], path: Path) -> None:
+    """Accuracy against overseer calls: one line per strategy (mean over seeds), a band from the
+    lowest to the highest seed, one panel per task."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    from ida_cli.outputs import atomic_path
+
+    tasks = sorted({p["task"] for p in points})
+    fig, axes = plt.subplots(1, len(tasks), figsize=(5 * len(tasks), 3.6), squeeze=False)
+    for ax, task in zip(axes[0], tasks, strict=True):
+        by: dict[str, dict[str, list[dict[str, Any]]]] = {}
+        for p in points:
+            if p["task"] == task:
+                by.setdefault(p["strategy"], {}).setdefault(f"{p.get('db')}:{p['experiment']}", []).append(p)
+        for strategy, runs in sorted(by.items()):
+            xs = np.unique([cost(p) for pts in runs.values() for p in pts])
+            ys = np.array(
+                [
+                    np.interp(xs, [cost(p) for p in pts], [p["accuracy"] or 0.0 for p in pts])
+                    for pts in (sorted(v, key=lambda p: p["cycle"]) for v in runs.values())
+                ]
+            )
+            ax.plot(xs, ys.mean(axis=0), label=strategy)
+            if len(ys) > 1:
+                ax.fill_between(xs, ys.min(axis=0), ys.max(axis=0), alpha=0.2)
+        ax.set_title(task)
+        ax.set_xlabel("overseer calls (supervised: labelled examples)")
+        ax.set_ylabel("eval accuracy")
+        ax.set_ylim(0, 1.02)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=90)
+    plt.close(fig)
