@@ -230,7 +230,7 @@ def test_ctrl_c_saves_and_resume_continues(ida: Run, db: Path) -> None:
     assert "continue with `ida train model --resume`" in err
     with duckdb.connect(str(db), read_only=True) as con:
         assert con.execute("SELECT status FROM versions").fetchall() == [("interrupted",)]
-    r = ida_subprocess(db, *args[:-4], "--max-steps", "40", "--resume", "--json")
+    r = ida_subprocess(db, *args[:-4], "--patience", "1000", "--max-steps", "40", "--resume", "--json")
     assert r.returncode == 0, r.stderr
     doc = json.loads(r.stdout)
     assert doc["version"] == 1 and doc["metrics"]["steps"] == 40

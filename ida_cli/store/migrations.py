@@ -64,7 +64,8 @@ MIGRATIONS: list[str] = [
         created_at TIMESTAMP NOT NULL, finished_at TIMESTAMP);
     CREATE TABLE curve (
         experiment VARCHAR NOT NULL, cycle INTEGER NOT NULL, strategy VARCHAR NOT NULL, task VARCHAR NOT NULL,
-        size INTEGER NOT NULL, seed BIGINT NOT NULL, overseer_calls BIGINT NOT NULL, primitive_calls BIGINT NOT NULL,
+        size INTEGER NOT NULL, seed BIGINT NOT NULL, overseer_calls BIGINT NOT NULL,
+        primitive_calls BIGINT NOT NULL,
         labelled BIGINT NOT NULL, accuracy DOUBLE, adversary_auroc DOUBLE, uncertainty_auroc DOUBLE,
         agreement DOUBLE, model_version INTEGER, adversary_version INTEGER, round_id BIGINT,
         wall_seconds DOUBLE NOT NULL, created_at TIMESTAMP NOT NULL, PRIMARY KEY (experiment, cycle));
