@@ -1,7 +1,10 @@
-"""`make demo`: the main job on the default database, run through the real command line.
+"""`make demo`: the main job, run through the real command line.
 
-Until the learning issues land this is scripted full HCH on every built-in task: questions are
-generated where the pool is short, one round is amplified per task, and a tree is drawn."""
+A short scripted active-learning comparison on the wildcard task (size 8): the adversary strategy
+against full HCH (the overseer does all the work), each in its own database beside the default
+one, then the comparison table and the learning-curve plot. A few minutes on 2 CPU cores. The
+default database (./ida.duckdb or $IDA_DB) gets a scripted round on every task, to browse with
+`ida status` and `ida trees show`."""
 
 from __future__ import annotations
 
@@ -10,81 +13,71 @@ import os
 import shlex
 import subprocess
 import sys
+from pathlib import Path
 
 TASKS = ("permutation", "assignments", "wildcard", "unionfind", "shortpath")
-SIZE, PER_ROUND = 8, 8
+EXPERIMENT = [
+    "--task",
+    "wildcard",
+    "--size",
+    "8",
+    "--budget",
+    "1200",
+    "--per-round",
+    "40",
+    "--train-minutes",
+    "0.35",
+    "--adversary-minutes",
+    "0.15",
+    "--eval-questions",
+    "200",
+    "--seed",
+    "1",
+]
 
 
 def ida(*args: str, capture: bool = False) -> str:
-    cmd = [sys.executable, "-m", "ida_cli", *args]
     print(f"$ ida {shlex.join(args)}", file=sys.stderr, flush=True)
-    done = subprocess.run(cmd, text=True, stdout=subprocess.PIPE if capture else None)
+    done = subprocess.run(
+        [sys.executable, "-m", "ida_cli", *args], text=True, stdout=subprocess.PIPE if capture else None
+    )
     if done.returncode:
         sys.exit(done.returncode)
     return done.stdout or ""
 
 
 def main() -> None:
-    db = os.environ.get("IDA_DB", "ida.duckdb")
-    os.environ["IDA_DB"] = db
+    db = Path(os.environ.get("IDA_DB", "ida.duckdb"))
+    os.environ["IDA_DB"] = str(db)
     ida("init")
     status = json.loads(ida("status", "--json", capture=True))
     for n, task in enumerate(TASKS):
         rows = [r for r in status["questions"] if r["task"] == task and r["split"] == "train"]
-        left = sum(r["questions"] - r["labelled"] for r in rows)
-        if left < PER_ROUND:
+        if sum(r["questions"] - r["labelled"] for r in rows) < 4:
             seed = 1000 * (n + 1) + sum(r["questions"] for r in rows)
-            ida(
-                "questions",
-                "generate",
-                "--task",
-                task,
-                "--size",
-                str(SIZE),
-                "--count",
-                "64",
-                "--seed",
-                str(seed),
-            )
-            if not any(r["task"] == task and r["split"] == "eval" for r in status["questions"]):
-                ida(
-                    "questions",
-                    "generate",
-                    "--task",
-                    task,
-                    "--size",
-                    str(SIZE),
-                    "--count",
-                    "64",
-                    "--seed",
-                    str(seed),
-                    "--split",
-                    "eval",
-                )
-        result = json.loads(
-            ida(
-                "round",
-                "--task",
-                task,
-                "--strategy",
-                "full",
-                "--questions",
-                str(PER_ROUND),
-                "--seed",
-                str(n),
-                "--json",
-                capture=True,
-            )
+            ida("questions", "generate", "--task", task, "--size", "8", "--count", "32", "--seed", str(seed))
+        ida(
+            "round",
+            "--task",
+            task,
+            "--strategy",
+            "full",
+            "--questions",
+            "4",
+            "--seed",
+            str(n),
+            "--json",
+            capture=True,
         )
-        print(
-            f"{task:12s} {result['questions']} trees, {result['nodes']:5d} nodes, "
-            f"{result['overseer_calls']:5d} overseer calls ({result['primitive_calls']} primitive), "
-            f"amplified accuracy {result['accuracy']:.0%}",
-            flush=True,
-        )
-        last_tree = result["trees"][-1]
-    ida("trees", "show", str(last_tree), "--depth", "3")
-    ida("status")
+    folder = db.with_name(db.name + ".demo")
+    folder.mkdir(exist_ok=True)
+    dbs = []
+    for strategy in ("adversary", "full"):
+        exp_db = folder / f"wildcard-{strategy}.duckdb"
+        dbs.append(str(exp_db))
+        ida("--db", str(exp_db), "experiment", "--strategy", strategy, *EXPERIMENT, "--json", capture=True)
+    ida("report", *dbs, "--plot", str(folder / "curves.png"))
+    print(f"plot: {folder / 'curves.png'}")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,99 @@
+"""`ida experiment` and `ida report` with tiny budgets: the curve, resuming, bad flags, plots."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import duckdb
+
+from ida_cli.report import compare, hc
+from tests.conftest import Run
+
+QUICK = [
+    "--task",
+    "wildcard",
+    "--size",
+    "8",
+    "--per-round",
+    "6",
+    "--train-minutes",
+    "0.03",
+    "--adversary-minutes",
+    "0.02",
+    "--eval-questions",
+    "16",
+    "--seed",
+    "3",
+]
+
+
+def test_experiment_runs_to_budget_and_stores_the_curve(ida: Run, db: Path, tmp_path: Path) -> None:
+    r = ida("experiment", "--strategy", "full", "--budget", "60", *QUICK, "--json")
+    assert r.code == 0, r.stderr
+    points = r.json()
+    assert len(points) >= 2 and points[-1]["overseer_calls"] >= 60
+    assert [p["cycle"] for p in points] == list(range(len(points)))
+    assert all(0 <= p["accuracy"] <= 1 for p in points)
+    calls = [p["overseer_calls"] for p in points]
+    assert calls == sorted(calls)
+    with duckdb.connect(str(db), read_only=True) as con:
+        assert con.execute("SELECT status FROM experiments").fetchall() == [("done",)]
+        rounds = con.execute("SELECT sum(questions) FROM rounds").fetchone()[0]
+    assert rounds == points[-1]["labelled"]
+    # running it again with the same flags resumes a finished experiment: nothing more is spent
+    again = ida("experiment", "--strategy", "full", "--budget", "60", *QUICK, "--json").json()
+    assert again == points
+    # different flags are refused, naming what differs
+    r = ida("experiment", "--strategy", "full", "--budget", "80", *QUICK, "--name", "wildcard-full-3")
+    assert r.code == 2
+    assert r.stderr == (
+        "error: experiment 'wildcard-full-3' was started with other flags: --budget (60 → 80); "
+        "use the same flags to resume, or another --db / --name\n"
+    )
+    out = tmp_path / "curves.png"
+    rep = ida("report", str(db), "--plot", str(out), "--json")
+    assert rep.code == 0, rep.stderr
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    summary = rep.json()["summary"]
+    assert [(s["task"], s["strategy"], s["runs"]) for s in summary] == [("wildcard", "full", 1)]
+
+
+def test_experiment_bad_input(ida: Run, db: Path, tmp_path: Path) -> None:
+    r = ida("experiment", "--strategy", "full", "--budget", "3", *QUICK)
+    assert (r.code, r.stderr) == (
+        2,
+        "error: --budget 3 is smaller than one round (6 questions, each costing at "
+        "least one overseer call): raise --budget or lower --per-round\n",
+    )
+    r = ida("experiment", "--strategy", "greedy", "--budget", "60", *QUICK)
+    assert r.code == 2 and r.stderr.startswith("error: unknown strategy 'greedy'")
+    missing = tmp_path / "nope" / "c.png"
+    r = ida("experiment", "--strategy", "full", "--budget", "60", *QUICK, "--plot", str(missing))
+    assert (r.code, r.stderr) == (
+        2,
+        f"error: cannot write {missing}: folder {missing.parent} does not exist; "
+        "create it or choose another -o\n",
+    )
+    assert not db.exists()
+
+
+def test_hc_and_compare_by_hand() -> None:
+    pts = [
+        {
+            "cycle": i,
+            "strategy": "adversary",
+            "task": "t",
+            "overseer_calls": c,
+            "labelled": 0,
+            "accuracy": a,
+            "experiment": "e",
+            "db": "x",
+        }
+        for i, (c, a) in enumerate([(100, 0.5), (200, 0.92), (300, 0.96)])
+    ]
+    assert hc(pts, 0.9) == 200 and hc(pts, 0.95) == 300 and hc(pts, 0.99) is None
+    other = [{**p, "db": "y", "overseer_calls": p["overseer_calls"] * 2} for p in pts]
+    row = compare(pts + other)[0]
+    assert row["runs"] == 2 and row["HC@0.9"]["mean"] == 300 and row["HC@0.99"]["reached"] == "0/2"
+    assert json.dumps(row)
