@@ -7,7 +7,7 @@ adversary order runs on synthetic scores S = -[node wrong] + σ·N(0, 1) at seve
 (σ = 0 is a perfect adversary). Writes bench/out/audit.json, prints markdown tables and plots
 bench/audit_checks.png.
 
-    .venv/bin/python bench/audit.py [--trees 6] [--plants 4] [--seed 0]
+    .venv/bin/python bench/audit.py [--trees 6] [--plants 4] [--seed 0] [--report]
 """
 
 from __future__ import annotations
@@ -211,7 +211,8 @@ def table(key: str, groups: list[Group]) -> str:
     """Median (mean) checks per order; `floor` is a perfect adversary's 1 + d + c (the root, one
     check per level down, and the culprit's c children to confirm it); the last column is the
     σ = 0.5 adversary's median checks over the median culprit depth."""
-    head = [key, "plants", "nodes", "depth", "culprit depth", "floor", *COLUMNS, "σ=0.5 ÷ depth"]
+    head = [key, "plants", "mean nodes", "mean depth", "median culprit depth", "median floor", *COLUMNS]
+    head.append("σ=0.5 ÷ culprit depth")
     lines = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
     for label, group in groups:
         if not group:
@@ -233,8 +234,7 @@ def table(key: str, groups: list[Group]) -> str:
 def groups(rows: list[dict[str, Any]]) -> dict[str, list[Group]]:
     edges = (1, *BUCKETS)
     by_size = [
-        (f"{lo}–{hi - 1}", [r for r in rows if lo <= r["nodes"] < hi])
-        for lo, hi in zip(edges, BUCKETS, strict=True)
+        (f"{lo}–{hi - 1}", [r for r in rows if lo <= r["nodes"] < hi]) for lo, hi in itertools.pairwise(edges)
     ]
     depths = [(0, 0), (1, 1), (2, 2), (3, 4), (5, 7), (8, 11), (12, 99)]
     by_depth = [
@@ -245,7 +245,7 @@ def groups(rows: list[dict[str, Any]]) -> dict[str, list[Group]]:
         for lo, hi in depths
     ]
     by_task = [(t, [r for r in rows if r["task"] == t]) for t in BUILTIN]
-    return {"nodes": by_size, "culprit depth": by_depth, "task": by_task}
+    return {"tree nodes": by_size, "culprit depth": by_depth, "task": by_task}
 
 
 def plot(rows: list[dict[str, Any]], path: Path) -> None:
@@ -288,13 +288,18 @@ def main() -> None:
     ap.add_argument("--trees", type=int, default=6, help="questions per task and size")
     ap.add_argument("--plants", type=int, default=4, help="culprits planted per tree")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--report", action="store_true", help="only redo the tables and plot from the last run")
     args = ap.parse_args()
-    t0 = time.perf_counter()
-    rows = run(args.trees, args.plants, args.seed)
-    seconds = time.perf_counter() - t0
-    out = ROOT / "bench" / "out"
-    out.mkdir(exist_ok=True)
-    (out / "audit.json").write_text(json.dumps({"args": vars(args), "seconds": seconds, "rows": rows}) + "\n")
+    saved = ROOT / "bench" / "out" / "audit.json"
+    if args.report:
+        doc = json.loads(saved.read_text())
+        rows, seconds = doc["rows"], doc["seconds"]
+    else:
+        t0 = time.perf_counter()
+        rows = run(args.trees, args.plants, args.seed)
+        seconds = time.perf_counter() - t0
+        saved.parent.mkdir(exist_ok=True)
+        saved.write_text(json.dumps({"args": vars(args), "seconds": seconds, "rows": rows}) + "\n")
     for key, group in groups(rows).items():
         print(table(key, group) + "\n")
     plot(rows, ROOT / "bench" / "audit_checks.png")

@@ -179,7 +179,7 @@ def test_audit_json_and_the_stored_row(ida: Run, db: Path) -> None:
 
 
 def test_top_lists_the_lowest_scores(ida: Run, db: Path) -> None:
-    tree_id = next(iter(_round(ida, db)))
+    tree_id, culprit = next(iter(_round(ida, db).items()))
     r = ida("audit", str(tree_id), "--top", "3")
     assert (r.code, r.stderr) == (
         2,
@@ -202,6 +202,14 @@ def test_top_lists_the_lowest_scores(ida: Run, db: Path) -> None:
     assert ida("audit", str(tree_id), "--top", "0").stderr == "error: --top must be at least 1\n"
     with duckdb.connect(str(db), read_only=True) as con:
         assert con.execute("SELECT count(*) FROM audits").fetchone() == (0,)  # --top checks nothing
+    # with stored scores the adversary order is used as asked
+    doc = ida("audit", str(tree_id), "--json").json()
+    assert (doc["order"], doc["scores"], doc["note"], doc["culprit"]) == (
+        "adversary",
+        "stored",
+        None,
+        culprit,
+    )
 
 
 def test_all_audits_a_round_with_a_summary(ida: Run, db: Path) -> None:
