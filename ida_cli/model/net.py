@@ -26,6 +26,11 @@ class ModelConfig:
     loop: int = 1
     mlp: int = 4
     max_pos: int = 512
+    # slot tokens "role=value" as W_role · E[value], sharing E[value] with question and answer
+    # tokens (roles listed here; empty: every token has its own embedding, as in older versions)
+    roles: tuple[str, ...] = ()
+    role_of: tuple[int, ...] = ()  # per vocabulary id: index into roles + 1 (0: a plain token)
+    value_of: tuple[int, ...] = ()  # per vocabulary id: the id of its value token
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -80,6 +85,12 @@ class Net(nn.Module):
         self.head = nn.Linear(cfg.width, cfg.vocab_size, bias=False)
         self.head.weight = self.tok.weight  # tied: outputs and inputs share one vocabulary
         self.apply(self._init)
+        if cfg.roles:
+            # one linear map per role keeps "which value is in which role" bound within a slot's sum
+            eye = torch.eye(cfg.width).repeat(len(cfg.roles), 1, 1)
+            self.role_maps = nn.Parameter(eye + 0.02 * torch.randn_like(eye))
+            self.register_buffer("role_of", torch.tensor(cfg.role_of, dtype=torch.long), persistent=False)
+            self.register_buffer("value_of", torch.tensor(cfg.value_of, dtype=torch.long), persistent=False)
         for name, p in self.named_parameters():
             if name.endswith("proj.weight") or name.endswith("out.weight"):
                 nn.init.normal_(p, std=0.02 / math.sqrt(2 * cfg.layers * cfg.loop))
@@ -93,6 +104,20 @@ class Net(nn.Module):
         elif isinstance(m, nn.Embedding):
             nn.init.normal_(m.weight, std=0.02)
 
+    def embed_slots(self, slots: torch.Tensor) -> torch.Tensor:
+        if not self.cfg.roles:
+            return self.tok(slots).sum(dim=2)
+        value_of: torch.Tensor = self.value_of  # type: ignore[assignment]
+        role_of: torch.Tensor = self.role_of  # type: ignore[assignment]
+        e = self.tok(value_of[slots])  # (B,S,K,D)
+        roles = role_of[slots]  # (B,S,K), 0 = plain
+        out = (e * (roles == 0)[..., None]).sum(dim=2)
+        for r in range(len(self.cfg.roles)):
+            m = roles == r + 1
+            if m.any():
+                out = out + torch.einsum("bskd,de->bse", e * m[..., None], self.role_maps[r])
+        return out
+
     def n_params(self, embeddings: bool = True) -> int:
         n = sum(p.numel() for p in self.parameters())
         if not embeddings:  # the FLOP count (6·N·tokens) leaves out the lookup tables
@@ -105,7 +130,7 @@ class Net(nn.Module):
         """slots (B,S,K) token ids (0 = none); seq, pos, seg (B,T); seg −1 marks padding.
         Returns logits (B,T,V) for the sequence positions."""
         s = slots.shape[1]
-        xs = self.tok(slots).sum(dim=2) + self.kind.weight[0]
+        xs = self.embed_slots(slots) + self.kind.weight[0]
         xt = self.tok(seq) + self.pos(pos) + self.kind.weight[1]
         x = torch.cat([xs, xt], dim=1)
         mask = build_mask(slots, pos, seg)

@@ -93,7 +93,10 @@ def run(
         for key in ("layers", "loop", "width"):
             if getattr(opts, key) is not None:
                 shape[key] = getattr(opts, key)
-        net = Net(ModelConfig(vocab_size=len(vocab), **shape))
+        roles, role_of, value_of = vocab.factors()
+        net = Net(
+            ModelConfig(vocab_size=len(vocab), roles=roles, role_of=role_of, value_of=value_of, **shape)
+        )
     optimizer = torch.optim.AdamW(net.parameters(), lr=opts.lr, weight_decay=0.01)
     if resume:
         optimizer.load_state_dict(resume["optimizer"])

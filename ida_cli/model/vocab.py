@@ -140,6 +140,21 @@ class Vocab:
             out.append(i)
         return out
 
+    def factors(self) -> tuple[tuple[str, ...], tuple[int, ...], tuple[int, ...]]:
+        """Roles, and per token its role (1-based; 0 plain) and value id: "x=3" is role x, value 3."""
+        roles = sorted({t.split("=", 1)[0] for t in self.tokens if "=" in t and not t.startswith("<")})
+        role_index = {r: i + 1 for i, r in enumerate(roles)}
+        role_of, value_of = [], []
+        for i, t in enumerate(self.tokens):
+            if "=" in t and not t.startswith("<"):
+                role, value = t.split("=", 1)
+                role_of.append(role_index[role])
+                value_of.append(self.index.get(value, 1))
+            else:
+                role_of.append(0)
+                value_of.append(i)
+        return tuple(roles), tuple(role_of), tuple(value_of)
+
     @classmethod
     def build(cls, seen: Iterable[str]) -> Vocab:
         """Specials, then a fixed range of numbers and names (so larger sizes still encode), then the rest."""
@@ -154,5 +169,7 @@ class Vocab:
             "[]",
             UNKNOWN,
         ]
-        extra = sorted(set(seen) - set(base))
+        seen = set(seen)
+        values = {t.split("=", 1)[1] for t in seen if "=" in t and not t.startswith("<")}
+        extra = sorted((seen | values) - set(base))
         return cls([*base, *extra])
