@@ -37,7 +37,8 @@ def status(store: Store) -> dict[str, Any]:
                       FROM rounds ORDER BY id DESC LIMIT 1""")
         per_actor = con.execute(
             """SELECT actor, count(*), count(DISTINCT session_id), median(seconds)
-               FROM actions WHERE actor <> 'model' GROUP BY actor ORDER BY actor"""
+               FROM actions WHERE actor <> 'model' AND kind IN ('fan_out', 'fan_in')
+               GROUP BY actor ORDER BY actor"""
         ).fetchall()
         versions = con.execute(
             """SELECT kind, max(version) FROM versions WHERE status = 'ready' GROUP BY kind ORDER BY kind"""

@@ -68,6 +68,7 @@ def _register() -> None:
     app.add_typer(trees.app, name="trees")
     app.add_typer(train.app, name="train")
     __import__("ida_cli.cli.audit", fromlist=["register"]).register(app)  # issue 7: ida audit
+    __import__("ida_cli.cli.label", fromlist=["register"]).register(app)  # issue 6: ida label
 
 
 _register()

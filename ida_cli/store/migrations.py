@@ -70,6 +70,17 @@ MIGRATIONS: list[str] = [
         agreement DOUBLE, model_version INTEGER, adversary_version INTEGER, round_id BIGINT,
         wall_seconds DOUBLE NOT NULL, created_at TIMESTAMP NOT NULL, PRIMARY KEY (experiment, cycle));
     """,
+    # 3: `ida label` sessions: the questions a person's label round has taken up, in order, with the
+    # model and adversary versions each was started with (a resumed tree replays with the same ones).
+    # status: open (being labelled), done (its tree is stored), skipped, returned (given back to the
+    # pool when the skip before it was undone). The person's steps themselves are actions.
+    """
+    CREATE TABLE label_items (
+        id BIGINT PRIMARY KEY, round_id BIGINT NOT NULL, position INTEGER NOT NULL,
+        question_id BIGINT NOT NULL, annotator VARCHAR NOT NULL, status VARCHAR NOT NULL,
+        model_version INTEGER, adversary_version INTEGER, tree_id BIGINT,
+        started_at TIMESTAMP NOT NULL, finished_at TIMESTAMP, seconds DOUBLE);
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -86,6 +97,7 @@ TABLES = (
     "versions",
     "metrics",
     "audits",
+    "label_items",
     "experiments",
     "curve",
     "settings",

@@ -1,0 +1,87 @@
+"""ida label: the interactive labelling session (see ida_cli/label)."""
+
+from __future__ import annotations
+
+import getpass
+import os
+import re
+import sys
+
+import typer
+
+from ida_cli.cli.common import console, store
+from ida_cli.errors import UsageError
+
+NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("label")(label)
+
+
+def _annotator(given: str | None) -> str:
+    name = given or os.environ.get("IDA_ANNOTATOR")
+    if not name:
+        try:
+            name = getpass.getuser()
+        except (KeyError, OSError):
+            name = ""
+    if not name:
+        raise UsageError("who is labelling? pass --annotator NAME (or set IDA_ANNOTATOR)")
+    if not NAME.fullmatch(name):
+        raise UsageError(
+            f"annotator name '{name}' is not usable: use letters, digits, '.', '_', '-' or '@' (up to 64)"
+        )
+    return name
+
+
+def label(
+    ctx: typer.Context,
+    task: str = typer.Option(None, "--task", help="Task (default: the open round's, or the only one)."),
+    annotator: str = typer.Option(
+        None, "--annotator", help="Your name, on every record (default $IDA_ANNOTATOR or the login name)."
+    ),
+    strategy: str = typer.Option(
+        None,
+        "--strategy",
+        help="Recursion strategy (default: the open round's; else adversary with a trained model and "
+        "adversary, else full).",
+    ),
+    limit: int = typer.Option(None, "--limit", help="Stop after N questions (finished or skipped)."),
+    seed: int = typer.Option(0, "--seed", help="A new round's seed (a resumed round keeps its own)."),
+    temperature: float = typer.Option(1.0, "--temperature", help="τ of a new round's Gumbel draws."),
+) -> None:
+    """Label training questions at the terminal: you are the overseer H. Resumable at any moment."""
+    if not sys.stdin.isatty():
+        raise UsageError(
+            "ida label needs a terminal: stdin is not one (run it in an interactive shell; "
+            "`ida round` amplifies without a person)"
+        )
+    from adversary.select import STRATEGIES
+    from ida_cli.label.screen import MIN_COLUMNS, MIN_ROWS, too_small
+    from ida_cli.label.session import LabelOptions, LabelSession
+    from ida_cli.label.term import Terminal
+
+    if strategy is not None and strategy not in STRATEGIES:
+        raise UsageError(f"unknown strategy '{strategy}': use one of {', '.join(STRATEGIES)}")
+    if limit is not None and limit < 1:
+        raise UsageError("--limit must be at least 1")
+    if not temperature > 0:
+        raise UsageError("--temperature must be greater than 0")
+    name = _annotator(annotator)
+    term = Terminal()
+    columns, rows = term.size()
+    if columns < MIN_COLUMNS or rows < MIN_ROWS:
+        raise UsageError(too_small(columns, rows))
+    opts = LabelOptions(name, task, strategy, limit, seed, temperature)
+    session = LabelSession(store(ctx, "label"), opts, term)
+    session.start()
+    with term:
+        summary = session.run()
+    out = console()
+    out.print(
+        f"ida label: {summary.labelled} question(s) labelled, {summary.skipped} skipped, "
+        f"{summary.calls} overseer call(s) this session (round {summary.round_id}, task {summary.task})"
+    )
+    if summary.message:
+        out.print(summary.message)
