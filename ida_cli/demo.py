@@ -22,7 +22,7 @@ EXPERIMENT = [
     "--size",
     "8",
     "--budget",
-    "1200",
+    "800",
     "--per-round",
     "40",
     "--train-minutes",
