@@ -58,7 +58,7 @@ def _global(
 
 
 def _register() -> None:
-    from ida_cli.cli import basic, eval_cmd, experiment, questions, round_cmd, train, trees
+    from ida_cli.cli import audit, basic, eval_cmd, experiment, label, questions, round_cmd, train, trees
 
     basic.register(app)
     round_cmd.register(app)
@@ -67,8 +67,8 @@ def _register() -> None:
     app.add_typer(questions.app, name="questions")
     app.add_typer(trees.app, name="trees")
     app.add_typer(train.app, name="train")
-    __import__("ida_cli.cli.audit", fromlist=["register"]).register(app)  # issue 7: ida audit
-    __import__("ida_cli.cli.label", fromlist=["register"]).register(app)  # issue 6: ida label
+    audit.register(app)
+    label.register(app)
 
 
 _register()
