@@ -19,7 +19,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -42,6 +42,9 @@ from ida_cli.overseer import ScriptedOverseer
 from ida_cli.store import Store, records
 from ida_cli.tasks import get_task
 from ida_cli.tree import Tree
+
+if TYPE_CHECKING:
+    from ida_cli.parallel import Dispatcher
 
 FLUSH_SECONDS = 1.0
 FLUSH_TREES = 500
@@ -68,6 +71,8 @@ class RoundOptions:
     confidence: float | None = None
     p: float | None = None
     alpha_end: float | None = None  # anneal α linearly to this over the round's trees
+    workers: int | None = None  # walk in this many local processes (ida_cli.parallel); None: in-process
+    ray: str | None = None  # or on the Ray cluster at this address
 
     @property
     def alpha_start(self) -> float | None:
@@ -185,6 +190,10 @@ def check_options(opts: RoundOptions, ml: ML | None = None, scorer: Scorer | Non
         raise UsageError("--p must be between 0 and 1")
     if opts.oracle == "human":
         raise UsageError("--oracle human is not available in this version: use --oracle scripted")
+    if opts.workers is not None or opts.ray is not None:
+        from ida_cli.parallel import check_parallel
+
+        check_parallel(opts.workers, opts.ray)
     require(opts.strategy, ml is not None, scorer is not None)
     if opts.pick == "adversary":
         require_primed("--pick adversary", ml is not None, scorer)
@@ -221,6 +230,23 @@ def run_round(
     scorer: Scorer | None = None,
 ) -> RoundResult:
     check_options(opts, ml, scorer)
+    if opts.workers is None and opts.ray is None:
+        return _run_round(store, opts, progress, ml, scorer, None)
+    from ida_cli.parallel import open_dispatcher
+
+    # the workers start, or Ray is reached, at once: while the questions are picked, before any write
+    with open_dispatcher(opts) as dispatcher:
+        return _run_round(store, opts, progress, ml, scorer, dispatcher)
+
+
+def _run_round(
+    store: Store,
+    opts: RoundOptions,
+    progress: Callable[[int, int], None] | None,
+    ml: ML | None,
+    scorer: Scorer | None,
+    dispatcher: Dispatcher | None,
+) -> RoundResult:
     rng = np.random.default_rng(opts.seed)
     session_id = uuid.uuid4().hex
     with store.write() as con:
@@ -248,37 +274,11 @@ def run_round(
     if opts.pick == "adversary":
         assert ml is not None and scorer is not None  # check_options
         rows, pick_params = pick_by_adversary(rows, opts.questions, opts.temperature, rng, ml, scorer)
-    with store.write() as con:
-        records.create_session(con, session_id, "round", opts.oracle, os.getpid())
-        round_id = records.create_round(
-            con,
-            session_id=session_id,
-            task=task_name,
-            oracle=opts.oracle,
-            strategy=opts.strategy,
-            pick=opts.pick,
-            params={
-                **opts.params(),
-                "trees": len(rows),
-                **pick_params,
-                "model_version": ml.version if ml is not None else None,
-            },
-            seed=opts.seed,
-            questions=len(rows),
-        )
-    walker = Walker(
-        task,
-        ScriptedOverseer(task),
-        make_strategy(opts.strategy, opts.alpha, opts.temperature, opts.p),
-        opts.seed,
-        ml=ml,
-        scorer=scorer,
-        strategy_at=opts.strategy_at(len(rows)),
-        confidence=opts.confidence,
-        temperature=opts.temperature,
-    )
-    result = RoundResult(round_id, task_name, opts.strategy, opts.oracle, opts.questions, 0)
-    result.pick_info = dict(pick_params)
+    result = _create_round(store, opts, task_name, rows, pick_params, session_id, ml)
+    if dispatcher is not None:
+        return dispatcher.walk(store, opts, rows, result, session_id, progress, ml, scorer)
+    round_id = result.round_id
+    walker = make_walker(opts, task_name, len(rows), ml, scorer)
     pending: list[Tree] = []
     last_flush = started = time.perf_counter()
 
@@ -335,6 +335,56 @@ def run_round(
     _finish(store, round_id, session_id, "done")
     result.seconds = time.perf_counter() - started
     return result
+
+
+def _create_round(
+    store: Store,
+    opts: RoundOptions,
+    task_name: str,
+    rows: list[dict[str, Any]],
+    pick_params: dict[str, Any],
+    session_id: str,
+    ml: ML | None,
+) -> RoundResult:
+    with store.write() as con:
+        records.create_session(con, session_id, "round", opts.oracle, os.getpid())
+        round_id = records.create_round(
+            con,
+            session_id=session_id,
+            task=task_name,
+            oracle=opts.oracle,
+            strategy=opts.strategy,
+            pick=opts.pick,
+            params={
+                **opts.params(),
+                "trees": len(rows),
+                **pick_params,
+                "model_version": ml.version if ml is not None else None,
+            },
+            seed=opts.seed,
+            questions=len(rows),
+        )
+    result = RoundResult(round_id, task_name, opts.strategy, opts.oracle, opts.questions, 0)
+    result.pick_info = dict(pick_params)
+    return result
+
+
+def make_walker(
+    opts: RoundOptions, task_name: str, trees: int, ml: ML | None, scorer: Scorer | None
+) -> Walker:
+    """The walker of a round of `trees` trees; parallel workers build theirs with this too."""
+    task = get_task(task_name)
+    return Walker(
+        task,
+        ScriptedOverseer(task),
+        make_strategy(opts.strategy, opts.alpha, opts.temperature, opts.p),
+        opts.seed,
+        ml=ml,
+        scorer=scorer,
+        strategy_at=opts.strategy_at(trees),
+        confidence=opts.confidence,
+        temperature=opts.temperature,
+    )
 
 
 def pick_by_adversary(

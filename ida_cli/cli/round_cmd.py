@@ -35,6 +35,12 @@ def round_(
     ),
     p: float = typer.Option(None, "--p", help="Recursion probability for --strategy random."),
     seed: int = typer.Option(0, "--seed", help="Random seed for picks and Gumbel draws."),
+    workers: int = typer.Option(
+        None, "--workers", help="Walk the trees in N local processes (the same trees as one process)."
+    ),
+    ray: str = typer.Option(
+        None, "--ray", help="Walk the trees on the Ray cluster at this address (pip install 'ida[ray]')."
+    ),
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Amplify C training questions; store the trees; report overseer calls and accuracy."""
@@ -53,6 +59,8 @@ def round_(
         confidence=confidence,
         p=p,
         alpha_end=alpha_end,
+        workers=workers,
+        ray=ray,
     )
     db = store(ctx, "round")
     ml = scorer = None

@@ -1,0 +1,433 @@
+"""Parallel rounds (`ida round --workers N` or `--ray ADDRESS`): the round's trees are walked in
+worker processes or Ray tasks, and only the parent process writes to the database.
+
+The picked rows are cut into contiguous chunks. A worker builds the round's walker with
+`rounds.make_walker` (loading the model and adversary versions the parent has, if any) and walks a
+chunk from its position in the round, so each tree draws from the generator of its question id and,
+under an α schedule, uses the strategy of its position: the trees are those of the serial round.
+The worker then lays the chunk out as rows with `records.write_trees` (the serial round's own code)
+in an in-memory database of the project's schema, ids from 1, and returns Arrow tables and its
+tallies; the parent shifts the ids past the database's and inserts the chunks in order, so tree,
+node and action ids come out as in the serial round too. JSON encoding and building rows, most of
+what storing costs, thus happen in the workers, and the parent only inserts.
+
+Faults: a worker process that dies stops the round; the chunks already finished (also those behind
+an unfinished one) are committed, the round is marked failed and WorkerCrashed says what was kept.
+An error raised in a worker reaches the caller as itself; Ctrl-C keeps what finished, as serially."""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import math
+import signal
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ida_cli.amplify import Scorer, Walker
+from ida_cli.errors import IdaError, Interrupted, UsageError
+from ida_cli.ml import ML
+from ida_cli.rounds import FLUSH_SECONDS, FLUSH_TREES, RoundOptions, RoundResult, _finish, _tally, make_walker
+from ida_cli.store import Store, records
+from ida_cli.store.db import insert_frame, next_id
+
+# the id columns write_trees fills, table by table, with the table each one's ids belong to
+ID_COLUMNS = {
+    "trees": {"id": "trees", "root_id": "nodes"},
+    "nodes": {"id": "nodes", "tree_id": "trees", "parent_id": "nodes"},
+    "actions": {"id": "actions", "tree_id": "trees", "node_id": "nodes"},
+}
+TALLY = (
+    *("trees", "overseer_calls", "primitive_calls", "model_calls", "model_steps"),
+    *("nodes", "steps", "recursions", "correct", "with_truth"),
+)
+ROW_KEYS = ("id", "context", "question", "context_id", "has_truth", "truth")
+CHUNKS_PER_SLOT = 4  # enough chunks that the slots end together
+CHUNK_MAX = 64  # trees per chunk: what a crash may lose, and how often the parent hears back
+CHUNK_MAX_ML = 256  # with ML: a chunk's walks share ML's batched calls, 64 trees at a time
+
+
+class WorkerCrashed(IdaError):
+    """A worker process died (killed, out of memory): what had finished is kept."""
+
+
+class _Died(Exception):
+    """Internal: a worker died; `how` says how if it is known."""
+
+    def __init__(self, how: str) -> None:
+        super().__init__(how)
+        self.how = how
+
+
+@dataclass(frozen=True)
+class Spec:
+    """What a worker needs besides its rows: the round, and the versions of ML and Adv to load."""
+
+    db: str
+    opts: RoundOptions
+    task: str
+    trees: int
+    round_id: int
+    session_id: str
+    model_version: int | None = None
+    adversary_version: int | None = None
+    scorer: bool = False
+
+
+@dataclass
+class ChunkOut:
+    tables: dict[str, Any]  # table name → pyarrow Table, ids from 1
+    tally: dict[str, int]
+    batches: Counter[str]
+
+
+def check_parallel(workers: int | None, ray: str | None) -> None:
+    if workers is not None and ray is not None:
+        raise UsageError("--workers and --ray do not go together: use one of them")
+    if workers is not None and workers < 1:
+        raise UsageError("--workers must be at least 1")
+    if ray is not None and not ray.strip():
+        raise UsageError("--ray needs the address of a Ray cluster, e.g. --ray 127.0.0.1:6379 or --ray auto")
+    if ray is not None and importlib.util.find_spec("ray") is None:
+        raise UsageError("--ray needs Ray, which is not installed: pip install 'ida[ray]'")
+
+
+def chunk_size(trees: int, slots: int, ml: bool) -> int:
+    """Scripted: a few chunks a slot, so the slots end together; with ML, one chunk a slot up to
+    CHUNK_MAX_ML, so that ML's calls stay batched over many trees."""
+    if ml:
+        return max(1, min(CHUNK_MAX_ML, math.ceil(trees / slots)))
+    return max(1, min(CHUNK_MAX, math.ceil(trees / (slots * CHUNKS_PER_SLOT))))
+
+
+# -- in the workers ---------------------------------------------------------------------------
+_WORKER: dict[str, Walker] = {}  # session id → the round's walker
+_SCRATCH: list[Any] = []  # the in-memory database a worker lays its rows out in
+
+
+def warm_up() -> None:
+    """Import what storing needs and open the scratch database, before the first chunk comes."""
+    if not _SCRATCH:
+        store = Store(Path(":memory:"))
+        con = store._connect(read_only=False)  # the schema without a file: there is no lock to take
+        con.execute("SET threads = 1")
+        store._migrate(con)
+        import polars  # noqa: F401  (write_trees imports it on first use)
+
+        _SCRATCH.append(con)
+
+
+def walk_chunk(spec: Spec, start: int, rows: list[dict[str, Any]]) -> ChunkOut:
+    """Walk rows[i] as tree number start + i of the round; return its rows and tallies."""
+    if spec.session_id not in _WORKER:
+        _WORKER.clear()
+        _WORKER[spec.session_id] = make_walker(spec.opts, spec.task, spec.trees, *_load_models(spec))
+    walker = _WORKER[spec.session_id]
+    warm_up()
+    walker.walked, walker.batches = start, Counter()
+    part = RoundResult(spec.round_id, spec.task, spec.opts.strategy, spec.opts.oracle, 0, 0)
+    trees = []
+    items = ((r["context"], r["question"], r["id"]) for r in rows)
+    for row, tree in zip(rows, walker.walk_many(items), strict=True):
+        tree.round_id, tree.context_id = spec.round_id, row["context_id"]
+        _tally(part, tree, row)
+        trees.append(tree)
+    con = _SCRATCH[0]
+    con.execute("BEGIN TRANSACTION")
+    try:
+        records.write_trees(con, trees, spec.session_id)
+        tables = {t: con.execute(f"SELECT * FROM {t} ORDER BY id").to_arrow_table() for t in ID_COLUMNS}
+    finally:
+        con.execute("ROLLBACK")
+    return ChunkOut(tables, {k: getattr(part, k) for k in TALLY}, walker.batches)
+
+
+def _load_models(spec: Spec) -> tuple[ML | None, Scorer | None]:
+    if spec.model_version is None:
+        return None, None
+    import torch
+
+    from ida_cli.adversarial import load_scorer
+    from ida_cli.versions import load_model
+
+    torch.set_num_threads(1)  # the workers share the cores
+    store = Store(Path(spec.db), command="ida round (worker)")
+    ml = load_model(store, spec.task, spec.model_version)
+    if not spec.scorer:
+        return ml, None
+    scorer, _ = load_scorer(store, spec.task, ml)
+    if spec.adversary_version is not None and getattr(scorer, "version", None) != spec.adversary_version:
+        raise UsageError(
+            f"a new adversary was trained for task {spec.task} while the round started: run it again"
+        )
+    return ml, scorer
+
+
+def _ignore_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+
+
+# -- in the parent ----------------------------------------------------------------------------
+class Dispatcher:
+    """Runs walk_chunk over chunks somewhere; subclasses say where."""
+
+    slots = 1
+
+    def start(self, spec: Spec, chunks: list[tuple[int, list[dict[str, Any]]]]) -> None:
+        raise NotImplementedError
+
+    def completed(self) -> Iterator[tuple[int, ChunkOut]]:
+        """(chunk number, its output) as chunks finish; raises a worker's error, or _Died."""
+        raise NotImplementedError
+
+    def salvage(self) -> list[tuple[int, ChunkOut]]:
+        """Chunks finished but not yet handed out, once completed() has stopped."""
+        raise NotImplementedError
+
+    def close(self, kill: bool) -> None:
+        raise NotImplementedError
+
+    def walk(
+        self,
+        store: Store,
+        opts: RoundOptions,
+        rows: list[dict[str, Any]],
+        result: RoundResult,
+        session_id: str,
+        progress: Callable[[int, int], None] | None,
+        ml: ML | None,
+        scorer: Scorer | None,
+    ) -> RoundResult:
+        spec = Spec(
+            str(store.path),
+            opts,
+            result.task,
+            len(rows),
+            result.round_id,
+            session_id,
+            None if ml is None else ml.version,
+            getattr(scorer, "version", None),
+            scorer is not None,
+        )
+        size = chunk_size(len(rows), self.slots, ml is not None)
+        slim = [{k: r[k] for k in ROW_KEYS} for r in rows]
+        self.start(spec, [(at, slim[at : at + size]) for at in range(0, len(rows), size)])
+        ready: dict[int, ChunkOut] = {}
+        pending: list[ChunkOut] = []
+        batches: Counter[str] = Counter()
+        following = 0
+        last_flush = started = time.perf_counter()
+
+        def take(out: ChunkOut) -> None:
+            for key in TALLY:
+                setattr(result, key, getattr(result, key) + out.tally[key])
+            batches.update(out.batches)
+            pending.append(out)
+
+        def flush() -> None:
+            nonlocal last_flush
+            if pending:
+                with store.write() as con:
+                    result.tree_ids.extend(insert_chunks(con, pending))
+                pending.clear()
+            last_flush = time.perf_counter()
+
+        def stop(status: str) -> int:
+            # chunks finished behind an unfinished one are kept too
+            for _, out in sorted([*ready.items(), *self.salvage()], key=lambda x: x[0]):
+                take(out)
+            ready.clear()
+            result.ml_batches = _ml_batches(batches)
+            flush()
+            _finish(store, result.round_id, session_id, status)
+            return len(rows) - result.trees
+
+        try:
+            for number, out in self.completed():
+                ready[number] = out
+                while following in ready:
+                    take(ready.pop(following))
+                    following += 1
+                    if progress:
+                        progress(result.trees, len(rows))
+                if result.trees - len(result.tree_ids) >= FLUSH_TREES or (
+                    time.perf_counter() - last_flush > FLUSH_SECONDS
+                ):
+                    flush()
+        except KeyboardInterrupt:
+            lost = stop("interrupted")
+            result.status = "interrupted"
+            discarded = (
+                "the unfinished one was discarded" if lost <= 1 else f"the {lost} unfinished were discarded"
+            )
+            raise Interrupted(
+                f"interrupted: round {result.round_id} kept its {result.trees} finished trees; {discarded}"
+            ) from None
+        except _Died as died:
+            lost = stop("failed")
+            raise WorkerCrashed(
+                f"a worker process died{died.how}: round {result.round_id} kept its {result.trees} "
+                f"finished trees and lost {lost}; run `ida round` again for more"
+            ) from None
+        except BaseException:
+            stop("failed")
+            raise
+        result.ml_batches = _ml_batches(batches)
+        flush()
+        _finish(store, result.round_id, session_id, "done")
+        result.seconds = time.perf_counter() - started
+        return result
+
+
+def insert_chunks(con: Any, outs: list[ChunkOut]) -> list[int]:
+    """Insert the chunks' rows in order with their ids shifted past the stored ones; the tree ids."""
+    import polars as pl
+
+    base = {table: next_id(con, table) - 1 for table in ID_COLUMNS}
+    frames: dict[str, list[Any]] = {table: [] for table in ID_COLUMNS}
+    for out in outs:
+        for table, columns in ID_COLUMNS.items():
+            frame = pl.from_arrow(out.tables[table])
+            assert isinstance(frame, pl.DataFrame)
+            frames[table].append(frame.with_columns(pl.col(c) + base[of] for c, of in columns.items()))
+        for table in ID_COLUMNS:
+            base[table] += out.tables[table].num_rows
+    for table, parts in frames.items():
+        insert_frame(con, table, pl.concat(parts))
+    return [int(i) for part in frames["trees"] for i in part["id"]]
+
+
+def _ml_batches(batches: Counter[str]) -> int:
+    return sum(n for kind, n in batches.items() if not kind.startswith("score"))
+
+
+class PoolDispatcher(Dispatcher):
+    """Local worker processes. They come from a forkserver: a clean process with the walker's
+    modules loaded, so forking is cheap and safe whatever threads (polars, torch) the parent has."""
+
+    def __init__(self, workers: int) -> None:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(["ida_cli.parallel"])
+        self.slots = workers
+        self._pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_ignore_sigint)
+        self._futures: dict[Any, int] = {}
+        for _ in range(workers):  # one submit starts one worker while none is idle
+            self._pool.submit(warm_up)
+        self._processes = list(getattr(self._pool, "_processes", {}).values())
+
+    def start(self, spec: Spec, chunks: list[tuple[int, list[dict[str, Any]]]]) -> None:
+        for number, (at, rows) in enumerate(chunks):
+            self._futures[self._pool.submit(walk_chunk, spec, at, rows)] = number
+
+    def completed(self) -> Iterator[tuple[int, ChunkOut]]:
+        from concurrent.futures import FIRST_COMPLETED, wait
+        from concurrent.futures.process import BrokenProcessPool
+
+        while self._futures:
+            done, _ = wait(list(self._futures), return_when=FIRST_COMPLETED)
+            for future in sorted(done, key=lambda f: self._futures[f]):
+                number = self._futures.pop(future)
+                try:
+                    out = future.result()
+                except BrokenProcessPool:
+                    raise _Died(self._how()) from None
+                yield number, out
+
+    def _how(self) -> str:
+        # once one worker has died the pool terminates the others (SIGTERM): report the first
+        codes = [p.exitcode for p in self._processes if p.exitcode not in (None, 0)]
+        code = next((c for c in codes if c != -signal.SIGTERM), codes[0] if codes else None)
+        if code is None:
+            return ""
+        return f" (killed by signal {-code})" if code < 0 else f" (exit code {code})"
+
+    def salvage(self) -> list[tuple[int, ChunkOut]]:
+        return [
+            (n, f.result())
+            for f, n in self._futures.items()
+            if f.done() and not f.cancelled() and f.exception() is None
+        ]
+
+    def close(self, kill: bool) -> None:
+        processes = list(getattr(self._pool, "_processes", {}).values())
+        self._pool.shutdown(wait=not kill, cancel_futures=True)
+        for process in processes if kill else []:
+            if process.is_alive():
+                process.terminate()
+                process.join(5)
+
+
+class RayDispatcher(Dispatcher):
+    """Ray tasks on an existing cluster (`--ray ADDRESS`). Ray retries a task whose worker died; the
+    workers load ML from the database's path, so it must be the same on every node."""
+
+    def __init__(self, address: str) -> None:
+        import logging
+
+        import ray
+
+        self._ray, self._owner = ray, not ray.is_initialized()
+        if self._owner:
+            try:
+                ray.init(address=address, logging_level=logging.ERROR, log_to_driver=False)
+            except (ConnectionError, ValueError, RuntimeError) as e:
+                reason = (str(e).strip().splitlines() or [type(e).__name__])[0]
+                raise UsageError(f"cannot reach the Ray cluster at {address}: {reason}") from None
+        self.slots = max(1, int(ray.cluster_resources().get("CPU", 1)))
+        self._remote = ray.remote(num_cpus=1)(walk_chunk)
+        self._refs: dict[Any, int] = {}
+
+    def start(self, spec: Spec, chunks: list[tuple[int, list[dict[str, Any]]]]) -> None:
+        spec_ref = self._ray.put(spec)
+        for number, (at, rows) in enumerate(chunks):
+            self._refs[self._remote.remote(spec_ref, at, rows)] = number
+
+    def completed(self) -> Iterator[tuple[int, ChunkOut]]:
+        while self._refs:
+            (ref,), _ = self._ray.wait(list(self._refs), num_returns=1)
+            yield self._refs.pop(ref), self._get(ref)
+
+    def _get(self, ref: Any) -> ChunkOut:
+        exceptions = self._ray.exceptions
+        try:
+            return self._ray.get(ref)
+        except exceptions.RayTaskError as e:
+            if isinstance(e.cause, IdaError):
+                raise e.cause from None
+            raise
+        except (exceptions.WorkerCrashedError, exceptions.NodeDiedError) as e:
+            raise _Died(f" ({type(e).__name__})") from None
+
+    def salvage(self) -> list[tuple[int, ChunkOut]]:
+        done, _ = self._ray.wait(list(self._refs), num_returns=len(self._refs), timeout=0)
+        out = []
+        for ref in done:
+            with contextlib.suppress(Exception):
+                out.append((self._refs[ref], self._ray.get(ref)))
+        return out
+
+    def close(self, kill: bool) -> None:
+        for ref in self._refs if kill else []:
+            with contextlib.suppress(Exception):
+                self._ray.cancel(ref, force=True)
+        if self._owner:
+            self._ray.shutdown()
+
+
+@contextlib.contextmanager
+def open_dispatcher(opts: RoundOptions) -> Iterator[Dispatcher]:
+    """Start the local workers, or reach the Ray cluster; stop them when the round ends."""
+    dispatcher = RayDispatcher(opts.ray) if opts.ray is not None else PoolDispatcher(opts.workers or 1)
+    try:
+        yield dispatcher
+    except BaseException:
+        dispatcher.close(kill=True)
+        raise
+    dispatcher.close(kill=False)
