@@ -67,7 +67,7 @@ class _Died(Exception):
 class Spec:
     """What a worker needs besides its rows: the round, and the versions of ML and Adv to load."""
 
-    db: str
+    store: Store  # where the workers load ML and Adv from (they never write to it)
     opts: RoundOptions
     task: str
     trees: int
@@ -155,11 +155,10 @@ def _load_models(spec: Spec) -> tuple[ML | None, Scorer | None]:
     from ida_cli.versions import load_model
 
     torch.set_num_threads(1)  # the workers share the cores
-    store = Store(Path(spec.db), command="ida round (worker)")
-    ml = load_model(store, spec.task, spec.model_version)
+    ml = load_model(spec.store, spec.task, spec.model_version)
     if not spec.scorer:
         return ml, None
-    scorer, _ = load_scorer(store, spec.task, ml)
+    scorer, _ = load_scorer(spec.store, spec.task, ml)
     if spec.adversary_version is not None and getattr(scorer, "version", None) != spec.adversary_version:
         raise UsageError(
             f"a new adversary was trained for task {spec.task} while the round started: run it again"
@@ -203,7 +202,7 @@ class Dispatcher:
         scorer: Scorer | None,
     ) -> RoundResult:
         spec = Spec(
-            str(store.path),
+            store,
             opts,
             result.task,
             len(rows),
