@@ -66,3 +66,11 @@ class Interrupted(IdaError):
     """Ctrl-C: what was finished is kept."""
 
     exit_code = 130
+
+
+class BadConnection(StoreError):
+    """A database URL that the server refuses: wrong password, user, database or host name."""
+
+
+class DatabaseUnreachable(IdaError):
+    """The database server cannot be reached (down, restarting, network): try again later."""

@@ -48,10 +48,11 @@ def status(store: Store) -> dict[str, Any]:
                QUALIFY row_number() OVER (PARTITION BY name, task ORDER BY id DESC) = 1 ORDER BY name, task"""
         ).fetchall()
         settings = dict(con.execute("SELECT key, value FROM settings").fetchall())
+        annotators = _annotators(con)
     return {
-        "db": str(store.path),
+        "db": store.display,
         "schema_version": SCHEMA_VERSION,
-        "bytes": store.path.stat().st_size,
+        "bytes": store.size_bytes(),
         "settings": settings,
         "counts": counts,
         "questions": questions,
@@ -74,12 +75,59 @@ def status(store: Store) -> dict[str, Any]:
         "overseers": [
             {"actor": a, "calls": n, "sessions": s, "median_seconds": m} for a, n, s, m in per_actor
         ],
+        "annotators": annotators,
         "versions": {k: v for k, v in versions},
         "metrics": [
             {"name": n, "task": t, "value": v, "model_version": mv, "at": str(at)}
             for n, t, v, mv, at in metrics
         ],
     }
+
+
+def _annotators(con: Any) -> list[dict[str, Any]]:
+    """Each `ida label` annotator's progress: questions done, skipped, open (claimed now) and
+    expired (taken over after their session went away), their live steps and median seconds, and
+    whether a session of theirs is live."""
+    from ida_cli.label.records import presence
+
+    items = {
+        r[0]: r[1:]
+        for r in con.execute(
+            """SELECT annotator, count(*) FILTER (WHERE status = 'done'),
+                      count(*) FILTER (WHERE status = 'skipped'), count(*) FILTER (WHERE status = 'open'),
+                      count(*) FILTER (WHERE status = 'expired')
+               FROM label_items GROUP BY annotator"""
+        ).fetchall()
+    }
+    steps = {
+        str(r[0])[len("human:") :]: r[1:]
+        for r in con.execute(
+            """SELECT a.actor, count(*), median(a.seconds) FROM actions a
+               WHERE a.actor LIKE 'human:%' AND a.kind IN ('fan_out', 'fan_in')
+               AND a.id NOT IN (SELECT u.supersedes FROM actions u WHERE u.supersedes IS NOT NULL)
+               GROUP BY a.actor"""
+        ).fetchall()
+    }
+    seen = presence(con, kill_dead=False)
+    out = []
+    for name in sorted(set(items) | set(seen)):
+        done, skipped, open_, expired = items.get(name, (0, 0, 0, 0))
+        n_steps, median = steps.get(name, (0, None))
+        p = seen.get(name)
+        out.append(
+            {
+                "annotator": name,
+                "done": int(done),
+                "skipped": int(skipped),
+                "open": int(open_),
+                "expired": int(expired),
+                "steps": int(n_steps),
+                "median_seconds": median,
+                "live": p is not None and p.live is not None,
+                "last_seen": None if p is None or p.last_seen is None else str(p.last_seen),
+            }
+        )
+    return out
 
 
 def export_table(store: Store, table: str, fmt: str, path: Path) -> int:
@@ -116,7 +164,7 @@ def init(store: Store, task: str | None, size: int | None, seed: int | None) -> 
         records.put_settings(con, values)
         settings = records.get_settings(con)
     return {
-        "db": str(store.path),
+        "db": store.display,
         "created": not existed,
         "schema_version": SCHEMA_VERSION,
         "settings": settings,

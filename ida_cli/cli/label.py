@@ -50,6 +50,11 @@ def label(
     limit: int = typer.Option(None, "--limit", help="Stop after N questions (finished or skipped)."),
     seed: int = typer.Option(0, "--seed", help="A new round's seed (a resumed round keeps its own)."),
     temperature: float = typer.Option(1.0, "--temperature", help="τ of a new round's Gumbel draws."),
+    overlap: int = typer.Option(
+        None,
+        "--overlap",
+        help="Serve each question to K annotators (agreement studies); default: the open round's, else 1.",
+    ),
 ) -> None:
     """Label training questions at the terminal: you are the overseer H. Resumable at any moment."""
     if not sys.stdin.isatty():
@@ -68,12 +73,14 @@ def label(
         raise UsageError("--limit must be at least 1")
     if not temperature > 0:
         raise UsageError("--temperature must be greater than 0")
+    if overlap is not None and overlap < 1:
+        raise UsageError("--overlap must be at least 1 (the number of annotators each question goes to)")
     name = _annotator(annotator)
     term = Terminal()
     columns, rows = term.size()
     if columns < MIN_COLUMNS or rows < MIN_ROWS:
         raise UsageError(too_small(columns, rows))
-    opts = LabelOptions(name, task, strategy, limit, seed, temperature)
+    opts = LabelOptions(name, task, strategy, limit, seed, temperature, overlap)
     session = LabelSession(store(ctx, "label"), opts, term)
     session.start()
     with term:

@@ -1,13 +1,19 @@
-"""What `ida label` reads and writes: label rounds, their items (label_items) and the person's
-actions. Every function runs inside one short transaction that its caller opens; nothing here waits
-for a person."""
+"""What `ida label` reads and writes: label rounds, their items (label_items), the claims that
+serve each question to at most K annotators (label_claims), and the person's actions. Every function
+runs inside one short transaction that its caller opens; nothing here waits for a person.
+
+Claims are race-free because every write transaction holds the store's writer lock (the flock of a
+DuckDB file, an advisory lock on PostgreSQL): the check for a free slot and the insert of the claim
+happen together, and the (question, slot) primary key refuses a double claim even so."""
 
 from __future__ import annotations
 
 import json
 import os
+import socket
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -20,8 +26,20 @@ Con = Any
 STEP_KINDS = ("fan_out", "fan_in")
 # the person's records besides steps: undo (supersedes a step or a flag or a skip), skip, flag, and
 # void (a step set aside because the tree no longer reaches it on replay)
-_NOT_SUPERSEDED = "NOT EXISTS (SELECT 1 FROM actions u WHERE u.supersedes = a.id)"
-_ITEM = "json_extract_string(a.note, '$.item')::BIGINT"
+_NOT_SUPERSEDED = (
+    "a.id NOT IN (SELECT u.supersedes FROM actions u WHERE u.supersedes IS NOT NULL AND u.tree_id IS NULL)"
+)
+DEFAULT_CLAIM_TIMEOUT = 120.0
+
+
+def claim_timeout() -> float:
+    """Seconds after which a claim by an annotator with no live session may be taken over."""
+    return float(os.environ.get("IDA_CLAIM_TIMEOUT", DEFAULT_CLAIM_TIMEOUT))
+
+
+def heartbeat_every() -> float:
+    """How often a live session says it is alive: well within the claim timeout."""
+    return max(min(claim_timeout() / 4, 30.0), 0.1)
 
 
 @dataclass
@@ -65,6 +83,7 @@ def actor_of(annotator: str) -> str:
 
 # -- sessions -----------------------------------------------------------------------------------
 def _alive(pid: int) -> bool:
+    """A process of this host is still an ida (not gone, a zombie, or a reused pid)."""
     if pid == os.getpid():
         return True
     try:
@@ -83,18 +102,75 @@ def _alive(pid: int) -> bool:
         return True
 
 
-def claim_sessions(con: Con, annotator: str) -> int | None:
-    """Close this annotator's label sessions whose process is gone (killed); return the pid of one
-    still running, if any."""
+@dataclass
+class Presence:
+    """An annotator's label sessions: one is live (open, seen within the claim timeout, and its
+    process alive where this host can tell), and when any of them was last seen."""
+
+    live: tuple[int, str] | None  # (pid, host) of a live session
+    last_seen: datetime | None
+
+
+def presence(con: Con, kill_dead: bool = True) -> dict[str, Presence]:
+    """Every annotator's presence, by name. Open sessions of this host whose process is gone are
+    closed as killed (their claims still wait out the timeout from when they were last seen)."""
+    here = socket.gethostname()
+    cutoff = now() - timedelta(seconds=claim_timeout())
     rows = con.execute(
-        "SELECT id, pid FROM sessions WHERE command = 'label' AND actor = ? AND status = 'open'",
-        [actor_of(annotator)],
+        """SELECT id, actor, pid, host, status, coalesce(heartbeat_at, started_at), ended_at
+           FROM sessions WHERE command = 'label' AND actor LIKE 'human:%'"""
     ).fetchall()
-    for sid, pid in rows:
-        if _alive(int(pid)):
-            return int(pid)
-        records.end_session(con, sid, "killed")
-    return None
+    out: dict[str, Presence] = {}
+    for sid, actor, pid, host, status, seen, ended in rows:
+        name = str(actor)[len("human:") :]
+        p = out.setdefault(name, Presence(None, None))
+        dead = status == "open" and host in (None, here) and not _alive(int(pid))
+        if dead:
+            ended = None  # it died some time after it was last seen
+            if kill_dead:  # recorded as ending when it was last seen
+                con.execute("UPDATE sessions SET status = 'killed', ended_at = ? WHERE id = ?", [seen, sid])
+        last = max(t for t in (seen, ended) if t is not None)
+        p.last_seen = last if p.last_seen is None else max(p.last_seen, last)
+        if status != "open" or dead:
+            continue
+        if seen >= cutoff and p.live is None:
+            p.live = (int(pid), str(host or here))
+    return out
+
+
+def stale_annotators(con: Con, annotator: str) -> list[str]:
+    """Annotators other than `annotator` holding open claims who have no live session and were last
+    seen more than the claim timeout ago: their claims may be taken over."""
+    holders = [
+        r[0]
+        for r in con.execute(
+            """SELECT DISTINCT i.annotator FROM label_claims c JOIN label_items i ON i.id = c.item_id
+               WHERE i.status = 'open'"""
+        ).fetchall()
+    ]
+    if not holders:
+        return []
+    cutoff = now() - timedelta(seconds=claim_timeout())
+    seen = presence(con)
+    out = []
+    for name in holders:
+        if name == annotator:
+            continue
+        p = seen.get(name)
+        if p is None or (p.live is None and (p.last_seen is None or p.last_seen < cutoff)):
+            out.append(name)
+    return out
+
+
+def claim_sessions(con: Con, annotator: str) -> tuple[int, str] | None:
+    """Close this annotator's label sessions whose process is gone (killed); return (pid, host) of
+    one still live, if any."""
+    p = presence(con).get(annotator)
+    return None if p is None else p.live
+
+
+def heartbeat(con: Con, session_id: str) -> None:
+    con.execute("UPDATE sessions SET heartbeat_at = ? WHERE id = ?", [now(), session_id])
 
 
 # -- rounds -------------------------------------------------------------------------------------
@@ -125,6 +201,10 @@ def create_round(
     return LabelRound(rid, task, strategy, seed, params, "running")
 
 
+def set_round_params(con: Con, round_id: int, params: dict[str, Any]) -> None:
+    con.execute("UPDATE rounds SET params = ? WHERE id = ?", [records.dumps(params), round_id])
+
+
 def set_round_status(con: Con, round_id: int, status: str) -> None:
     if status in ("running", "paused"):
         con.execute("UPDATE rounds SET status = ?, finished_at = NULL WHERE id = ?", [status, round_id])
@@ -149,49 +229,109 @@ def open_item(con: Con, round_id: int) -> Item | None:
     return None if row is None else _item(row)
 
 
-def available(con: Con, task: str, annotator: str) -> list[int]:
-    """Training questions of `task` without a tree, not being labelled by anyone, and not skipped
-    by this annotator."""
+_NAMES = "(SELECT unnest(?::VARCHAR[]))"  # a list parameter of annotator names
+
+
+def available(
+    con: Con, task: str, annotator: str, overlap: int = 1, stale: Sequence[str] = ()
+) -> list[tuple[int, bool]]:
+    """Training questions of `task` that `annotator` may take, by id, each with whether taking it
+    means taking over a stale claim: no tree from outside `ida label`, fewer than `overlap` live
+    claims (a claim is live unless it is an open item of a `stale` annotator), and not taken up
+    (open, done or skipped) by `annotator` before."""
     rows = con.execute(
-        """SELECT q.id FROM questions q WHERE q.task = ? AND q.split = 'train'
-           AND NOT EXISTS (SELECT 1 FROM trees t WHERE t.question_id = q.id)
-           AND NOT EXISTS (SELECT 1 FROM label_items i WHERE i.question_id = q.id
-                           AND (i.status = 'open' OR (i.status = 'skipped' AND i.annotator = ?)))
-           ORDER BY q.id""",
-        [task, annotator],
+        f"""WITH held AS (
+                SELECT c.question_id, count(*) FILTER (WHERE NOT (i.status = 'open'
+                           AND i.annotator IN {_NAMES})) AS live,
+                       count(*) FILTER (WHERE i.status = 'open' AND i.annotator IN {_NAMES}) AS stale
+                FROM label_claims c JOIN label_items i ON i.id = c.item_id GROUP BY c.question_id)
+            SELECT q.id, coalesce(h.stale, 0) > 0 FROM questions q LEFT JOIN held h ON h.question_id = q.id
+            WHERE q.task = ? AND q.split = 'train' AND coalesce(h.live, 0) < ?
+              AND NOT EXISTS (SELECT 1 FROM trees t WHERE t.question_id = q.id
+                              AND NOT EXISTS (SELECT 1 FROM label_items l WHERE l.tree_id = t.id))
+              AND NOT EXISTS (SELECT 1 FROM label_items m WHERE m.question_id = q.id AND m.annotator = ?
+                              AND m.status IN ('open', 'done', 'skipped'))
+            ORDER BY q.id""",
+        [list(stale), list(stale), task, overlap, annotator],
     ).fetchall()
-    return [r[0] for r in rows]
+    return [(int(r[0]), bool(r[1])) for r in rows]
 
 
 def pick_item(
-    con: Con, rnd: LabelRound, annotator: str, model_version: int | None, adversary_version: int | None
-) -> Item | None:
-    """Take the round's next question: a uniform draw from the available pool with the generator
-    default_rng([seed, round, position]), so the same state always picks the same question."""
-    pool = available(con, rnd.task, annotator)
+    con: Con,
+    rnd: LabelRound,
+    annotator: str,
+    model_version: int | None,
+    adversary_version: int | None,
+    overlap: int = 1,
+) -> tuple[Item | None, list[str], int]:
+    """Take the round's next question and claim it: a uniform draw with the generator
+    default_rng([seed, round, position]) from the questions nobody has a claim on, or when there are
+    none left, from those whose claims went stale (which expire). Returns the item (None when
+    nothing is left), the annotators whose stale claims it took over, and how many questions the
+    annotator could take (this one included)."""
+    stale = stale_annotators(con, annotator)
+    pool = available(con, rnd.task, annotator, overlap, stale)
     if not pool:
-        return None
+        return None, [], 0
+    fresh = [q for q, taken_over in pool if not taken_over]
+    ids = fresh or [q for q, _ in pool]
     position = int(
         con.execute(
             "SELECT coalesce(max(position) + 1, 0) FROM label_items WHERE round_id = ?", [rnd.id]
         ).fetchone()[0]
     )
     rng = np.random.default_rng([rnd.seed % 2**64, rnd.id, position])
-    qid = int(pool[int(rng.integers(len(pool)))])
+    qid = int(ids[int(rng.integers(len(ids)))])
+    expired = con.execute(
+        f"""SELECT i.id, i.annotator FROM label_claims c JOIN label_items i ON i.id = c.item_id
+            WHERE c.question_id = ? AND i.status = 'open' AND i.annotator IN {_NAMES}""",
+        [qid, list(stale)],
+    ).fetchall()
+    for item_id, _ in expired:
+        set_item_status(con, int(item_id), "expired")
     iid = next_id(con, "label_items")
     con.execute(
         f"""INSERT INTO label_items ({_ITEM_COLS}, annotator, started_at)
             VALUES (?, ?, ?, ?, 'open', ?, ?, ?, ?)""",
         [iid, rnd.id, position, qid, model_version, adversary_version, annotator, now()],
     )
-    return Item(iid, rnd.id, position, qid, "open", model_version, adversary_version)
+    if not claim(con, qid, iid, annotator, overlap):
+        raise RuntimeError(f"question {qid} was free but has no free slot")  # the lock makes this impossible
+    item = Item(iid, rnd.id, position, qid, "open", model_version, adversary_version)
+    return item, [a for _, a in expired], len(pool)
+
+
+def claim(con: Con, question_id: int, item_id: int, annotator: str, overlap: int) -> bool:
+    """Claim the lowest free slot of `question_id` for the item; False when its `overlap` slots
+    are all held."""
+    used = {
+        int(r[0])
+        for r in con.execute("SELECT slot FROM label_claims WHERE question_id = ?", [question_id]).fetchall()
+    }
+    if len(used) >= overlap:
+        return False
+    slot = min(s for s in range(len(used) + 1) if s not in used)
+    con.execute(
+        "INSERT INTO label_claims (question_id, slot, item_id, annotator, claimed_at) VALUES (?, ?, ?, ?, ?)",
+        [question_id, slot, item_id, annotator, now()],
+    )
+    return True
+
+
+def item_status(con: Con, item_id: int) -> str | None:
+    row = con.execute("SELECT status FROM label_items WHERE id = ?", [item_id]).fetchone()
+    return None if row is None else str(row[0])
 
 
 def set_item_status(con: Con, item_id: int, status: str) -> None:
+    """Skipped, returned and expired items give their claim back (done ones keep it)."""
     con.execute(
         "UPDATE label_items SET status = ?, finished_at = ? WHERE id = ?",
         [status, None if status == "open" else now(), item_id],
     )
+    if status not in ("open", "done"):
+        con.execute("DELETE FROM label_claims WHERE item_id = ?", [item_id])
 
 
 def finish_item(con: Con, item: Item, tree_id: int, seconds: float) -> None:
@@ -233,8 +373,7 @@ def round_counts(con: Con, round_id: int) -> dict[str, Any]:
         float(s)
         for (s,) in con.execute(
             """SELECT a.seconds FROM actions a WHERE a.kind IN ('fan_out', 'fan_in')
-               AND a.actor LIKE 'human:%' AND json_extract_string(a.note, '$.round')::BIGINT = ?
-               ORDER BY a.id""",
+               AND a.item_id IN (SELECT i.id FROM label_items i WHERE i.round_id = ?) ORDER BY a.id""",
             [round_id],
         ).fetchall()
     ]
@@ -259,7 +398,8 @@ def add_action(
     aid = next_id(con, "actions")
     con.execute(
         """INSERT INTO actions (id, tree_id, node_id, session_id, actor, kind, step, primitive, result,
-           created_at, seconds, supersedes, note) VALUES (?, NULL, NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+           created_at, seconds, supersedes, note, item_id)
+           VALUES (?, NULL, NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
         [
             aid,
             session_id,
@@ -272,9 +412,22 @@ def add_action(
             seconds,
             supersedes,
             records.dumps(note),
+            note.get("item"),
         ],
     )
     return aid
+
+
+def action_by_token(con: Con, item_id: int, token: str) -> int | None:
+    """The action of the item whose note carries `token` (a step whose commit may or may not have
+    happened before the connection was lost), if it was stored."""
+    rows = con.execute(
+        "SELECT id, note FROM actions WHERE item_id = ? AND tree_id IS NULL ORDER BY id DESC", [item_id]
+    ).fetchall()
+    for aid, note in rows:
+        if note and json.loads(note).get("token") == token:
+            return int(aid)
+    return None
 
 
 def live_actions(con: Con, item_id: int, kinds: tuple[str, ...] = STEP_KINDS) -> list[StoredAction]:
@@ -282,7 +435,7 @@ def live_actions(con: Con, item_id: int, kinds: tuple[str, ...] = STEP_KINDS) ->
     marks = ", ".join("?" for _ in kinds)
     rows = con.execute(
         f"""SELECT a.id, a.kind, a.step, a.result, a.note, a.seconds FROM actions a
-            WHERE a.tree_id IS NULL AND a.kind IN ({marks}) AND {_ITEM} = ? AND {_NOT_SUPERSEDED}
+            WHERE a.tree_id IS NULL AND a.kind IN ({marks}) AND a.item_id = ? AND {_NOT_SUPERSEDED}
             ORDER BY a.id""",
         [*kinds, item_id],
     ).fetchall()
@@ -291,7 +444,7 @@ def live_actions(con: Con, item_id: int, kinds: tuple[str, ...] = STEP_KINDS) ->
 
 def item_seconds(con: Con, item_id: int) -> float:
     """Everything the person spent on the item: steps, undone ones, undos, flags."""
-    row = con.execute(f"SELECT coalesce(sum(a.seconds), 0) FROM actions a WHERE {_ITEM} = ?", [item_id])
+    row = con.execute("SELECT coalesce(sum(a.seconds), 0) FROM actions a WHERE a.item_id = ?", [item_id])
     return float(row.fetchone()[0])
 
 

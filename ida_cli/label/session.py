@@ -10,18 +10,27 @@ import contextlib
 import os
 import statistics
 import textwrap
+import threading
 import time
 import uuid
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import numpy as np
 
 from adversary.select import Choice, Strategy
 from ida_cli.amplify import Scorer, Walker, require
-from ida_cli.errors import DatabaseBusy, IdaError, Interrupted, NoDatabase, ParseError, UsageError
+from ida_cli.errors import (
+    DatabaseBusy,
+    DatabaseUnreachable,
+    IdaError,
+    Interrupted,
+    NoDatabase,
+    ParseError,
+    UsageError,
+)
 from ida_cli.label import records as lrec
 from ida_cli.label.screen import (
     ASK_HINTS,
@@ -48,6 +57,8 @@ from ida_cli.tasks.base import JSON, UNKNOWN, Answer, Ask, Step, Task, Transcrip
 from ida_cli.tree import Tree
 
 MAX_SUBQUESTIONS = 2
+RETRY_SECONDS = 1.0  # while the database server is unreachable, try again this often
+T = TypeVar("T")
 PICKERS = {"adversary": "the adversary", "bernoulli": "the adversary", "uncertainty": "ML's uncertainty"}
 
 
@@ -58,6 +69,10 @@ class _Quit(Exception):
 
 class _Skip(Exception):
     pass
+
+
+class _Reclaimed(Exception):
+    """The item was given to another annotator while this session was away (its claim went stale)."""
 
 
 class _Restart(Exception):
@@ -77,6 +92,7 @@ class LabelOptions:
     limit: int | None = None  # questions (finished or skipped) this session
     seed: int = 0  # a new round's seed (a resumed round keeps its own)
     temperature: float = 1.0
+    overlap: int | None = None  # annotators each question is served to (None: the round's, else 1)
 
 
 class Models(Protocol):
@@ -298,6 +314,30 @@ def describe(task: Task, question: JSON, result: JSON) -> str:
     return "ask " + " ; ".join(task.question_text(q) for q in result["ask"])
 
 
+class _Heartbeat:
+    """Keeps the session's `heartbeat_at` fresh from a background thread while the person thinks,
+    so that its claim never looks stale to other annotators; errors (server away) are ignored."""
+
+    def __init__(self, store: Store, session_id: str) -> None:
+        self.store, self.session_id = store, session_id
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="ida-label-heartbeat", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def _run(self) -> None:
+        every = lrec.heartbeat_every()
+        while not self._stop.wait(every):
+            with contextlib.suppress(IdaError), self.store.write() as con:
+                lrec.heartbeat(con, self.session_id)
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=10)
+
+
 # -- the session -------------------------------------------------------------------------------------
 @dataclass
 class Summary:
@@ -324,12 +364,14 @@ class LabelSession:
         self.counted = 0  # questions finished or skipped this session (for --limit)
         self.ml: ML | None = None
         self.scorer: Scorer | None = None
+        self.overlap = 1
+        self._heartbeat: _Heartbeat | None = None
 
     # -- start and end ----------------------------------------------------------------------------
     def start(self) -> None:
         """Find or make the round, check there is work, and open the session (one transaction)."""
         if not self.store.exists():
-            raise NoDatabase(f"no database at {self.store.path}: run `ida init` (or pass --db)")
+            raise NoDatabase(f"no database at {self.store.display}: run `ida init` (or pass --db)")
         from ida_cli.rounds import _default_task, make_strategy
 
         with self.store.read() as con:
@@ -349,15 +391,20 @@ class LabelSession:
         self.strategy = strategy
         require(strategy, model is not None, adversary is not None)
         self.walk_strategy = make_strategy(strategy, None, temperature)
+        overlap = self.opts.overlap or int((rnd.params.get("overlap") if rnd else None) or 1)
+        self.overlap = overlap
         with self.store.write() as con:
-            pid = lrec.claim_sessions(con, self.opts.annotator)
-            if pid is not None:
+            live = lrec.claim_sessions(con, self.opts.annotator)
+            if live is not None:
+                pid, host = live
+                where = f"pid {pid}" if host == lrec.socket.gethostname() else f"pid {pid} on {host}"
                 raise UsageError(
-                    f"{self.opts.annotator} is already labelling in another `ida label` (pid {pid}): "
+                    f"{self.opts.annotator} is already labelling in another `ida label` ({where}): "
                     "finish there, or use another --annotator"
                 )
             has_open = rnd is not None and lrec.open_item(con, rnd.id) is not None
-            if not has_open and not lrec.available(con, task_name, self.opts.annotator):
+            stale = lrec.stale_annotators(con, self.opts.annotator)
+            if not has_open and not lrec.available(con, task_name, self.opts.annotator, overlap, stale):
                 raise UsageError(self.no_questions(task_name))
             records.create_session(con, self.session_id, "label", self.actor, os.getpid())
             if rnd is None:
@@ -368,12 +415,18 @@ class LabelSession:
                     "p": None,
                     "model_version": model,
                     "adversary_version": adversary,
+                    "overlap": overlap,
                 }
                 rnd = lrec.create_round(con, self.session_id, task_name, strategy, seed, params)
             else:
+                if rnd.params.get("overlap", 1) != overlap:
+                    rnd.params["overlap"] = overlap
+                    lrec.set_round_params(con, rnd.id, rnd.params)
                 lrec.set_round_status(con, rnd.id, "running")
         self.round = rnd
         self.summary = Summary(rnd.id, task_name)
+        self._heartbeat = _Heartbeat(self.store, self.session_id)
+        self._heartbeat.start()
 
     def no_questions(self, task: str) -> str:
         return (
@@ -382,10 +435,14 @@ class LabelSession:
         )
 
     def end(self, status: str, round_status: str) -> None:
-        with self.store.write() as con:
+        """Close the session and pause or finish the round. With the server away this is given up
+        (the session then looks stale after the claim timeout, and the round resumes as usual)."""
+        if self._heartbeat is not None:
+            self._heartbeat.stop()
+        self.summary.status = status
+        with contextlib.suppress(DatabaseUnreachable), self.store.write() as con:
             records.end_session(con, self.session_id, status)
             lrec.set_round_status(con, self.round.id, round_status)
-        self.summary.status = status
 
     def run(self) -> Summary:
         """The session after `start()`: question after question until quit, --limit or no more."""
@@ -404,6 +461,9 @@ class LabelSession:
             with contextlib.suppress(Exception):  # the error that stopped us is the one to report
                 self.end("failed", "paused")
             raise
+        finally:
+            if self._heartbeat is not None:
+                self._heartbeat.stop()
         self.end(status, round_status)
         return self.summary
 
@@ -423,15 +483,36 @@ class LabelSession:
             except _Skip:
                 self.counted += 1
                 self.summary.skipped += 1
+            except _Reclaimed:
+                self.message, self.error = self._reclaimed_message(item), True
+
+    def _reclaimed_message(self, item: lrec.Item) -> str:
+        return (
+            f"question {item.question_id} was given to another annotator while this session was away "
+            f"(more than {lrec.claim_timeout():.0f} s unseen); your steps on it are kept"
+        )
 
     def _next_item(self) -> lrec.Item | None:
-        model, adversary = self.models.current(self.task.name)
-        with self.store.write() as con:
-            item = lrec.open_item(con, self.round.id)
-            if item is None:
-                item = lrec.pick_item(con, self.round, self.opts.annotator, model, adversary)
-            left = len(lrec.available(con, self.task.name, self.opts.annotator)) + (item is not None)
-            counts = lrec.round_counts(con, self.round.id)
+        model, adversary = self._retrying(
+            "nothing is lost: the next question comes when it is back",
+            lambda: self.models.current(self.task.name),
+        )
+
+        def take() -> tuple[lrec.Item | None, int, dict[str, Any]]:
+            with self.store.write() as con:
+                item = lrec.open_item(con, self.round.id)
+                if item is None:
+                    item, _, left = lrec.pick_item(
+                        con, self.round, self.opts.annotator, model, adversary, self.overlap
+                    )
+                else:
+                    stale = lrec.stale_annotators(con, self.opts.annotator)
+                    left = 1 + len(
+                        lrec.available(con, self.task.name, self.opts.annotator, self.overlap, stale)
+                    )
+                return item, left, lrec.round_counts(con, self.round.id)
+
+        item, left, counts = self._retrying("nothing is lost: the next question comes when it is back", take)
         if self.opts.limit is not None:
             left = min(left, self.opts.limit - self.counted)
         self.seconds = counts["seconds"]
@@ -452,16 +533,24 @@ class LabelSession:
     # -- one question -------------------------------------------------------------------------------
     def _label(self, item: lrec.Item) -> None:
         self.item = item
-        with self.store.read() as con:
-            [row] = records.load_questions(con, [item.question_id])
-            replay = lrec.live_actions(con, item.id)
+
+        def load() -> tuple[dict[str, Any], list[lrec.StoredAction]]:
+            with self.store.read() as con:
+                [row] = records.load_questions(con, [item.question_id])
+                return row, lrec.live_actions(con, item.id)
+
+        row, replay = self._retrying("nothing is lost: the question comes when it is back", load)
         self.row = row
         try:
-            self.ml, self.scorer = self.models.load(
-                self.task.name, item.model_version, item.adversary_version
+            self.ml, self.scorer = self._retrying(
+                "nothing is lost: the question comes when it is back",
+                lambda: self.models.load(self.task.name, item.model_version, item.adversary_version),
             )
         except IdaError as e:  # the pinned versions are gone: the current ones (replay checks the rest)
-            self.ml, self.scorer = self.models.load(self.task.name, *self.models.current(self.task.name))
+            self.ml, self.scorer = self._retrying(
+                "nothing is lost: the question comes when it is back",
+                lambda: self.models.load(self.task.name, *self.models.current(self.task.name)),
+            )
             self.message, self.error = f"{e}; going on with the current model", True
         overseer = HumanOverseer(self)
         overseer.begin(replay)
@@ -484,11 +573,30 @@ class LabelSession:
             raise RuntimeError(f"{len(tree.actions)} overseer steps but {len(taken)} stored ones")
         actions, tree.actions = tree.actions, []
         tree.round_id, tree.context_id = self.round.id, self.row["context_id"]
-        with self.store.write() as con:
-            tree.seconds = lrec.item_seconds(con, self.item.id)
-            records.write_trees(con, [tree], None)
-            lrec.link_actions(con, [(aid, tree.id, a.node.id) for aid, a in zip(taken, actions, strict=True)])
-            lrec.finish_item(con, self.item, tree.id, tree.seconds)
+        item = self.item
+
+        def store() -> str | None:
+            with self.store.write() as con:
+                status = lrec.item_status(con, item.id)
+                if status != "open":  # stored by an attempt whose reply was lost, or reclaimed
+                    return status
+                tree.id = 0  # fresh ids on every attempt (a failed one rolled back)
+                tree.seconds = lrec.item_seconds(con, item.id)
+                records.write_trees(con, [tree], None)
+                lrec.link_actions(
+                    con, [(aid, tree.id, a.node.id) for aid, a in zip(taken, actions, strict=True)]
+                )
+                lrec.finish_item(con, item, tree.id, tree.seconds)
+                return None
+
+        status = self._retrying("your answers are stored; the finished tree is kept until it is back", store)
+        if status == "done":
+            with self.store.read() as con:
+                tree.id = int(
+                    con.execute("SELECT tree_id FROM label_items WHERE id = ?", [item.id]).fetchone()[0]
+                )
+        elif status is not None:
+            raise _Reclaimed()
         self.counted += 1
         self.summary.labelled += 1
         q = self.task.question_text(self.row["question"])
@@ -505,73 +613,192 @@ class LabelSession:
     def void(self, stale: list[lrec.StoredAction]) -> None:
         """Steps the replayed tree no longer reaches (the model's answers changed): superseded by a
         `void` record each, never deleted."""
-        with self.store.write() as con:
-            for act in stale:
-                lrec.add_action(
-                    con,
-                    session_id=self.session_id,
-                    actor=self.actor,
-                    kind="void",
-                    step=act.step,
-                    primitive=False,
-                    result={"void": act.id},
-                    at=now(),
-                    seconds=0.0,
-                    note=self._note(reason="the tree no longer reaches this step on replay"),
-                    supersedes=act.id,
-                )
+
+        def store() -> None:
+            with self.store.write() as con:
+                for act in stale:
+                    lrec.add_action(
+                        con,
+                        session_id=self.session_id,
+                        actor=self.actor,
+                        kind="void",
+                        step=act.step,
+                        primitive=False,
+                        result={"void": act.id},
+                        at=now(),
+                        seconds=0.0,
+                        note=self._note(reason="the tree no longer reaches this step on replay"),
+                        supersedes=act.id,
+                    )
+
+        self._retrying("nothing is lost: your steps are stored", store)
         self.message = (
             f"{len(stale)} earlier step(s) no longer fit this tree (ML's answers changed) and were set "
             "aside; go on from here"
         )
         self.error = True
 
-    def _record(self, kind: str, result: JSON, seconds: float, **note: Any) -> None:
-        with self.store.write() as con:
-            lrec.add_action(
-                con,
-                session_id=self.session_id,
-                actor=self.actor,
-                kind=kind,
-                step=0,
-                primitive=False,
-                result=result,
-                at=now(),
-                seconds=seconds,
-                note=self._note(**note),
-            )
+    def _record(
+        self, kind: str, result: JSON, seconds: float, status: str | None = None, **note: Any
+    ) -> None:
+        """A skip or flag record (with the item's new status, for a skip), stored exactly once even
+        when the server goes away around the commit."""
+        token, at, item = uuid.uuid4().hex, now(), self.item
+        retried: list[bool] = []
+
+        def store() -> None:
+            with self.store.write() as con:
+                if not retried or lrec.action_by_token(con, item.id, token) is None:
+                    lrec.add_action(
+                        con,
+                        session_id=self.session_id,
+                        actor=self.actor,
+                        kind=kind,
+                        step=0,
+                        primitive=False,
+                        result=result,
+                        at=at,
+                        seconds=seconds,
+                        note=self._note(token=token, **note),
+                    )
+                if status is not None and lrec.item_status(con, item.id) == "open":
+                    lrec.set_item_status(con, item.id, status)
+
+        self._retrying(
+            f"your {kind} is kept and will be stored when it is back",
+            store,
+            on_retry=lambda: retried.append(True),
+        )
+
+    def _commit_step(
+        self,
+        kind: str,
+        step: int,
+        primitive: bool,
+        y: Step,
+        seconds: float,
+        note: dict[str, Any],
+        question: JSON,
+    ) -> tuple[int, str | None]:
+        """Store the person's step in its own transaction, before the walker sees it; while the
+        server is away the screen says so and the step waits here, and it is stored exactly once
+        (a token in its note tells whether an attempt whose reply was lost did commit). Returns the
+        action id and the item's status (not open: the question was reclaimed meanwhile)."""
+        token, at = uuid.uuid4().hex, now()
+        item = self.item
+
+        def store() -> tuple[int, str | None]:
+            with self.store.write() as con:
+                aid = lrec.action_by_token(con, item.id, token) if retried else None
+                if aid is None:
+                    aid = lrec.add_action(
+                        con,
+                        session_id=self.session_id,
+                        actor=self.actor,
+                        kind=kind,
+                        step=step,
+                        primitive=primitive,
+                        result=step_json(y),
+                        at=at,
+                        seconds=seconds,
+                        note=self._note(token=token, **note),
+                    )
+                return aid, lrec.item_status(con, item.id)
+
+        retried: list[bool] = []
+        what = f"your {describe(self.task, question, y)} is kept and will be stored when it is back"
+        return self._retrying(what, store, on_retry=lambda: retried.append(True))
+
+    def _retrying(self, what: str, fn: Callable[[], T], on_retry: Callable[[], None] | None = None) -> T:
+        """`fn()` (short transactions), tried again every RETRY_SECONDS while the database server is
+        unreachable, with a screen that says so and what is kept. Ctrl-C gives up (exit 130)."""
+        attempt = 0
+        while True:
+            try:
+                return fn()
+            except DatabaseUnreachable as e:
+                attempt += 1
+                self._outage(str(e), what, attempt)
+                if on_retry is not None:
+                    on_retry()
+                time.sleep(RETRY_SECONDS)
+
+    def _outage(self, error: str, what: str, attempt: int) -> None:
+        columns, rows = self.term.size()
+        width = max(columns - 1, 20)
+        lines = [
+            "ida label · the database server cannot be reached",
+            "",
+            *textwrap.wrap(error, width),
+            "",
+            *textwrap.wrap(what + ".", width),
+            "",
+            f"trying again every {RETRY_SECONDS:.0f} s (attempt {attempt}) · Ctrl-C quits: "
+            "everything stored so far is kept",
+        ]
+        self.term.draw(render_text(lines, columns, rows, "waiting for the database server…"))
 
     def _undo(self, seconds: float) -> str:
         """Supersede the person's last action in this question (or the skip just before it)."""
-        task = self.task
-        with self.store.write() as con:
-            acts = lrec.live_actions(con, self.item.id, ("fan_out", "fan_in", "flag"))
-            target: lrec.StoredAction | None = acts[-1] if acts else None
-            prev = None
-            if target is None:
-                prev = lrec.previous_item(con, self.item)
-                skips = (
-                    lrec.live_actions(con, prev.id, ("skip",)) if prev and prev.status == "skipped" else []
+        task, item, token, at = self.task, self.item, uuid.uuid4().hex, now()
+        found: list[lrec.StoredAction] = []  # the target, once an attempt has chosen it
+        retried: list[bool] = []
+
+        def store() -> str | None:
+            with self.store.write() as con:
+                if retried and found and lrec.action_by_token(con, item.id, token) is not None:
+                    return None  # the attempt whose reply was lost did commit
+                found.clear()
+                acts = lrec.live_actions(con, item.id, ("fan_out", "fan_in", "flag"))
+                target: lrec.StoredAction | None = acts[-1] if acts else None
+                prev = None
+                if target is None:
+                    prev = lrec.previous_item(con, item)
+                    skips = (
+                        lrec.live_actions(con, prev.id, ("skip",))
+                        if prev and prev.status == "skipped"
+                        else []
+                    )
+                    target = skips[-1] if skips else None
+                if target is None:
+                    return "nothing to undo in this question (finished questions stay as they are stored)"
+                # the skipped question comes back only if it has a free slot
+                if (
+                    target.kind == "skip"
+                    and prev is not None
+                    and not lrec.claim(con, prev.question_id, prev.id, self.opts.annotator, self.overlap)
+                ):
+                    return (
+                        f"cannot undo the skip: question {prev.question_id} is now being labelled "
+                        "by another annotator"
+                    )
+                found.append(target)
+                lrec.add_action(
+                    con,
+                    session_id=self.session_id,
+                    actor=self.actor,
+                    kind="undo",
+                    step=target.step,
+                    primitive=False,
+                    result={"undo": target.id},
+                    at=at,
+                    seconds=seconds,
+                    note=self._note(undone=target.kind, token=token),
+                    supersedes=target.id,
                 )
-                target = skips[-1] if skips else None
-            if target is None:
-                return "nothing to undo in this question (finished questions stay as they are stored)"
-            lrec.add_action(
-                con,
-                session_id=self.session_id,
-                actor=self.actor,
-                kind="undo",
-                step=target.step,
-                primitive=False,
-                result={"undo": target.id},
-                at=now(),
-                seconds=seconds,
-                note=self._note(undone=target.kind),
-                supersedes=target.id,
-            )
-            if target.kind == "skip" and prev is not None:
-                lrec.set_item_status(con, prev.id, "open")
-                lrec.set_item_status(con, self.item.id, "returned")
+                if target.kind == "skip" and prev is not None:
+                    lrec.set_item_status(con, prev.id, "open")
+                    lrec.set_item_status(con, item.id, "returned")
+                return None
+
+        refused = self._retrying(
+            "your undo is kept and will be stored when it is back",
+            store,
+            on_retry=lambda: retried.append(True),
+        )
+        if refused is not None:
+            return refused
+        target = found[0]
         if target.kind == "flag":
             return "flag removed"
         if target.kind == "skip":
@@ -742,9 +969,9 @@ class LabelSession:
             elif key == "k":
                 reason = self._line(view, "skip — reason (optional, ⏎ to skip): ", LINE_HINTS)
                 if reason is not None:
-                    self._record("skip", {"skip": reason.strip() or None}, time.monotonic() - t0)
-                    with self.store.write() as con:
-                        lrec.set_item_status(con, self.item.id, "skipped")
+                    self._record(
+                        "skip", {"skip": reason.strip() or None}, time.monotonic() - t0, status="skipped"
+                    )
                     self.message = f"skipped {self.task.question_text(self.row['question'])}"
                     raise _Skip()
             elif key == "f":
@@ -781,23 +1008,15 @@ class LabelSession:
                 note["ml"] = step_json(suggestion)
             step = 0 if kind == "fan_out" else frame.fan_ins
             try:
-                with self.store.write() as con:
-                    aid = lrec.add_action(
-                        con,
-                        session_id=self.session_id,
-                        actor=self.actor,
-                        kind=kind,
-                        step=step,
-                        primitive=self.task.is_primitive(context, question),
-                        result=step_json(y),
-                        at=now(),
-                        seconds=seconds,
-                        note=self._note(**note),
-                    )
+                aid, status = self._commit_step(
+                    kind, step, self.task.is_primitive(context, question), y, seconds, note, question
+                )
             except DatabaseBusy as e:  # keep the person's step: they give it again when it is free
                 self.message = f"{e}; nothing was stored: give your step again in a moment"
                 self.error = True
                 continue
+            if status != "open":
+                raise _Reclaimed()
             overseer.taken.append(aid)
             self.calls += 1
             self.summary.calls += 1

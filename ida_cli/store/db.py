@@ -1,25 +1,29 @@
-"""The only code that talks to DuckDB: opening a project file under a cross-process lock, running
-migrations, and turning `duckdb.Error` into IdaError subclasses.
+"""The only code that talks to DuckDB: opening a project database, running migrations, and turning
+`duckdb.Error` into IdaError subclasses.
 
-Every command opens the database for one short transaction at a time. Writers take an exclusive
-`flock` on `<db>.lock` (readers a shared one) so that a second writer waits a few seconds and then
-fails with the name and pid of the holder, instead of DuckDB's raw lock error."""
+Two backends run the same SQL and the same migrations. A DuckDB file (`--db PATH`): every command
+opens it for one short transaction at a time; writers take an exclusive `flock` on `<db>.lock`
+(readers a shared one) so that a second writer waits a few seconds and then fails with the name and
+pid of the holder, instead of DuckDB's raw lock error. A PostgreSQL server
+(`--db postgresql://user:pass@host:port/dbname`, see store/postgres.py): DuckDB attaches it; writers
+serialize on a transaction-level advisory lock instead of the flock, readers take no lock."""
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
 import os
+import re
 import signal
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from ida_cli.errors import DatabaseBusy, NoDatabase, NotADatabase, SchemaTooNew, StoreError
+from ida_cli.store import postgres
 from ida_cli.store.migrations import MIGRATIONS, SCHEMA_VERSION
 
 DEFAULT_LOCK_TIMEOUT = 5.0
@@ -46,21 +50,70 @@ def deferred_interrupts() -> Iterator[None]:
         raise KeyboardInterrupt
 
 
-@dataclass
+def lock_timeout() -> float:
+    return float(os.environ.get("IDA_LOCK_TIMEOUT", DEFAULT_LOCK_TIMEOUT))
+
+
 class Store:
-    path: Path
-    command: str = "ida"
+    """A project database: a DuckDB file, or a PostgreSQL server given by URL."""
+
+    def __init__(self, db: str | Path, command: str = "ida") -> None:
+        self.command = command
+        text = str(db)
+        self.pg: postgres.PgUrl | None = postgres.parse(text) if postgres.is_url(text) else None
+        if self.pg is None:
+            self.path = Path(db)
+        else:
+            # files that live beside a database file (model checkpoints) live in the working folder
+            name = re.sub(r"[^A-Za-z0-9._-]", "_", f"ida-{self.pg.host}-{self.pg.port}-{self.pg.dbname}")
+            self.path = Path.cwd() / name
+
+    def __repr__(self) -> str:
+        return f"Store({self.display!r})"
+
+    @property
+    def display(self) -> str:
+        """How the database is named in messages: the path, or the URL without its password."""
+        return self.pg.safe if self.pg is not None else str(self.path)
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.pg is not None
 
     @property
     def lock_path(self) -> Path:
         return self.path.with_name(self.path.name + ".lock")
 
     def exists(self) -> bool:
-        return self.path.exists()
+        """The file exists; on a server, the database holds ida's tables (raises when it cannot connect)."""
+        if self.pg is None:
+            return self.path.exists()
+        import duckdb
+
+        con = postgres.database(self.pg).cursor(self.command)
+        try:
+            return schema_version(con, self.display) > 0
+        except duckdb.Error as e:
+            raise postgres.query_error(self.pg, e) from None
+        finally:
+            con.close()
+
+    def size_bytes(self) -> int:
+        if self.pg is None:
+            return self.path.stat().st_size
+        import duckdb
+
+        con = postgres.database(self.pg).cursor(self.command)
+        try:
+            return postgres.size_bytes(con)
+        except duckdb.Error as e:
+            raise postgres.query_error(self.pg, e) from None
+        finally:
+            con.close()
 
     @contextlib.contextmanager
     def _lock(self, exclusive: bool) -> Iterator[None]:
-        timeout = float(os.environ.get("IDA_LOCK_TIMEOUT", DEFAULT_LOCK_TIMEOUT))
+        timeout = lock_timeout()
         try:
             fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
         except OSError as e:
@@ -111,6 +164,10 @@ class Store:
     @contextlib.contextmanager
     def write(self) -> Iterator[Any]:
         """One transaction: everything in the block commits together or not at all."""
+        if self.pg is not None:
+            with self._pg_write() as con:
+                yield con
+            return
         import duckdb
 
         with deferred_interrupts(), self._lock(exclusive=True):
@@ -131,6 +188,10 @@ class Store:
 
     @contextlib.contextmanager
     def read(self) -> Iterator[Any]:
+        if self.pg is not None:
+            with self._pg_read() as con:
+                yield con
+            return
         import duckdb
 
         if not self.path.exists():
@@ -138,9 +199,9 @@ class Store:
         with self._lock(exclusive=False):
             con = self._connect(read_only=True)
             try:
-                version = schema_version(con)
+                version = schema_version(con, self.display)
                 if version > SCHEMA_VERSION:
-                    raise _too_new(self.path, version)
+                    raise _too_new(self.display, version)
                 if version == SCHEMA_VERSION:
                     yield con
                     return
@@ -155,40 +216,125 @@ class Store:
             yield con
 
     def _migrate(self, con: Any) -> None:
-        version = schema_version(con)
+        version = schema_version(con, self.display)
         if version > SCHEMA_VERSION:
-            raise _too_new(self.path, version)
+            raise _too_new(self.display, version)
         for number in range(version + 1, SCHEMA_VERSION + 1):
             con.execute("BEGIN TRANSACTION")
             con.execute(MIGRATIONS[number - 1])
             con.execute("INSERT INTO schema_version VALUES (?, ?)", [number, now()])
             con.execute("COMMIT")
 
+    # -- PostgreSQL -----------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def _pg_write(self) -> Iterator[Any]:
+        import duckdb
 
-def schema_version(con: Any) -> int:
+        assert self.pg is not None
+        url, timeout = self.pg, lock_timeout()
+        db = postgres.database(url)
+        with deferred_interrupts():
+            con = db.cursor(self.command)
+            try:
+                if not db.migrated:
+                    self._pg_migrate(con, timeout)
+                    db.migrated = True
+                con.execute("BEGIN TRANSACTION")
+                try:
+                    postgres.lock_writer(con, url, timeout)
+                    yield con
+                except BaseException:
+                    with contextlib.suppress(duckdb.Error):
+                        con.execute("ROLLBACK")
+                    raise
+                con.execute("COMMIT")
+            except duckdb.Error as e:
+                raise postgres.query_error(url, e) from None
+            finally:
+                con.close()
+
+    def _pg_migrate(self, con: Any, timeout: float) -> None:
+        """All missing migrations in one transaction (PostgreSQL's DDL is transactional) under the
+        writer lock, after re-reading the catalog: another process may have just migrated."""
+        import duckdb
+
+        assert self.pg is not None
+        version = schema_version(con, self.display)
+        if version > SCHEMA_VERSION:
+            raise _too_new(self.display, version)
+        if version == SCHEMA_VERSION:
+            return
+        con.execute("BEGIN TRANSACTION")
+        try:
+            postgres.lock_writer(con, self.pg, timeout)
+            postgres.clear_cache(con)
+            version = schema_version(con, self.display)
+            if version > SCHEMA_VERSION:
+                raise _too_new(self.display, version)
+            for number in range(version + 1, SCHEMA_VERSION + 1):
+                con.execute(MIGRATIONS[number - 1])
+                con.execute("INSERT INTO schema_version VALUES (?, ?)", [number, now()])
+        except BaseException:
+            with contextlib.suppress(duckdb.Error):
+                con.execute("ROLLBACK")
+            raise
+        con.execute("COMMIT")
+
+    @contextlib.contextmanager
+    def _pg_read(self) -> Iterator[Any]:
+        import duckdb
+
+        assert self.pg is not None
+        url = self.pg
+        db = postgres.database(url)
+        con = db.cursor(self.command)
+        try:
+            if not db.migrated:
+                version = schema_version(con, self.display)
+                if version == 0:
+                    raise NoDatabase(f"no ida database at {self.display}: run `ida init` (or pass --db)")
+                if version > SCHEMA_VERSION:
+                    raise _too_new(self.display, version)
+                if version < SCHEMA_VERSION:
+                    with self.write():  # an older schema: upgrade once under the writer lock
+                        pass
+                db.migrated = True
+            yield con
+        except duckdb.Error as e:
+            raise postgres.query_error(url, e) from None
+        finally:
+            con.close()
+
+
+def schema_version(con: Any, name: str = "this database") -> int:
+    """The database's schema version; 0 for a blank one. Only the current catalog and schema count
+    (a PostgreSQL database shows its system catalogs too)."""
+    here = "table_catalog = current_database() AND table_schema = current_schema()"
     has = con.execute(
-        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_version'"
+        f"SELECT count(*) FROM information_schema.tables WHERE {here} AND table_name = 'schema_version'"
     ).fetchone()[0]
     if not has:
-        tables = con.execute("SELECT count(*) FROM information_schema.tables").fetchone()[0]
+        tables = con.execute(f"SELECT count(*) FROM information_schema.tables WHERE {here}").fetchone()[0]
         if tables:
-            raise StoreError(
-                "this DuckDB file is not an ida database (it has other tables): use another --db"
-            )
+            raise StoreError(f"{name} is not an ida database (it has other tables): use another --db")
         return 0
     row = con.execute("SELECT max(version) FROM schema_version").fetchone()
     return int(row[0] or 0)
 
 
-def _too_new(path: Path, version: int) -> SchemaTooNew:
+def _too_new(name: str, version: int) -> SchemaTooNew:
     return SchemaTooNew(
-        f"{path} has schema version {version}, newer than this ida knows ({SCHEMA_VERSION}): upgrade ida"
+        f"{name} has schema version {version}, newer than this ida knows ({SCHEMA_VERSION}): upgrade ida"
     )
 
 
 def next_id(con: Any, table: str) -> int:
-    """Ids are allocated under the write lock, so max+1 cannot race."""
-    return int(con.execute(f"SELECT coalesce(max(id), 0) + 1 FROM {table}").fetchone()[0])
+    """Ids are allocated under the write lock, so max+1 cannot race. On PostgreSQL the server
+    computes it from the primary key's index (through DuckDB it would fetch every id)."""
+    sql = f"SELECT coalesce(max(id), 0) + 1 FROM {table}"
+    if getattr(con, "backend", None) == "postgres":
+        return int(con.server_value(sql))
+    return int(con.execute(sql).fetchone()[0])
 
 
 def insert_frame(con: Any, table: str, frame: Any) -> None:

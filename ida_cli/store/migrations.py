@@ -81,6 +81,26 @@ MIGRATIONS: list[str] = [
         model_version INTEGER, adversary_version INTEGER, tree_id BIGINT,
         started_at TIMESTAMP NOT NULL, finished_at TIMESTAMP, seconds DOUBLE);
     """,
+    # 4: label stores shared by several annotators at once (PostgreSQL). Sessions record the host
+    # they run on and when they were last seen (a heartbeat): a question claimed by an annotator not
+    # seen for IDA_CLAIM_TIMEOUT seconds may be given to someone else. label_claims are the questions
+    # served to annotators, one row per (question, slot): a question has at most K slots (the
+    # round's --overlap), and the primary key makes a second claim of a slot impossible. Actions
+    # name their label item in a column, so that the database filters them instead of the note.
+    """
+    ALTER TABLE sessions ADD COLUMN host VARCHAR;
+    ALTER TABLE sessions ADD COLUMN heartbeat_at TIMESTAMP;
+    ALTER TABLE actions ADD COLUMN item_id BIGINT;
+    UPDATE actions SET item_id = CAST(json_extract_string(note, '$.item') AS BIGINT)
+        WHERE note IS NOT NULL AND json_extract_string(note, '$.item') IS NOT NULL;
+    CREATE TABLE label_claims (
+        question_id BIGINT NOT NULL, slot INTEGER NOT NULL, item_id BIGINT NOT NULL,
+        annotator VARCHAR NOT NULL, claimed_at TIMESTAMP NOT NULL, PRIMARY KEY (question_id, slot));
+    INSERT INTO label_claims (question_id, slot, item_id, annotator, claimed_at)
+        SELECT question_id, CAST(row_number() OVER (PARTITION BY question_id ORDER BY id) - 1 AS INTEGER),
+               id, annotator, started_at
+        FROM label_items WHERE status IN ('open', 'done');
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -98,6 +118,7 @@ TABLES = (
     "metrics",
     "audits",
     "label_items",
+    "label_claims",
     "experiments",
     "curve",
     "settings",

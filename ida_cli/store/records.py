@@ -168,9 +168,14 @@ def finish_round(con: Con, round_id: int, status: str) -> None:
 
 
 def create_session(con: Con, session_id: str, command: str, actor: str | None, pid: int) -> None:
+    """A session of this process on this host, seen now (label sessions keep `heartbeat_at` fresh)."""
+    import socket
+
+    started = now()
     con.execute(
-        "INSERT INTO sessions (id, command, actor, pid, started_at, status) VALUES (?, ?, ?, ?, ?, 'open')",
-        [session_id, command, actor, pid, now()],
+        """INSERT INTO sessions (id, command, actor, pid, started_at, status, host, heartbeat_at)
+           VALUES (?, ?, ?, ?, ?, 'open', ?, ?)""",
+        [session_id, command, actor, pid, started, socket.gethostname(), started],
     )
 
 

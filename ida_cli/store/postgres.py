@@ -1,0 +1,411 @@
+"""The PostgreSQL backend: the same SQL and migrations as the DuckDB file, run by DuckDB through its
+postgres extension (`ATTACH '<url>' AS pg (TYPE postgres)` then `USE pg`).
+
+The extension comes from the `duckdb-extension-postgres` wheel and is loaded from disk, never
+downloaded. The wheel names its file `postgres.duckdb_extension`, but the binary's entry point is
+`postgres_scanner_duckdb_cpp_init` and DuckDB derives the entry point from the file name, so the
+file is linked (or copied) once as `postgres_scanner.duckdb_extension` in a cache folder.
+
+What the extension passes through, and what it does not (checked against duckdb 1.5.5):
+- plain tables of BIGINT/INTEGER/VARCHAR/DOUBLE/BOOLEAN/TIMESTAMP, PRIMARY KEY, CREATE INDEX,
+  ALTER TABLE ADD COLUMN: yes (DOUBLE becomes float8). JSON values are VARCHAR text here anyway.
+- INSERT OR REPLACE / ON CONFLICT: yes. UPDATE and DELETE: yes (through ctid). Bulk inserts of a
+  registered Arrow table: yes (binary COPY).
+- INSERT ... RETURNING, CREATE SEQUENCE, LIST/STRUCT/JSON column types: no. ida uses none of them:
+  ids are max+1 under the writer lock, values are JSON text.
+- Queries run in DuckDB, with simple column filters pushed down to PostgreSQL.
+
+One process keeps one in-memory DuckDB database per URL with the server attached (its connection
+pool reconnects after a server restart); every transaction takes a cursor of it. Writers serialize
+on a transaction-level advisory lock (the flock of the file backend), so ids allocated as max+1
+cannot race; the attach uses READ COMMITTED so that a writer that waited for the lock reads what the
+previous holder committed."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import tempfile
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, unquote, urlsplit
+
+from ida_cli.errors import BadConnection, DatabaseBusy, DatabaseUnreachable, StoreError
+
+SCHEMES = ("postgresql", "postgres")
+# pg_advisory_xact_lock key of the writer lock (below 2**32: pg_locks shows it as objid)
+LOCK_KEY = 0x1DA5_7012
+CATALOG = "pg"
+FIX = "check the URL in --db or IDA_DB"
+
+_URL = re.compile(r"^(postgres(?:ql)?):/+", re.IGNORECASE)
+
+
+def is_url(text: str) -> bool:
+    return bool(_URL.match(text))
+
+
+def repair(text: str) -> str:
+    """A URL that went through pathlib (`postgresql:/u@h/db`) back to `postgresql://u@h/db`."""
+    return _URL.sub(lambda m: m.group(1).lower() + "://", text, count=1)
+
+
+@dataclass(frozen=True)
+class PgUrl:
+    url: str  # as given (with the password): only ever passed to the server
+    user: str | None
+    password: str | None
+    host: str
+    port: int
+    dbname: str
+    query: str
+
+    @property
+    def safe(self) -> str:
+        """The URL without its password: the only form ida ever prints."""
+        user = f"{quote(self.user, safe='')}@" if self.user else ""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        query = f"?{self.query}" if self.query else ""
+        return f"postgresql://{user}{host}:{self.port}/{self.dbname}{query}"
+
+    def redact(self, text: str) -> str:
+        """`text` with the full URL replaced by the safe one and the password masked anywhere."""
+        text = text.replace(self.url, self.safe)
+        if self.password:
+            text = text.replace(self.password, "***")
+            encoded = quote(self.password, safe="")
+            if encoded != self.password:
+                text = text.replace(encoded, "***")
+        return text
+
+
+def parse(text: str) -> PgUrl:
+    url = repair(text)
+    try:
+        parts = urlsplit(url)
+        port = parts.port or 5432
+    except ValueError as e:
+        raise BadConnection(f"{_strip_password(url)} is not a usable PostgreSQL URL ({e}); {FIX}") from None
+    dbname = unquote(parts.path.lstrip("/"))
+    if not dbname or "/" in dbname:
+        raise BadConnection(
+            f"{_strip_password(url)} names no database: use postgresql://user:password@host:port/dbname "
+            f"in --db or IDA_DB"
+        )
+    return PgUrl(
+        url=url,
+        user=unquote(parts.username) if parts.username else None,
+        password=unquote(parts.password) if parts.password is not None else None,
+        host=parts.hostname or "localhost",
+        port=port,
+        dbname=dbname,
+        query=parts.query,
+    )
+
+
+def _strip_password(url: str) -> str:
+    return re.sub(r"(://[^:/@]*):[^@/]*@", r"\1@", url)
+
+
+# -- the extension ------------------------------------------------------------------------------------
+_EXT_NAME = "postgres_scanner.duckdb_extension"
+
+
+def extension_file() -> Path:
+    """The postgres extension of the installed wheel, under the file name its entry point needs."""
+    import duckdb
+
+    try:
+        import duckdb_extension_postgres
+    except ImportError:
+        raise StoreError(
+            "the PostgreSQL backend needs the duckdb-extension-postgres package: reinstall ida "
+            "(`make install`)"
+        ) from None
+    version = f"v{duckdb.__version__}"
+    roots = [Path(p) / "extensions" for p in duckdb_extension_postgres.__path__]
+    found = [p for root in roots for p in sorted(root.glob(f"{version}/*.duckdb_extension"))]
+    if not found:
+        have = sorted({p.parent.name for root in roots for p in root.glob("*/*.duckdb_extension")})
+        raise StoreError(
+            f"duckdb-extension-postgres has no extension for duckdb {duckdb.__version__} "
+            f"(it has {', '.join(have) or 'none'}): install the matching version"
+        )
+    source = found[0]
+    if source.name == _EXT_NAME:
+        return source
+    for folder in _cache_folders(version):
+        target = folder / _EXT_NAME
+        try:
+            if target.exists() and target.resolve() == source.resolve():
+                return target
+            folder.mkdir(parents=True, exist_ok=True)
+            tmp = folder / f".{_EXT_NAME}.{os.getpid()}.{threading.get_ident()}"
+            try:
+                tmp.unlink(missing_ok=True)
+                try:
+                    tmp.symlink_to(source)
+                except OSError:
+                    shutil.copyfile(source, tmp)
+                os.replace(tmp, target)  # atomic: concurrent processes agree on one file
+            finally:
+                tmp.unlink(missing_ok=True)
+            return target
+        except OSError:
+            continue
+    raise StoreError(
+        "cannot prepare the postgres extension (no writable cache folder): set XDG_CACHE_HOME to a "
+        "writable folder"
+    )
+
+
+def _cache_folders(version: str) -> list[Path]:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return [
+        Path(base) / "ida" / "duckdb-extensions" / version,
+        Path(tempfile.gettempdir()) / f"ida-duckdb-extensions-{os.getuid()}" / version,
+    ]
+
+
+# -- errors -------------------------------------------------------------------------------------------
+_UNREACHABLE = (
+    "connection refused",
+    "could not connect",
+    "server closed the connection",
+    "terminating connection",
+    "no connection to the server",
+    "connection to server",
+    "could not receive data",
+    "could not send data",
+    "connection timed out",
+    "timeout expired",
+    "the database system is starting up",
+    "the database system is shutting down",
+    "the database system is in recovery mode",
+    "ssl syscall",
+    "broken pipe",
+    "connection reset",
+    "unable to connect to postgres",
+    "not connected",
+    "lost synchronization",
+)
+_BAD = (
+    "password authentication failed",
+    "does not exist",
+    "no password supplied",
+    "authentication failed",
+    "could not translate host name",
+    "name or service not known",
+    "no pg_hba.conf entry",
+    "permission denied",
+    "invalid connection option",
+    "invalid uri",
+    "invalid integer value",
+    "too many connections",
+)
+
+
+def _reason(message: str) -> str:
+    """The server's (or libpq's) own words from a DuckDB error about a connection."""
+    text = message.split("Error: ", 1)[-1]
+    if "failed: " in text:
+        text = text.split("failed: ", 1)[1]
+    text = text.replace("FATAL:  ", "").replace("FATAL: ", "").replace("ERROR:  ", "")
+    return " ".join(text.split()).rstrip(".")
+
+
+def connect_error(url: PgUrl, error: Exception) -> Exception:
+    """The IdaError for a failed ATTACH."""
+    message = url.redact(str(error))
+    lower = message.lower()
+    reason = _reason(message)
+    if any(k in lower for k in _BAD) and "connection refused" not in lower:
+        return BadConnection(f"cannot connect to {url.safe}: {reason}; {FIX}")
+    return DatabaseUnreachable(
+        f"cannot reach {url.safe}: {reason}: start the server (or wait for it), or {FIX}"
+    )
+
+
+def query_error(url: PgUrl, error: Exception) -> Exception:
+    """The IdaError for a failed statement."""
+    message = url.redact(str(error))
+    lower = message.lower()
+    if "lock timeout" in lower or "canceling statement due to lock" in lower:
+        return DatabaseBusy("database is in use by another ida: wait for it to finish, or use another --db")
+    if any(k in lower for k in _UNREACHABLE):
+        return DatabaseUnreachable(
+            f"lost the connection to {url.safe}: {_reason(message)}: start the server (or wait for it)"
+        )
+    return StoreError(f"database error in {url.safe}: {message}")
+
+
+# -- connections ---------------------------------------------------------------------------------------
+class PgConnection:
+    """A DuckDB connection whose default catalog is the server; it behaves as the DuckDB connection
+    it wraps (`execute` returns that connection, so `.fetchall()`, `.pl()` chain as usual) and says
+    which backend it talks to, for the few statements that are better run by the server itself."""
+
+    backend = "postgres"
+
+    def __init__(self, con: Any) -> None:
+        self._con = con
+
+    def execute(self, *args: Any, **kwargs: Any) -> Any:
+        return self._con.execute(*args, **kwargs)
+
+    def server_value(self, sql: str) -> Any:
+        """The first value of `sql` run by PostgreSQL itself, in this connection's transaction."""
+        row = self._con.execute(f"SELECT * FROM postgres_query('{CATALOG}', '{_sql_string(sql)}')").fetchone()
+        return None if row is None else row[0]
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._con, name)
+
+
+class PgDatabase:
+    """One in-memory DuckDB database with the server attached as `pg`, shared by a process."""
+
+    def __init__(self, url: PgUrl) -> None:
+        self.url = url
+        self._lock = threading.Lock()
+        self._db: Any = None
+        self.migrated = False  # this process has seen the schema at the current version
+
+    def _open(self, application: str) -> Any:
+        import duckdb
+
+        path = extension_file()
+        db = duckdb.connect(
+            ":memory:", config={"autoinstall_known_extensions": False, "autoload_known_extensions": False}
+        )
+        try:
+            db.execute(f"LOAD '{_sql_string(str(path))}'")
+        except duckdb.Error as e:
+            db.close()
+            raise StoreError(f"cannot load the postgres extension from {path}: {e}") from None
+        target = _with_param(self.url.url, "application_name", application)
+        try:
+            db.execute(
+                f"ATTACH '{_sql_string(target)}' AS {CATALOG} "
+                "(TYPE postgres, ISOLATION_LEVEL 'READ COMMITTED')"
+            )
+        except duckdb.Error as e:
+            db.close()
+            raise connect_error(self.url, e) from None
+        return db
+
+    def cursor(self, application: str) -> PgConnection:
+        """A new DuckDB connection to the shared database, with `pg` as its default catalog."""
+        import duckdb
+
+        with self._lock:
+            if self._db is None:
+                self._db = self._open(application)
+            cur = self._db.cursor()
+        try:
+            cur.execute(f"USE {CATALOG}")
+        except duckdb.Error as e:
+            cur.close()
+            raise query_error(self.url, e) from None
+        return PgConnection(cur)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._db is not None:
+                try:
+                    self._db.close()
+                finally:
+                    self._db = None
+                    self.migrated = False
+
+
+def _sql_string(text: str) -> str:
+    return text.replace("'", "''")
+
+
+def _with_param(url: str, key: str, value: str) -> str:
+    if re.search(rf"[?&]{key}=", url):
+        return url
+    sep = "&" if "?" in url else "?"
+    return f"{url}{sep}{key}={quote(value, safe='')}"
+
+
+_DATABASES: dict[str, PgDatabase] = {}
+_DATABASES_LOCK = threading.Lock()
+
+
+def database(url: PgUrl) -> PgDatabase:
+    with _DATABASES_LOCK:
+        db = _DATABASES.get(url.url)
+        if db is None:
+            db = _DATABASES[url.url] = PgDatabase(url)
+        return db
+
+
+def close_all() -> None:
+    """Drop every cached connection of this process (tests, and after a fork)."""
+    with _DATABASES_LOCK:
+        dbs = list(_DATABASES.values())
+        _DATABASES.clear()
+    for db in dbs:
+        db.close()
+
+
+def hostname() -> str:
+    return socket.gethostname()
+
+
+# -- locking -------------------------------------------------------------------------------------------
+def lock_writer(con: Any, url: PgUrl, timeout: float) -> None:
+    """Inside an open transaction: wait up to `timeout` seconds for the writer lock (released at
+    COMMIT or ROLLBACK, or when the connection dies with its process)."""
+    import duckdb
+
+    ms = max(int(timeout * 1000), 1)
+    try:
+        con.execute(
+            f"CALL postgres_execute('{CATALOG}', "
+            f"'SET LOCAL lock_timeout = {ms}; SELECT pg_advisory_xact_lock({LOCK_KEY})')"
+        )
+    except duckdb.Error as e:
+        err = query_error(url, e)
+        if isinstance(err, DatabaseBusy):
+            holder = _lock_holder(url)
+            raise DatabaseBusy(
+                f"database is in use by {holder or 'another ida'}: wait for it to finish, or use another --db"
+            ) from None
+        raise err from None
+
+
+def _lock_holder(url: PgUrl) -> str | None:
+    """The application name of the connection holding the writer lock, if it can be read."""
+    import duckdb
+
+    try:
+        cur = database(url).cursor("ida")
+    except Exception:
+        return None
+    try:
+        row = cur.execute(
+            f"""SELECT * FROM postgres_query('{CATALOG}', 'SELECT a.application_name FROM pg_locks l
+                JOIN pg_stat_activity a ON a.pid = l.pid WHERE l.locktype = ''advisory''
+                AND l.objid = {LOCK_KEY} AND l.granted LIMIT 1')"""
+        ).fetchone()
+        return str(row[0]) if row and row[0] else None
+    except duckdb.Error:
+        return None
+    finally:
+        cur.close()
+
+
+def clear_cache(con: Any) -> None:
+    """Forget the attached catalog's cached tables (another process may have migrated)."""
+    con.execute("CALL pg_clear_cache()")
+
+
+def size_bytes(con: PgConnection) -> int:
+    return int(con.server_value("SELECT pg_database_size(current_database())"))
