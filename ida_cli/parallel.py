@@ -18,9 +18,11 @@ An error raised in a worker reaches the caller as itself; Ctrl-C keeps what fini
 from __future__ import annotations
 
 import contextlib
+import copy
 import importlib.util
 import math
 import signal
+import socket
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -201,8 +203,10 @@ class Dispatcher:
         ml: ML | None,
         scorer: Scorer | None,
     ) -> RoundResult:
+        where = copy.copy(store)  # a Ray worker runs in another folder
+        where.path = store.path.absolute()
         spec = Spec(
-            store,
+            where,
             opts,
             result.task,
             len(rows),
@@ -374,6 +378,7 @@ class RayDispatcher(Dispatcher):
 
         self._ray, self._owner = ray, not ray.is_initialized()
         if self._owner:
+            _reachable(address)  # Ray itself retries an unreachable address for a minute
             try:
                 ray.init(address=address, logging_level=logging.ERROR, log_to_driver=False)
             except (ConnectionError, ValueError, RuntimeError) as e:
@@ -418,6 +423,19 @@ class RayDispatcher(Dispatcher):
                 self._ray.cancel(ref, force=True)
         if self._owner:
             self._ray.shutdown()
+
+
+def _reachable(address: str) -> None:
+    host, _, port = address.rpartition(":")
+    if "://" in address or not host or not port.isdigit():
+        return  # "auto", a ray:// client address: left to Ray
+    try:
+        socket.create_connection((host, int(port)), timeout=5).close()
+    except OSError as e:
+        raise UsageError(
+            f"cannot reach the Ray cluster at {address}: {e.strerror or e}; check the address, or start "
+            "one with `ray start --head`"
+        ) from None
 
 
 @contextlib.contextmanager

@@ -229,7 +229,13 @@ def test_ray_round_matches_the_serial_round(ida: Run, db: Path) -> None:
     """A local Ray cluster started here; a separate `ida round --ray ADDRESS` connects to it."""
     ray = pytest.importorskip("ray")
     other = twin(ida, db, "--task", "permutation", "--size", "8", "--count", "40", "--seed", "4")
-    info = ray.init(num_cpus=2, include_dashboard=False, address="local", log_to_driver=False)
+    info = ray.init(
+        address="local",
+        num_cpus=2,
+        include_dashboard=False,
+        log_to_driver=False,
+        _node_ip_address="127.0.0.1",
+    )
     try:
         r = ida_subprocess(
             other,
@@ -250,3 +256,16 @@ def test_ray_round_matches_the_serial_round(ida: Run, db: Path) -> None:
     serial = round_doc(ida, db, "--questions", "30", "--seed", "3")
     assert {k: v for k, v in parallel.items() if k in serial} == serial
     assert contents(other) == contents(db)
+
+
+def test_an_unreachable_ray_cluster_changes_nothing(ida: Run, db: Path) -> None:
+    pytest.importorskip("ray")
+    ida("questions", "generate", "--task", "wildcard", "--size", "8", "--count", "4", "--seed", "1")
+    before = contents(db, skip=set())
+    r = ida("round", "--questions", "2", "--ray", "127.0.0.1:1")
+    assert (r.code, r.stderr) == (
+        2,
+        "error: cannot reach the Ray cluster at 127.0.0.1:1: Connection refused; check the address, or "
+        "start one with `ray start --head`\n",
+    )
+    assert contents(db, skip=set()) == before
