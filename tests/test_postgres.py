@@ -8,6 +8,7 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -303,3 +304,50 @@ def test_concurrent_writers_get_distinct_ids(pg_url: str) -> None:
         contexts = con.execute("SELECT count(*), count(DISTINCT id), max(id) FROM contexts").fetchone()
     assert (n, distinct, top) == (120, 120, 120)
     assert contexts[0] == contexts[1] == contexts[2]
+
+
+@pytest.mark.parametrize("backend", ["duckdb", "postgres"])
+def test_migration_4_carries_over_open_and_done_label_items(
+    backend: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """A database from before shared stores: its open and done items become claims, skipped ones
+    do not, and every label action gets its item id from its note."""
+    db = str(tmp_path / "v3.duckdb") if backend == "duckdb" else str(request.getfixturevalue("pg_url"))
+    if backend == "duckdb":
+        import duckdb
+
+        con: Any = duckdb.connect(db)
+    else:
+        con = postgres.database(Store(db).pg).cursor("test")  # type: ignore[arg-type]
+    try:
+        for number in (1, 2, 3):
+            con.execute(MIGRATIONS[number - 1])
+            con.execute("INSERT INTO schema_version VALUES (?, now())", [number])
+        for iid, qid, who, status in (
+            (1, 10, "ann", "done"),
+            (2, 11, "ann", "skipped"),
+            (3, 11, "bo", "open"),
+        ):
+            con.execute(
+                "INSERT INTO label_items (id, round_id, position, question_id, annotator, status, "
+                "started_at) VALUES (?, 1, ?, ?, ?, ?, now())",
+                [iid, iid, qid, who, status],
+            )
+        for aid, note in ((1, '{"item": 1, "round": 1}'), (2, '{"item": 3}'), (3, None), (4, '{"x": 1}')):
+            con.execute(
+                "INSERT INTO actions (id, actor, kind, step, primitive, result, created_at, seconds, note) "
+                "VALUES (?, 'human:ann', 'fan_out', 0, false, '{}', now(), 1.0, ?)",
+                [aid, note],
+            )
+    finally:
+        con.close()
+    postgres.close_all()
+    with Store(db).read() as con:
+        claims = con.execute(
+            "SELECT question_id, slot, item_id, annotator FROM label_claims ORDER BY 1"
+        ).fetchall()
+        items = con.execute("SELECT id, item_id FROM actions ORDER BY id").fetchall()
+        version = con.execute("SELECT max(version) FROM schema_version").fetchone()[0]
+    assert version == SCHEMA_VERSION
+    assert [tuple(c) for c in claims] == [(10, 0, 1, "ann"), (11, 0, 3, "bo")]
+    assert [tuple(i) for i in items] == [(1, 1), (2, 3), (3, None), (4, None)]

@@ -376,3 +376,61 @@ def test_a_step_whose_commit_reply_is_lost_is_stored_once(
     session.run()
     assert store.lose == 0 and "the database server cannot be reached" in "\n".join(term.screens)
     check_store(db, [{"name": "lou", "keys": 6}])
+
+
+# -- the real program ---------------------------------------------------------------------------------
+def _label_as(db: str, name: str, *args: str) -> Any:
+    """`ida label --annotator NAME` in a pseudo-terminal (tests/test_label.py's driver)."""
+    import pexpect
+
+    from tests.test_label import Label
+
+    lab = Label.__new__(Label)
+    env = {**os.environ, "IDA_DB": db, "NO_COLOR": "1", "TERM": "xterm", "LANG": "C.UTF-8"}
+    env.pop("IDA_TRACEBACK", None)
+    lab.child = pexpect.spawn(
+        sys.executable,
+        ["-m", "ida_cli", "label", "--annotator", name, *args],
+        env=env,
+        cwd=str(ROOT),
+        dimensions=(30, 100),
+        encoding="utf-8",
+        timeout=30,
+    )
+    lab.raw, lab.pos = "", 0
+    return lab
+
+
+def test_ida_label_in_a_terminal_against_the_server(pg_url: str) -> None:
+    """`ida label` itself (a pseudo-terminal) with IDA_DB a PostgreSQL URL: steps are stored as
+    given, and a second annotator is not served the question in progress unless --overlap allows."""
+    from ida_cli.questions import generate as gen
+    from tests.test_label import POW
+
+    gen(Store(pg_url), "permutation", 8, 1, 4)
+    alice = _label_as(pg_url, "alice")
+    m = alice.expect(r"fan-out  " + POW)
+    x = int(m.group(1))
+    alice.send("s")
+    alice.line(f"pow {x} 1")
+    alice.expect(rf"fan-out  pow {x} 1")
+    assert rows(pg_url, "SELECT actor, kind, item_id FROM actions") == [("human:alice", "fan_out", 1)]
+    status = {a["annotator"]: a for a in _status(pg_url)}
+    assert (status["alice"]["open"], status["alice"]["live"], status["alice"]["steps"]) == (1, True, 1)
+    # while alice thinks: bob gets nothing with overlap 1, and alice's question with overlap 2
+    bob = _label_as(pg_url, "bob", "--overlap", "1")
+    assert bob.finish() == 2
+    assert "no unlabelled training questions left for task permutation" in bob.text()
+    bob = _label_as(pg_url, "bob", "--overlap", "2")
+    bob.expect(r"fan-out  " + POW)
+    bob.send("q")
+    assert bob.finish() == 0
+    alice.send("q")
+    assert alice.finish() == 0
+    assert "ida-secret-pw" not in alice.text() + bob.text()
+    items = rows(pg_url, "SELECT annotator, status FROM label_items ORDER BY id")
+    assert items == [("alice", "open"), ("bob", "open")]
+    assert rows(pg_url, "SELECT slot, annotator FROM label_claims ORDER BY slot") == [
+        (0, "alice"),
+        (1, "bob"),
+    ]
