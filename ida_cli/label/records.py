@@ -138,7 +138,7 @@ def presence(con: Con, kill_dead: bool = True) -> dict[str, Presence]:
     return out
 
 
-def stale_annotators(con: Con, annotator: str) -> list[str]:
+def stale_annotators(con: Con, annotator: str, kill_dead: bool = True) -> list[str]:
     """Annotators other than `annotator` holding open claims who have no live session and were last
     seen more than the claim timeout ago: their claims may be taken over."""
     holders = [
@@ -151,7 +151,7 @@ def stale_annotators(con: Con, annotator: str) -> list[str]:
     if not holders:
         return []
     cutoff = now() - timedelta(seconds=claim_timeout())
-    seen = presence(con)
+    seen = presence(con, kill_dead)
     out = []
     for name in holders:
         if name == annotator:
@@ -450,8 +450,13 @@ def item_seconds(con: Con, item_id: int) -> float:
 
 def link_actions(con: Con, links: list[tuple[int, int, int]]) -> None:
     """(action id, tree id, node id): the tree that a live step went into."""
-    if links:
-        con.executemany(
-            "UPDATE actions SET tree_id = ?, node_id = ? WHERE id = ? AND tree_id IS NULL",
-            [[tree, node, aid] for aid, tree, node in links],
+    if links:  # one statement (on PostgreSQL each UPDATE is a temporary table and a round trip)
+        aids = [aid for aid, _, _ in links]
+        con.execute(
+            """UPDATE actions SET tree_id = v.tree, node_id = v.node
+               FROM (SELECT unnest(?::BIGINT[]) AS aid, unnest(?::BIGINT[]) AS tree,
+                            unnest(?::BIGINT[]) AS node) v
+               WHERE actions.id = v.aid AND actions.tree_id IS NULL
+               AND actions.id >= ? AND actions.id <= ?""",
+            [aids, [t for _, t, _ in links], [n for _, _, n in links], min(aids), max(aids)],
         )

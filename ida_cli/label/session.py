@@ -498,21 +498,28 @@ class LabelSession:
             lambda: self.models.current(self.task.name),
         )
 
-        def take() -> tuple[lrec.Item | None, int, dict[str, Any]]:
-            with self.store.write() as con:
+        def take() -> tuple[lrec.Item | None, int | None]:
+            with self.store.read() as con:  # this session alone works on its round
                 item = lrec.open_item(con, self.round.id)
-                if item is None:
-                    item, _, left = lrec.pick_item(
-                        con, self.round, self.opts.annotator, model, adversary, self.overlap
-                    )
-                else:
-                    stale = lrec.stale_annotators(con, self.opts.annotator)
-                    left = 1 + len(
-                        lrec.available(con, self.task.name, self.opts.annotator, self.overlap, stale)
-                    )
-                return item, left, lrec.round_counts(con, self.round.id)
+            if item is not None:
+                return item, None
+            with self.store.write() as con:  # the claim: under the writer lock, as short as it can be
+                item, _, left = lrec.pick_item(
+                    con, self.round, self.opts.annotator, model, adversary, self.overlap
+                )
+            return item, left
 
-        item, left, counts = self._retrying("nothing is lost: the next question comes when it is back", take)
+        def progress(item: lrec.Item | None, left: int | None) -> tuple[int, dict[str, Any]]:
+            with self.store.read() as con:
+                if left is None:
+                    stale = lrec.stale_annotators(con, self.opts.annotator, kill_dead=False)
+                    pool = lrec.available(con, self.task.name, self.opts.annotator, self.overlap, stale)
+                    left = len(pool) + (item is not None)
+                return left, lrec.round_counts(con, self.round.id)
+
+        what = "nothing is lost: the next question comes when it is back"
+        item, picked = self._retrying(what, take)
+        left, counts = self._retrying(what, lambda: progress(item, picked))
         if self.opts.limit is not None:
             left = min(left, self.opts.limit - self.counted)
         self.seconds = counts["seconds"]
