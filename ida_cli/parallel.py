@@ -310,22 +310,39 @@ def _ml_batches(batches: Counter[str]) -> int:
 
 class PoolDispatcher(Dispatcher):
     """Local worker processes. They come from a forkserver: a clean process with the walker's
-    modules loaded, so forking is cheap and safe whatever threads (polars, torch) the parent has."""
+    modules loaded, so forking is cheap and safe whatever threads (polars, torch) the parent has.
+    The pool starts in a thread, while the parent picks the questions."""
 
     def __init__(self, workers: int) -> None:
+        import threading
+
+        self.slots = workers
+        self._futures: dict[Any, int] = {}
+        self._failed: list[BaseException] = []
+        self._starting = threading.Thread(target=self._start_pool, name="ida-pool", daemon=True)
+        self._starting.start()
+
+    def _start_pool(self) -> None:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
-        context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(["ida_cli.parallel"])
-        self.slots = workers
-        self._pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_ignore_sigint)
-        self._futures: dict[Any, int] = {}
-        for _ in range(workers):  # one submit starts one worker while none is idle
-            self._pool.submit(warm_up)
-        self._processes = list(getattr(self._pool, "_processes", {}).values())
+        try:
+            context = multiprocessing.get_context("forkserver")
+            context.set_forkserver_preload(["ida_cli.parallel"])
+            self._pool = ProcessPoolExecutor(self.slots, mp_context=context, initializer=_ignore_sigint)
+            for _ in range(self.slots):  # one submit starts one worker while none is idle
+                self._pool.submit(warm_up)
+            self._processes = list(getattr(self._pool, "_processes", {}).values())
+        except BaseException as e:
+            self._failed.append(e)
+
+    def _ready(self) -> None:
+        self._starting.join()
+        if self._failed:
+            raise self._failed[0]
 
     def start(self, spec: Spec, chunks: list[tuple[int, list[dict[str, Any]]]]) -> None:
+        self._ready()
         for number, (at, rows) in enumerate(chunks):
             self._futures[self._pool.submit(walk_chunk, spec, at, rows)] = number
 
@@ -359,6 +376,9 @@ class PoolDispatcher(Dispatcher):
         ]
 
     def close(self, kill: bool) -> None:
+        self._starting.join()
+        if self._failed:
+            return
         processes = list(getattr(self._pool, "_processes", {}).values())
         self._pool.shutdown(wait=not kill, cancel_futures=True)
         for process in processes if kill else []:
