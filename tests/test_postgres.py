@@ -351,3 +351,39 @@ def test_migration_4_carries_over_open_and_done_label_items(
     assert version == SCHEMA_VERSION
     assert [tuple(c) for c in claims] == [(10, 0, 1, "ann"), (11, 0, 3, "bo")]
     assert [tuple(i) for i in items] == [(1, 1), (2, 3), (3, None), (4, None)]
+
+
+@pytest.mark.parametrize("backend", ["duckdb", "postgres"])
+def test_a_step_with_awkward_text_is_stored_as_given(
+    backend: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """A person's step is inserted by the server itself on PostgreSQL (a literal, not a parameter):
+    quotes, backslashes, dollar signs and non-ASCII text come back unchanged."""
+    from datetime import datetime
+
+    from ida_cli.label import records as lrec
+
+    db = str(tmp_path / "w.duckdb") if backend == "duckdb" else str(request.getfixturevalue("pg_url"))
+    text = 'it\'s a \\\\ "quoted" $ida$ ünïcode; DROP TABLE actions; --'
+    at = datetime(2026, 1, 2, 3, 4, 5, 678901)
+    with Store(db).write() as con:
+        first = lrec.add_action(
+            con, session_id="s'1", actor="human:o'neil ünï", kind="fan_out", step=0, primitive=True,
+            result={"answer": text}, at=at, seconds=1.25, note={"item": 7, "why": text},
+        )  # fmt: skip
+        second = lrec.add_action(
+            con, session_id=None, actor="human:x", kind="undo", step=2, primitive=False,
+            result={"undo": first}, at=at, seconds=0.0, note={"item": 7}, supersedes=first,
+        )  # fmt: skip
+    with Store(db).read() as con:
+        got = con.execute(
+            "SELECT id, session_id, actor, primitive, result, created_at, seconds, supersedes, note, item_id "
+            "FROM actions ORDER BY id"
+        ).fetchall()
+    from ida_cli.store.records import dumps
+
+    assert [tuple(r) for r in got] == [
+        (first, "s'1", "human:o'neil ünï", True, dumps({"answer": text}), at, 1.25, None,
+         dumps({"item": 7, "why": text}), 7),
+        (second, None, "human:x", False, '{"undo":1}', at, 0.0, first, '{"item":7}', 7),
+    ]  # fmt: skip

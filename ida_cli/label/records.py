@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from ida_cli.store import records
-from ida_cli.store.db import next_id, now
+from ida_cli.store.db import insert_row, next_id, now
 from ida_cli.tasks.base import JSON
 
 Con = Any
@@ -396,24 +396,23 @@ def add_action(
     supersedes: int | None = None,
 ) -> int:
     aid = next_id(con, "actions")
-    con.execute(
-        """INSERT INTO actions (id, tree_id, node_id, session_id, actor, kind, step, primitive, result,
-           created_at, seconds, supersedes, note, item_id)
-           VALUES (?, NULL, NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-        [
-            aid,
-            session_id,
-            actor,
-            kind,
-            step,
-            primitive,
-            records.dumps(result),
-            at,
-            seconds,
-            supersedes,
-            records.dumps(note),
-            note.get("item"),
-        ],
+    insert_row(
+        con,
+        "actions",
+        {
+            "id": aid,
+            "session_id": session_id,
+            "actor": actor,
+            "kind": kind,
+            "step": step,
+            "primitive": primitive,
+            "result": records.dumps(result),
+            "created_at": at,
+            "seconds": float(seconds),
+            "supersedes": supersedes,
+            "note": records.dumps(note),
+            "item_id": note.get("item"),
+        },
     )
     return aid
 

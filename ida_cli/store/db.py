@@ -337,6 +337,19 @@ def next_id(con: Any, table: str) -> int:
     return int(con.execute(sql).fetchone()[0])
 
 
+def insert_row(con: Any, table: str, row: dict[str, Any]) -> None:
+    """Insert one row. On PostgreSQL the server runs the INSERT itself: through DuckDB a single row
+    is a binary COPY of its own, several times slower (this is the path of every person's step)."""
+    cols = ", ".join(row)
+    if getattr(con, "backend", None) == "postgres":
+        values = ", ".join(postgres.literal(v) for v in row.values())
+        con.server_execute(
+            f"SET LOCAL standard_conforming_strings = on; INSERT INTO {table} ({cols}) VALUES ({values})"
+        )
+        return
+    con.execute(f"INSERT INTO {table} ({cols}) VALUES ({', '.join('?' for _ in row)})", list(row.values()))
+
+
 def insert_frame(con: Any, table: str, frame: Any) -> None:
     """Bulk insert a polars frame through Arrow, by column name."""
     if frame.height == 0:

@@ -262,8 +262,38 @@ class PgConnection:
         row = self._con.execute(f"SELECT * FROM postgres_query('{CATALOG}', '{_sql_string(sql)}')").fetchone()
         return None if row is None else row[0]
 
+    def server_execute(self, sql: str) -> None:
+        """Run `sql` (PostgreSQL's dialect, no parameters) on the server in this transaction."""
+        self._con.execute(f"CALL postgres_execute('{CATALOG}', '{_sql_string(sql)}')")
+
     def __getattr__(self, name: str) -> Any:
         return getattr(self._con, name)
+
+
+def literal(value: Any) -> str:
+    """`value` as a PostgreSQL literal (strings under standard_conforming_strings)."""
+    import datetime as dt
+    import math
+
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "'NaN'::float8"
+        if math.isinf(value):
+            return "'Infinity'::float8" if value > 0 else "'-Infinity'::float8"
+        return repr(value)
+    if isinstance(value, dt.datetime):
+        return f"'{value.isoformat(sep=' ')}'::timestamp"
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise StoreError("a text value holds a NUL character, which PostgreSQL cannot store")
+        return "'" + value.replace("'", "''") + "'"
+    raise TypeError(f"no PostgreSQL literal for {type(value).__name__}")
 
 
 class PgDatabase:
