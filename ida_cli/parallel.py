@@ -33,9 +33,10 @@ from typing import Any
 from ida_cli.amplify import Scorer, Walker
 from ida_cli.errors import IdaError, Interrupted, UsageError
 from ida_cli.ml import ML
-from ida_cli.rounds import FLUSH_SECONDS, FLUSH_TREES, RoundOptions, RoundResult, _finish, _tally, make_walker
+from ida_cli.rounds import FLUSH_TREES, RoundOptions, RoundResult, _finish, _tally, make_walker
 from ida_cli.store import Store, records
 from ida_cli.store.db import insert_frame, next_id
+from ida_cli.tree import Node, Tree
 
 # the id columns write_trees fills, table by table, with the table each one's ids belong to
 ID_COLUMNS = {
@@ -48,6 +49,8 @@ TALLY = (
     *("nodes", "steps", "recursions", "correct", "with_truth"),
 )
 ROW_KEYS = ("id", "context", "question", "context_id", "has_truth", "truth")
+# the parent inserts while the workers walk, often enough that little is left once they are done
+FLUSH_SECONDS_PARALLEL = 0.25
 CHUNKS_PER_SLOT = 4  # enough chunks that the slots end together
 CHUNK_MAX = 64  # trees per chunk: what a crash may lose, and how often the parent hears back
 CHUNK_MAX_ML = 256  # with ML: a chunk's walks share ML's batched calls, 64 trees at a time
@@ -112,15 +115,26 @@ _SCRATCH: list[Any] = []  # the in-memory database a worker lays its rows out in
 
 
 def warm_up() -> None:
-    """Import what storing needs and open the scratch database, before the first chunk comes."""
+    """Open the scratch database and lay out one tree there, so that what storing imports on first
+    use (polars, pyarrow.dataset: a third of a second) is loaded before the first chunk comes."""
     if not _SCRATCH:
         store = Store(Path(":memory:"))
         con = store._connect(read_only=False)  # the schema without a file: there is no lock to take
         con.execute("SET threads = 1")
         store._migrate(con)
-        import polars  # noqa: F401  (write_trees imports it on first use)
-
         _SCRATCH.append(con)
+        _layout([Tree(task="warm-up", context=None, root=Node(question=0, answer=0))], None)
+
+
+def _layout(trees: list[Tree], session_id: str | None) -> dict[str, Any]:
+    """The rows records.write_trees makes of `trees`, as Arrow tables with ids from 1."""
+    con = _SCRATCH[0]
+    con.execute("BEGIN TRANSACTION")
+    try:
+        records.write_trees(con, trees, session_id)
+        return {t: con.execute(f"SELECT * FROM {t} ORDER BY id").to_arrow_table() for t in ID_COLUMNS}
+    finally:
+        con.execute("ROLLBACK")
 
 
 def walk_chunk(spec: Spec, start: int, rows: list[dict[str, Any]]) -> ChunkOut:
@@ -138,14 +152,7 @@ def walk_chunk(spec: Spec, start: int, rows: list[dict[str, Any]]) -> ChunkOut:
         tree.round_id, tree.context_id = spec.round_id, row["context_id"]
         _tally(part, tree, row)
         trees.append(tree)
-    con = _SCRATCH[0]
-    con.execute("BEGIN TRANSACTION")
-    try:
-        records.write_trees(con, trees, spec.session_id)
-        tables = {t: con.execute(f"SELECT * FROM {t} ORDER BY id").to_arrow_table() for t in ID_COLUMNS}
-    finally:
-        con.execute("ROLLBACK")
-    return ChunkOut(tables, {k: getattr(part, k) for k in TALLY}, walker.batches)
+    return ChunkOut(_layout(trees, spec.session_id), {k: getattr(part, k) for k in TALLY}, walker.batches)
 
 
 def _load_models(spec: Spec) -> tuple[ML | None, Scorer | None]:
@@ -258,7 +265,7 @@ class Dispatcher:
                     if progress:
                         progress(result.trees, len(rows))
                 if result.trees - len(result.tree_ids) >= FLUSH_TREES or (
-                    time.perf_counter() - last_flush > FLUSH_SECONDS
+                    time.perf_counter() - last_flush > FLUSH_SECONDS_PARALLEL
                 ):
                     flush()
         except KeyboardInterrupt:
