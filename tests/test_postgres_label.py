@@ -332,7 +332,7 @@ def test_a_server_restart_mid_session_is_survived(pg_server: PgServer, pg_url: s
     assert (summary.status, summary.labelled) == ("done", 2) and term.sent > 3
     screens = "\n".join(term.screens)
     assert "the database server cannot be reached" in screens
-    assert "is kept and will be stored when it is back" in screens
+    assert "is kept and will be stored as soon as the database answers" in screens
     assert "ida-secret-pw" not in screens
     totals = check_store(pg_url, [{"name": "rita", "keys": term.sent}])
     assert totals["done"] == totals["trees"] == 2
@@ -434,3 +434,32 @@ def test_ida_label_in_a_terminal_against_the_server(pg_url: str) -> None:
         (0, "alice"),
         (1, "bob"),
     ]
+
+
+@pytest.mark.parametrize("backend", ["duckdb", "postgres"])
+def test_a_step_given_while_another_writer_holds_the_store_waits_and_is_stored(
+    backend: str, request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = str(tmp_path / "b.duckdb") if backend == "duckdb" else str(request.getfixturevalue("pg_url"))
+    generate(db, 2)
+    monkeypatch.setenv("IDA_LOCK_TIMEOUT", "0.3")
+    held, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with Store(db, command="ida hold").write():
+            held.set()
+            release.wait(2.0)
+
+    def busy(n: int) -> None:
+        if n == 2:  # another command holds the store while the person gives the 3rd step
+            threading.Thread(target=hold, daemon=True).start()
+            assert held.wait(10)
+
+    term = AcceptingTerm(budget=5, before_key=busy)
+    session = LabelSession(Store(db), LabelOptions("bea", task=TASK, strategy="full"), term, ExpertModels())
+    session.start()
+    session.run()
+    screens = "\n".join(term.screens)
+    # (on PostgreSQL the holder is named by its connection's application name: this process's)
+    assert "the database is busy" in screens and "database is in use by ida" in screens
+    check_store(db, [{"name": "bea", "keys": 5}])

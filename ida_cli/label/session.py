@@ -494,7 +494,7 @@ class LabelSession:
 
     def _next_item(self) -> lrec.Item | None:
         model, adversary = self._retrying(
-            "nothing is lost: the next question comes when it is back",
+            "nothing is lost: the next question comes as soon as the database answers",
             lambda: self.models.current(self.task.name),
         )
 
@@ -517,7 +517,7 @@ class LabelSession:
                     left = len(pool) + (item is not None)
                 return left, lrec.round_counts(con, self.round.id)
 
-        what = "nothing is lost: the next question comes when it is back"
+        what = "nothing is lost: the next question comes as soon as the database answers"
         item, picked = self._retrying(what, take)
         left, counts = self._retrying(what, lambda: progress(item, picked))
         if self.opts.limit is not None:
@@ -546,16 +546,18 @@ class LabelSession:
                 [row] = records.load_questions(con, [item.question_id])
                 return row, lrec.live_actions(con, item.id)
 
-        row, replay = self._retrying("nothing is lost: the question comes when it is back", load)
+        row, replay = self._retrying(
+            "nothing is lost: the question comes as soon as the database answers", load
+        )
         self.row = row
         try:
             self.ml, self.scorer = self._retrying(
-                "nothing is lost: the question comes when it is back",
+                "nothing is lost: the question comes as soon as the database answers",
                 lambda: self.models.load(self.task.name, item.model_version, item.adversary_version),
             )
         except IdaError as e:  # the pinned versions are gone: the current ones (replay checks the rest)
             self.ml, self.scorer = self._retrying(
-                "nothing is lost: the question comes when it is back",
+                "nothing is lost: the question comes as soon as the database answers",
                 lambda: self.models.load(self.task.name, *self.models.current(self.task.name)),
             )
             self.message, self.error = f"{e}; going on with the current model", True
@@ -596,7 +598,9 @@ class LabelSession:
                 lrec.finish_item(con, item, tree.id, tree.seconds)
                 return None
 
-        status = self._retrying("your answers are stored; the finished tree is kept until it is back", store)
+        status = self._retrying(
+            "your answers are stored; the finished tree is stored as soon as the database answers", store
+        )
         if status == "done":
             with self.store.read() as con:
                 tree.id = int(
@@ -672,7 +676,7 @@ class LabelSession:
                     lrec.set_item_status(con, item.id, status)
 
         self._retrying(
-            f"your {kind} is kept and will be stored when it is back",
+            f"your {kind} is kept and will be stored as soon as the database answers",
             store,
             on_retry=lambda: retried.append(True),
         )
@@ -713,28 +717,32 @@ class LabelSession:
                 return aid, lrec.item_status(con, item.id)
 
         retried: list[bool] = []
-        what = f"your {describe(self.task, question, y)} is kept and will be stored when it is back"
+        step_text = describe(self.task, question, y)
+        what = f"your {step_text} is kept and will be stored as soon as the database answers"
         return self._retrying(what, store, on_retry=lambda: retried.append(True))
 
     def _retrying(self, what: str, fn: Callable[[], T], on_retry: Callable[[], None] | None = None) -> T:
         """`fn()` (short transactions), tried again every RETRY_SECONDS while the database server is
-        unreachable, with a screen that says so and what is kept. Ctrl-C gives up (exit 130)."""
+        unreachable or another writer holds the database past IDA_LOCK_TIMEOUT, with a screen that
+        says so and what is kept. Ctrl-C gives up (exit 130)."""
         attempt = 0
         while True:
             try:
                 return fn()
-            except DatabaseUnreachable as e:
+            except (DatabaseUnreachable, DatabaseBusy) as e:
                 attempt += 1
-                self._outage(str(e), what, attempt)
+                self._outage(str(e), what, attempt, busy=isinstance(e, DatabaseBusy))
                 if on_retry is not None:
                     on_retry()
                 time.sleep(RETRY_SECONDS)
 
-    def _outage(self, error: str, what: str, attempt: int) -> None:
+    def _outage(self, error: str, what: str, attempt: int, busy: bool = False) -> None:
         columns, rows = self.term.size()
         width = max(columns - 1, 20)
         lines = [
-            "ida label · the database server cannot be reached",
+            "ida label · the database is busy"
+            if busy
+            else "ida label · the database server cannot be reached",
             "",
             *textwrap.wrap(error, width),
             "",
@@ -743,7 +751,8 @@ class LabelSession:
             f"trying again every {RETRY_SECONDS:.0f} s (attempt {attempt}) · Ctrl-C quits: "
             "everything stored so far is kept",
         ]
-        self.term.draw(render_text(lines, columns, rows, "waiting for the database server…"))
+        footer = "waiting for the database…" if busy else "waiting for the database server…"
+        self.term.draw(render_text(lines, columns, rows, footer))
 
     def _undo(self, seconds: float) -> str:
         """Supersede the person's last action in this question (or the skip just before it)."""
@@ -799,7 +808,7 @@ class LabelSession:
                 return None
 
         refused = self._retrying(
-            "your undo is kept and will be stored when it is back",
+            "your undo is kept and will be stored as soon as the database answers",
             store,
             on_retry=lambda: retried.append(True),
         )
@@ -1014,14 +1023,9 @@ class LabelSession:
             if suggestion is not None:
                 note["ml"] = step_json(suggestion)
             step = 0 if kind == "fan_out" else frame.fan_ins
-            try:
-                aid, status = self._commit_step(
-                    kind, step, self.task.is_primitive(context, question), y, seconds, note, question
-                )
-            except DatabaseBusy as e:  # keep the person's step: they give it again when it is free
-                self.message = f"{e}; nothing was stored: give your step again in a moment"
-                self.error = True
-                continue
+            aid, status = self._commit_step(
+                kind, step, self.task.is_primitive(context, question), y, seconds, note, question
+            )
             if status != "open":
                 raise _Reclaimed()
             overseer.taken.append(aid)
