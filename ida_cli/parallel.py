@@ -33,7 +33,7 @@ from typing import Any
 from ida_cli.amplify import Scorer, Walker
 from ida_cli.errors import IdaError, Interrupted, UsageError
 from ida_cli.ml import ML
-from ida_cli.rounds import FLUSH_TREES, RoundOptions, RoundResult, _finish, _tally, make_walker
+from ida_cli.rounds import FLUSH_SECONDS, FLUSH_TREES, RoundOptions, RoundResult, _finish, _tally, make_walker
 from ida_cli.store import Store, records
 from ida_cli.store.db import insert_frame, next_id
 from ida_cli.tree import Node, Tree
@@ -49,8 +49,6 @@ TALLY = (
     *("nodes", "steps", "recursions", "correct", "with_truth"),
 )
 ROW_KEYS = ("id", "context", "question", "context_id", "has_truth", "truth")
-# the parent inserts while the workers walk, often enough that little is left once they are done
-FLUSH_SECONDS_PARALLEL = 0.25
 CHUNKS_PER_SLOT = 4  # enough chunks that the slots end together
 CHUNK_MAX = 64  # trees per chunk: what a crash may lose, and how often the parent hears back
 CHUNK_MAX_ML = 256  # with ML: a chunk's walks share ML's batched calls, 64 trees at a time
@@ -264,8 +262,9 @@ class Dispatcher:
                     following += 1
                     if progress:
                         progress(result.trees, len(rows))
+                # as often as the serial round: a transaction costs DuckDB a checkpoint (~0.1 s)
                 if result.trees - len(result.tree_ids) >= FLUSH_TREES or (
-                    time.perf_counter() - last_flush > FLUSH_SECONDS_PARALLEL
+                    time.perf_counter() - last_flush > FLUSH_SECONDS
                 ):
                     flush()
         except KeyboardInterrupt:
