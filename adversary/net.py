@@ -11,7 +11,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ida_cli.model.net import Block, ModelConfig, build_mask
+from ida_cli.model.net import Block, ModelConfig, build_mask, init_weights
 
 
 class AdvNet(nn.Module):
@@ -24,9 +24,7 @@ class AdvNet(nn.Module):
         self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.layers))
         self.ln = nn.LayerNorm(cfg.width)
         self.head = nn.Linear(cfg.width + 2, 1)
-        for m in self.modules():
-            if isinstance(m, nn.Linear | nn.Embedding):
-                nn.init.normal_(m.weight, std=0.02)
+        init_weights(self)
 
     def forward(
         self,

@@ -6,7 +6,6 @@ Slots see each other; a segment sees every slot and, causally, its own tokens. S
 
 from __future__ import annotations
 
-import math
 import random
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -82,27 +81,17 @@ class Net(nn.Module):
         self.kind = nn.Embedding(2, cfg.width)  # 0 slot, 1 sequence token
         self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.layers))
         self.ln = nn.LayerNorm(cfg.width)
+        # untied: with the output head tied to the input embeddings, a one-hop slot lookup σ(x)
+        # stayed at chance for 1,000+ steps (bench/probe_lookup.py); untied it learns in ~300
         self.head = nn.Linear(cfg.width, cfg.vocab_size, bias=False)
-        self.head.weight = self.tok.weight  # tied: outputs and inputs share one vocabulary
-        self.apply(self._init)
         if cfg.roles:
-            # one linear map per role keeps "which value is in which role" bound within a slot's sum
-            eye = torch.eye(cfg.width).repeat(len(cfg.roles), 1, 1)
-            self.role_maps = nn.Parameter(eye + 0.02 * torch.randn_like(eye))
+            # one linear map per role keeps "which value is in which role" bound within a slot's sum;
+            # random (not identity) so that x=3,y=5 and x=5,y=3 differ from the first step
+            maps = torch.stack([torch.linalg.qr(torch.randn(cfg.width, cfg.width))[0] for _ in cfg.roles])
+            self.role_maps = nn.Parameter(maps)
             self.register_buffer("role_of", torch.tensor(cfg.role_of, dtype=torch.long), persistent=False)
             self.register_buffer("value_of", torch.tensor(cfg.value_of, dtype=torch.long), persistent=False)
-        for name, p in self.named_parameters():
-            if name.endswith("proj.weight") or name.endswith("out.weight"):
-                nn.init.normal_(p, std=0.02 / math.sqrt(2 * cfg.layers * cfg.loop))
-
-    @staticmethod
-    def _init(m: nn.Module) -> None:
-        if isinstance(m, nn.Linear):
-            nn.init.normal_(m.weight, std=0.02)
-            if m.bias is not None:
-                nn.init.zeros_(m.bias)
-        elif isinstance(m, nn.Embedding):
-            nn.init.normal_(m.weight, std=0.02)
+        init_weights(self)
 
     def embed_slots(self, slots: torch.Tensor) -> torch.Tensor:
         if not self.cfg.roles:
@@ -138,6 +127,24 @@ class Net(nn.Module):
             for block in self.blocks:
                 x = block(x, mask)
         return self.head(self.ln(x[:, s:]))
+
+
+def init_weights(module: nn.Module) -> None:
+    """PyTorch's default (fan-in) init for linear layers, Xavier for the attention projections,
+    small embeddings. GPT-2's N(0, 0.02) everywhere kept the sharp question→slot lookups of the
+    pointer tasks on their plateau (bench/probe_lookup.py)."""
+    for m in module.modules():
+        if isinstance(m, nn.Linear):
+            m.reset_parameters()
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.Embedding):
+            nn.init.normal_(m.weight, std=0.02)
+            if m.padding_idx is not None:  # a slot's unused places must add nothing
+                nn.init.zeros_(m.weight[m.padding_idx])
+    for m in module.modules():
+        if isinstance(m, Block):
+            nn.init.xavier_uniform_(m.qkv.weight)
 
 
 def build_mask(slots: torch.Tensor, pos: torch.Tensor, seg: torch.Tensor) -> torch.Tensor:
