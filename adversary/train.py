@@ -13,6 +13,7 @@ import torch
 from adversary.metrics import auroc, brier, calibration_error
 from adversary.net import AdvNet, Calibrator
 from ida_cli.model.batch import EOS_ID, Example, collate, pack
+from ida_cli.model.dist import Dist, current
 from ida_cli.model.net import ModelConfig, set_seed
 
 
@@ -26,12 +27,17 @@ def _examples(
 
 
 def _batches(
-    exs: list[Example], batch: int, rng: np.random.Generator | None
+    exs: list[Example], batch: int, rng: np.random.Generator | None, dist: Dist | None = None
 ) -> Iterator[tuple[dict[str, torch.Tensor], list[int]]]:
+    """Batches in `exs` order; under torchrun (`dist`) each rank gets its share of every batch."""
     index = {id(ex): i for i, ex in enumerate(exs)}
     seqs = pack(exs, 8, rng)
     for c in range(0, len(seqs), batch):
         chunk = seqs[c : c + batch]
+        if dist is not None and dist.on:
+            if len(chunk) < dist.world:  # a tail too small to share: every rank skips it
+                continue
+            chunk = dist.shard(chunk)
         yield collate(chunk, decode=True), [index[id(ex)] for seq in chunk for ex in seq]
 
 
@@ -80,6 +86,8 @@ def fit(
     held_idx = np.flatnonzero(held_mask)
     cfg = ModelConfig(vocab_size=len(ml.vocab), width=opts.width, layers=opts.layers)
     net = AdvNet(cfg)
+    dist = current()
+    model = dist.wrap(net)  # under torchrun: data parallel, the same steps as one process
     optimizer = torch.optim.AdamW(net.parameters(), lr=opts.lr, weight_decay=0.01)
     rng = np.random.default_rng(opts.seed)
     train_exs, held_exs = [exs[i] for i in train_idx], [exs[i] for i in held_idx]
@@ -88,10 +96,12 @@ def fit(
     deadline = time.perf_counter() + opts.minutes * 60
     stopped = "time"
     try:
-        while time.perf_counter() < deadline and not (opts.max_steps and step >= opts.max_steps):
-            for t, idx in _batches(train_exs, opts.batch, rng):
+        while not dist.any(time.perf_counter() >= deadline) and not (
+            opts.max_steps and step >= opts.max_steps
+        ):
+            for t, idx in _batches(train_exs, opts.batch, rng, dist):
                 sel = train_idx[idx]
-                z = net(t["slots"], t["seq"], t["pos"], t["seg"], t["last"], torch.from_numpy(logps[sel]))
+                z = model(t["slots"], t["seq"], t["pos"], t["seg"], t["last"], torch.from_numpy(logps[sel]))
                 loss = ((torch.sigmoid(z) - torch.from_numpy(y[sel])) ** 2).mean()  # (S + ℓ)², S = −σ(z)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
@@ -109,7 +119,7 @@ def fit(
                         on_progress({"step": step, "loss": loss.item(), "held_brier": score})
                 if (
                     stale >= opts.patience
-                    or time.perf_counter() >= deadline
+                    or dist.any(time.perf_counter() >= deadline)
                     or (opts.max_steps and step >= opts.max_steps)
                 ):
                     break
@@ -135,6 +145,8 @@ def fit(
     rep = errors[~half]
     metrics = {
         "steps": step,
+        "processes": dist.world,
+        "replicas_agree": stopped == "interrupted" or dist.agree(net.state_dict()),
         "stopped": stopped,
         "held_nodes": int((~half).sum()),
         "held_error_rate": float(rep.mean()),

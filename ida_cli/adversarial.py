@@ -93,8 +93,10 @@ def _differs(value: JSON, target: JSON) -> bool:
 def train_adversary(
     store: Store, opts: TrainAdvOptions, on_progress: Callable[[Any], None] | None = None
 ) -> dict[str, Any]:
+    from ida_cli.model import dist as distributed
     from ida_cli.versions import load_model
 
+    d = distributed.setup()  # under torchrun: every rank trains, rank 0 writes
     with store.read() as con:
         task = resolve_task(con, opts.task)
         rows = gather(con, task, opts.supervised)
@@ -108,7 +110,9 @@ def train_adversary(
     judged = judge(ml, task, rows)
     from adversary import train as adv_train
 
-    result = adv_train.fit(ml, judged, opts, HELD_OUT_EVERY, on_progress)
+    result = adv_train.fit(ml, judged, opts, HELD_OUT_EVERY, on_progress if d.main else None)
+    if not d.main:
+        return {"task": task, "rank": d.rank, "metrics": result["metrics"]}
     with store.write() as con:
         vid = next_id(con, "versions")
         version = (
@@ -152,6 +156,7 @@ def train_adversary(
         "metrics": metrics,
         "checkpoint": str(path),
         "sha256": sha,
+        "rank": 0,
     }
 
 

@@ -156,8 +156,10 @@ def check_data(con: Any, task: str, rows: Rows, supervised: bool) -> None:
 def train_model(
     store: Store, opts: TrainModelOptions, on_progress: Callable[[Any], None] | None = None
 ) -> dict[str, Any]:
+    from ida_cli.model import dist as distributed
     from ida_cli.model import runner
 
+    d = distributed.setup(opts.device)  # under torchrun: rank 0 writes, every rank trains
     if opts.minutes <= 0 and not opts.max_steps:
         raise UsageError("--minutes must be greater than 0")
     with store.read() as con:
@@ -169,10 +171,12 @@ def train_model(
         raise UsageError(
             f"no interrupted model training for task {task} to resume: run `ida train model` without --resume"
         )
-    with store.write() as con:
-        if resume_row is not None:
-            version, vid = resume_row[0], resume_row[1]
-        else:
+    if resume_row is not None:
+        version, vid = resume_row[0], resume_row[1]
+    elif not d.main:
+        version, vid = d.broadcast(None)
+    else:
+        with store.write() as con:
             vid = next_id(con, "versions")
             version = (
                 1
@@ -194,6 +198,7 @@ def train_model(
                     json.dumps(rows.counts()),
                 ],
             )
+        d.broadcast((version, vid))
     ckdir = checkpoint_dir(store)
     warm = None
     if opts.warm and resume_row is None:
@@ -204,6 +209,8 @@ def train_model(
     try:
         result = runner.run(task, rows, opts, version, ckdir, HELD_OUT_EVERY, on_progress, warm)
     except KeyboardInterrupt:
+        if not d.main:
+            raise Interrupted("interrupted") from None
         with store.write() as con:
             con.execute("UPDATE versions SET status = 'interrupted' WHERE id = ?", [vid])
         raise Interrupted(
@@ -211,10 +218,13 @@ def train_model(
             "`ida train model --resume`"
         ) from None
     except BaseException:
-        with store.write() as con:
-            con.execute("UPDATE versions SET status = 'failed' WHERE id = ?", [vid])
+        if d.main:
+            with store.write() as con:
+                con.execute("UPDATE versions SET status = 'failed' WHERE id = ?", [vid])
         raise
     metrics = {**result["metrics"], "wall_seconds": time.perf_counter() - started}
+    if not d.main:
+        return {"task": task, "version": version, "rank": d.rank, "metrics": metrics}
     with store.write() as con:
         con.execute(
             """UPDATE versions SET status = 'ready', config = ?, data_counts = ?, metrics = ?, checkpoint = ?,
@@ -237,6 +247,7 @@ def train_model(
         "sha256": result["sha256"],
         "metrics": metrics,
         "config": result["config"],
+        "rank": d.rank,
     }
 
 

@@ -76,6 +76,8 @@ def model(
         lr=lr,
     )
     result = train_model(store(ctx, "train model"), opts, on_progress=_reporter())
+    if result["rank"]:  # under torchrun only rank 0 reports
+        return
     if as_json:
         emit_json(result)
         return
@@ -125,6 +127,8 @@ def adversary(
         lr=lr,
     )
     result = train_adversary(store(ctx, "train adversary"), opts)
+    if result["rank"]:  # under torchrun only rank 0 reports
+        return
     if as_json:
         emit_json(result)
         return

@@ -73,7 +73,11 @@ def run(
     on_progress: Callable[[Any], None] | None,
     warm: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    torch.set_num_threads(os.cpu_count() or 1)
+    from ida_cli.model import dist as distributed
+
+    d = distributed.setup(opts.device)
+    if not d.on:  # under torchrun, setup already split the cores between the processes
+        torch.set_num_threads(os.cpu_count() or 1)
     set_seed(opts.seed)
     pick_device(opts.device)  # validated; the loop runs on the CPU (no GPU on the target machines)
     partial = ckdir / f"model-v{version}.partial.pt"
@@ -128,25 +132,28 @@ def run(
     start = int(resume["step"]) if resume else 0
     best = (float(resume["metric"]), int(resume["best_step"])) if resume else (-1.0, 0)
     outcome, best_state = train(
-        net, optimizer, train_set, held_set, cfg, start, best, on_progress, on_checkpoint
+        net, optimizer, train_set, held_set, cfg, start, best, on_progress, on_checkpoint, d
     )
     if outcome.stopped == "interrupted":
-        on_checkpoint(outcome.step, outcome.best_accuracy, outcome.best_step, best_state)
+        if d.main:
+            on_checkpoint(outcome.step, outcome.best_accuracy, outcome.best_step, best_state)
         raise KeyboardInterrupt
     final = ckdir / f"model-v{version}.pt"
-    sha = save_checkpoint(
-        final,
-        {
-            **base,
-            "model": best_state,
-            "optimizer": optimizer.state_dict(),
-            "step": outcome.step,
-            "metric": outcome.best_accuracy,
-            "best_step": outcome.best_step,
-        },
-    )
-    with contextlib.suppress(FileNotFoundError):
-        partial.unlink()
+    sha = None
+    if d.main:  # only rank 0 writes
+        sha = save_checkpoint(
+            final,
+            {
+                **base,
+                "model": best_state,
+                "optimizer": optimizer.state_dict(),
+                "step": outcome.step,
+                "metric": outcome.best_accuracy,
+                "best_step": outcome.best_step,
+            },
+        )
+        with contextlib.suppress(FileNotFoundError):
+            partial.unlink()
     flops = 6 * net.n_params(embeddings=False) * outcome.tokens_seen
     metrics = {
         "held_accuracy": outcome.best_accuracy,
@@ -162,5 +169,7 @@ def run(
         "train_examples": len(train_set),
         "held_examples": len(held_set),
         "history": outcome.history,
+        "processes": outcome.world,
+        "replicas_agree": outcome.replicas_agree,
     }
     return {"config": net.cfg.to_dict(), "checkpoint": final, "sha256": sha, "metrics": metrics}

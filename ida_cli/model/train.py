@@ -18,6 +18,7 @@ import torch.nn.functional as F
 
 from ida_cli.errors import IdaError, UsageError
 from ida_cli.model.batch import IGNORE, Example, collate, exact_match, pack
+from ida_cli.model.dist import Dist
 from ida_cli.model.net import ModelConfig, Net
 
 
@@ -58,6 +59,8 @@ class TrainOutcome:
     tokens_seen: int
     stopped: str  # "early" | "time" | "steps" | "interrupted"
     history: list[dict[str, float]] = field(default_factory=list)
+    world: int = 1  # processes that trained together (torchrun)
+    replicas_agree: bool = True  # every process ended with the same weights
 
 
 class CheckpointError(IdaError):
@@ -102,10 +105,16 @@ def train(
     best: tuple[float, int] = (-1.0, 0),
     on_progress: Callable[[Progress], None] | None = None,
     on_checkpoint: Callable[[int, float, int, dict[str, Any]], None] | None = None,
+    dist: Dist | None = None,
 ) -> tuple[TrainOutcome, dict[str, Any]]:
     """Train until time, steps or patience run out; returns the outcome and the best weights.
 
-    Ctrl-C stops at the end of the current step and returns what is best so far."""
+    Ctrl-C stops at the end of the current step and returns what is best so far. Under torchrun
+    (`dist`) each process trains its share of every batch; only rank 0 reports and checkpoints."""
+    dist = dist or Dist()
+    model = dist.wrap(net)
+    if not dist.main:
+        on_progress = on_checkpoint = None
     rng = np.random.default_rng(cfg.seed + start_step)
     seqs: list[list[Example]] = []
     started = time.perf_counter()
@@ -124,16 +133,17 @@ def train(
             if cfg.max_steps and step >= cfg.max_steps:
                 stopped = "steps"
                 break
-            if time.perf_counter() >= deadline:
+            if dist.any(time.perf_counter() >= deadline):
                 stopped = "time"
                 break
-            if len(seqs) < cfg.batch:
+            while len(seqs) < cfg.batch:
                 seqs += pack(train_set, cfg.per_seq, rng)
-            batch, seqs = seqs[: cfg.batch], seqs[cfg.batch :]
+            # every rank draws the same batch (same rng) and trains its own share of it
+            batch, seqs = dist.shard(seqs[: cfg.batch]), seqs[cfg.batch :]
             t = collate(batch)
             for group in optimizer.param_groups:
                 group["lr"] = lr_at(step, cfg, est_total)
-            logits = net(t["slots"], t["seq"], t["pos"], t["seg"])
+            logits = model(t["slots"], t["seq"], t["pos"], t["seg"])
             loss = F.cross_entropy(
                 logits.reshape(-1, logits.shape[-1]), t["tgt"].reshape(-1), ignore_index=IGNORE
             )
@@ -147,7 +157,7 @@ def train(
             tokens += int((t["slots"][:, :, 0] != 0).sum() + (t["seg"] >= 0).sum())
             window.append(loss.item())
             if step % cfg.eval_every == 0:
-                acc, _ = evaluate(net, held_set, cfg.per_seq)
+                acc = _held_accuracy(net, held_set, cfg.per_seq, dist)
                 elapsed = time.perf_counter() - t_window
                 history.append(
                     {
@@ -183,13 +193,24 @@ def train(
     except KeyboardInterrupt:
         stopped = "interrupted"
     if best_acc < 0:  # never evaluated (very short run): evaluate once now
-        best_acc, _ = evaluate(net, held_set, cfg.per_seq)
+        best_acc = _held_accuracy(net, held_set, cfg.per_seq, dist)
         best_step = step
         best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
+    agree = stopped == "interrupted" or dist.agree(net.state_dict())
+    if stopped != "interrupted":
+        seen, tokens = (int(v) for v in dist.sum([seen, tokens]))
     outcome = TrainOutcome(
         step, best_acc, best_step, time.perf_counter() - started, seen, tokens, stopped, history
     )
+    outcome.world, outcome.replicas_agree = dist.world, agree
     return outcome, best_state
+
+
+def _held_accuracy(net: Net, held_set: Sequence[Example], per_seq: int, dist: Dist) -> float:
+    """Each rank judges its share of the held-out examples; the counts are summed."""
+    _, results = evaluate(net, dist.shard(held_set), per_seq)
+    right, total = dist.sum([sum(results), len(results)])
+    return right / total if total else 0.0
 
 
 # -- checkpoints --------------------------------------------------------------------------------
