@@ -42,6 +42,8 @@ class TrainModelOptions:
     patience: int = 6
     lr: float = 1e-3
     warm: bool = False  # start from the latest version's weights (the experiment loop's cycles)
+    distill: int = 0  # training questions to walk with ML in every role (SPEC 2.4); 0: off
+    distill_confidence: float = 0.9  # keep a walk's root answer where Adv's P(wrong) ≤ 1 − this
 
 
 @dataclass
@@ -160,13 +162,21 @@ def train_model(
     from ida_cli.model import runner
 
     d = distributed.setup(opts.device)  # under torchrun: rank 0 writes, every rank trains
+    from ida_cli.distill_targets import check_options, distill_targets
+
     if opts.minutes <= 0 and not opts.max_steps:
         raise UsageError("--minutes must be greater than 0")
+    check_options(opts.distill, opts.distill_confidence, opts.supervised)
     with store.read() as con:
         task = resolve_task(con, opts.task)
         rows = gather(con, task, opts.supervised)
         check_data(con, task, rows, opts.supervised)
         resume_row = _resumable(con, task) if opts.resume else None
+    distilled = None
+    if opts.distill:
+        # before the new version exists: the walk uses the latest model and adversary
+        distilled = distill_targets(store, task, opts.distill, opts.distill_confidence, opts.seed)
+        rows.items += distilled.rows
     if opts.resume and resume_row is None:
         raise UsageError(
             f"no interrupted model training for task {task} to resume: run `ida train model` without --resume"
@@ -195,7 +205,7 @@ def train_model(
                     task,
                     now(),
                     json.dumps({"supervised": opts.supervised}),
-                    json.dumps(rows.counts()),
+                    json.dumps(_counts(rows, distilled)),
                 ],
             )
         d.broadcast((version, vid))
@@ -231,7 +241,7 @@ def train_model(
                sha256 = ? WHERE id = ?""",
             [
                 json.dumps(result["config"]),
-                json.dumps(rows.counts()),
+                json.dumps(_counts(rows, distilled)),
                 json.dumps(metrics),
                 str(result["checkpoint"]),
                 result["sha256"],
@@ -242,13 +252,20 @@ def train_model(
         "task": task,
         "version": version,
         "supervised": opts.supervised,
-        "data": rows.counts(),
+        "data": _counts(rows, distilled),
         "checkpoint": str(result["checkpoint"]),
         "sha256": result["sha256"],
         "metrics": metrics,
         "config": result["config"],
         "rank": d.rank,
     }
+
+
+def _counts(rows: Rows, distilled: Any) -> dict[str, Any]:
+    out: dict[str, Any] = rows.counts()
+    if distilled is not None:
+        out["distill"] = distilled.stats()
+    return out
 
 
 def _resumable(con: Any, task: str) -> tuple[int, int] | None:

@@ -52,6 +52,12 @@ def model(
     eval_every: int = typer.Option(200, "--eval-every", help="Steps between held-out evaluations."),
     patience: int = typer.Option(6, "--patience", help="Evaluations without improvement before stopping."),
     lr: float = typer.Option(1e-3, "--lr"),
+    distill: int = typer.Option(
+        0, "--distill", help="Also walk this many training questions with ML in every role (SPEC 2.4)."
+    ),
+    distill_confidence: float = typer.Option(
+        0.9, "--distill-confidence", help="Keep a walk's answer where Adv's P(wrong) is at most 1 − this."
+    ),
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Train ML: amplified answers and the overseer's steps (or --supervised: the ground truth)."""
@@ -74,6 +80,8 @@ def model(
         eval_every=eval_every,
         patience=patience,
         lr=lr,
+        distill=distill,
+        distill_confidence=distill_confidence,
     )
     result = train_model(store(ctx, "train model"), opts, on_progress=_reporter())
     if result["rank"]:  # under torchrun only rank 0 reports
