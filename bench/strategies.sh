@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Issue 5: every strategy of SPEC 2.1 and the supervised baseline, on the tasks at size 8, over
+# seeds, with the same budget of overseer calls; then `ida report` per task (table + plot).
+# One database per experiment in bench/out/strategies/; rerunning resumes unfinished experiments
+# (`ida experiment` is resumable) and skips finished ones.
+# Usage: bench/strategies.sh
+#   TASKS="wildcard permutation unionfind shortpath assignments" (default: all five)
+#   STRATEGIES="adversary bernoulli uncertainty random full none supervised" SEEDS="1 2 3"
+#   BUDGET=4000 PER_ROUND=40 TRAIN_MINUTES=1 ADV_MINUTES=0.5 EVAL_QUESTIONS=400
+set -euo pipefail
+cd "$(dirname "$0")/.."
+IDA=".venv/bin/python -m ida_cli"
+out=bench/out/strategies
+mkdir -p "$out"
+TASKS=${TASKS:-"wildcard permutation unionfind shortpath assignments"}
+STRATEGIES=${STRATEGIES:-"adversary bernoulli uncertainty random full none supervised"}
+SEEDS=${SEEDS:-"1 2 3"}
+for task in $TASKS; do
+  for strategy in $STRATEGIES; do
+    for seed in $SEEDS; do
+      db="$out/$task-$strategy-$seed.duckdb"
+      echo "== $task $strategy seed $seed ($(date +%T))"
+      $IDA --db "$db" experiment --task "$task" --size 8 --strategy "$strategy" --seed "$seed" \
+        --budget "${BUDGET:-4000}" --per-round "${PER_ROUND:-40}" --train-minutes "${TRAIN_MINUTES:-1}" \
+        --adversary-minutes "${ADV_MINUTES:-0.5}" --eval-questions "${EVAL_QUESTIONS:-400}" \
+        --json > "$db.curve.json"
+    done
+  done
+  $IDA report "$out/$task"-*.duckdb --plot "bench/strategies-$task.png"
+  $IDA report "$out/$task"-*.duckdb --json > "$out/$task.report.json"
+done
