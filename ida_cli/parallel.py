@@ -33,7 +33,16 @@ from typing import Any
 from ida_cli.amplify import Scorer, Walker
 from ida_cli.errors import IdaError, Interrupted, UsageError
 from ida_cli.ml import ML
-from ida_cli.rounds import FLUSH_SECONDS, FLUSH_TREES, RoundOptions, RoundResult, _finish, _tally, make_walker
+from ida_cli.rounds import (
+    FLUSH_SECONDS,
+    FLUSH_TREES,
+    RoundOptions,
+    RoundResult,
+    _finish,
+    _tally,
+    commit,
+    make_walker,
+)
 from ida_cli.store import Store, records
 from ida_cli.store.db import insert_frame, next_id
 from ida_cli.tree import Node, Tree
@@ -239,9 +248,11 @@ class Dispatcher:
         def flush() -> None:
             nonlocal last_flush
             if pending:
-                with store.write() as con:
-                    result.tree_ids.extend(insert_chunks(con, pending))
+                ids, interrupted = commit(store, lambda con: insert_chunks(con, pending))
+                result.tree_ids.extend(ids)
                 pending.clear()
+                if interrupted:
+                    raise KeyboardInterrupt
             last_flush = time.perf_counter()
 
         def stop(status: str) -> int:
@@ -267,6 +278,8 @@ class Dispatcher:
                     time.perf_counter() - last_flush > FLUSH_SECONDS
                 ):
                     flush()
+            result.ml_batches = _ml_batches(batches)
+            flush()
         except KeyboardInterrupt:
             lost = stop("interrupted")
             result.status = "interrupted"
@@ -285,8 +298,6 @@ class Dispatcher:
         except BaseException:
             stop("failed")
             raise
-        result.ml_batches = _ml_batches(batches)
-        flush()
         _finish(store, result.round_id, session_id, "done")
         result.seconds = time.perf_counter() - started
         return result

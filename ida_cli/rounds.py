@@ -4,7 +4,9 @@ Questions are picked uniformly from the unlabelled training pool (`--pick random
 Gumbel-top-k over −S of ML's answers to a random candidate set of them (`--pick adversary`). Trees
 are walked many at a time (one batched ML call per kind per driver round) and come back in question
 order. Finished trees are written in batches, each batch one short transaction, so a Ctrl-C keeps
-every finished tree and discards only the ones being walked.
+every finished tree and discards only the ones being walked. With `--workers N` or `--ray ADDRESS`
+the trees are walked, and laid out as rows, in other processes (ida_cli/parallel.py); the parent
+alone writes, and the stored trees are those of the serial round.
 
 Every random choice comes from the round's seed: the pick from `default_rng(seed)`, each tree's
 draws from the walker's generator for its question id. With `--alpha-end` the recursion threshold
@@ -19,7 +21,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
@@ -45,6 +47,8 @@ from ida_cli.tree import Tree
 
 if TYPE_CHECKING:
     from ida_cli.parallel import Dispatcher
+
+T = TypeVar("T")
 
 FLUSH_SECONDS = 1.0
 FLUSH_TREES = 500
@@ -285,10 +289,11 @@ def _run_round(
     def flush() -> None:
         nonlocal pending, last_flush
         if pending:
-            with store.write() as con:
-                records.write_trees(con, pending, session_id)
+            _, interrupted = commit(store, lambda con: records.write_trees(con, pending, session_id))
             result.tree_ids.extend(t.id for t in pending)
             pending = []
+            if interrupted:
+                raise KeyboardInterrupt
         last_flush = time.perf_counter()
 
     def keep(index: int, tree: Tree) -> None:
@@ -316,6 +321,8 @@ def _run_round(
                 flush()
             if progress:
                 progress(done, len(rows))
+        result.ml_batches = _ml_batches(walker)
+        flush()
     except KeyboardInterrupt:
         lost = stop()
         result.status = "interrupted"
@@ -330,11 +337,24 @@ def _run_round(
         stop()
         _finish(store, round_id, session_id, "failed")
         raise
-    result.ml_batches = _ml_batches(walker)
-    flush()
     _finish(store, round_id, session_id, "done")
     result.seconds = time.perf_counter() - started
     return result
+
+
+def commit(store: Store, write: Callable[[Any], T]) -> tuple[T, bool]:
+    """`write(con)` in one transaction: its value, and whether a Ctrl-C came meanwhile. The store
+    holds a Ctrl-C back until after COMMIT and raises it there, so the caller must first record
+    what was stored, then stop (else stopping would store the same trees again)."""
+    done: list[T] = []
+    try:
+        with store.write() as con:
+            done.append(write(con))
+    except KeyboardInterrupt:
+        if not done:
+            raise
+        return done[0], True
+    return done[0], False
 
 
 def _create_round(

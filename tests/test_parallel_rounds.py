@@ -14,10 +14,11 @@ from typing import Any
 import duckdb
 import pytest
 
+from ida_cli import parallel
 from ida_cli.errors import Interrupted, NotFound
 from ida_cli.parallel import WorkerCrashed, chunk_size
 from ida_cli.rounds import RoundOptions, run_round
-from ida_cli.store import Store
+from ida_cli.store import Store, records
 from tests.conftest import Run, ida_subprocess
 
 # columns that differ between two runs of the same round by nature: times and the session's uuid
@@ -168,6 +169,31 @@ def test_ctrl_c_keeps_finished_trees_and_stops_the_workers(db: Path, ida: Run) -
     assert kept >= chunk_size(200, 2, False)
     assert str(caught.value).startswith(f"interrupted: round 1 kept its {kept} finished trees; the ")
     assert not workers_of(os.getpid())
+
+
+@pytest.mark.parametrize("workers", [None, 2])
+def test_ctrl_c_during_a_write_stores_the_batch_once(
+    db: Path, ida: Run, monkeypatch: pytest.MonkeyPatch, workers: int | None
+) -> None:
+    """The store raises a Ctrl-C that came during a transaction after its COMMIT: the round must
+    count that batch as stored, not write it again while stopping (a duplicate key, before)."""
+    ida("questions", "generate", "--task", "permutation", "--size", "8", "--count", "40", "--seed", "2")
+    module, name = (records, "write_trees") if workers is None else (parallel, "insert_chunks")
+    write = getattr(module, name)
+
+    def interrupted_write(con: Any, *args: Any) -> Any:
+        monkeypatch.setattr(module, name, write)  # once
+        os.kill(os.getpid(), signal.SIGINT)  # held back by the store until after COMMIT
+        return write(con, *args)
+
+    monkeypatch.setattr(module, name, interrupted_write)
+    with pytest.raises(Interrupted) as caught:
+        run_round(Store(db), RoundOptions(questions=40, workers=workers))
+    with duckdb.connect(str(db), read_only=True) as con:
+        assert con.execute("SELECT status FROM rounds").fetchone() == ("interrupted",)
+        kept, distinct = con.execute("SELECT count(*), count(DISTINCT question_id) FROM trees").fetchone()
+    assert kept == distinct > 0
+    assert str(caught.value).startswith(f"interrupted: round 1 kept its {kept} finished trees; ")
 
 
 def test_a_workers_error_reaches_the_caller(db: Path, ida: Run) -> None:
