@@ -18,7 +18,15 @@ CHUNK = 256  # sequences per forward pass
 
 
 class TorchML:
-    def __init__(self, net: Net, vocab: Vocab, task: str, version: int = 0, per_seq: int = 8) -> None:
+    def __init__(
+        self,
+        net: Net,
+        vocab: Vocab,
+        task: str,
+        version: int = 0,
+        per_seq: int = 8,
+        max_out: dict[str, int] | None = None,
+    ) -> None:
         self.net, self.vocab, self.task, self.version, self.per_seq = (
             net.eval(),
             vocab,
@@ -26,6 +34,9 @@ class TorchML:
             version,
             per_seq,
         )
+        # no output longer than the longest target seen in training (+ <eos>): a model that has
+        # not learned to stop would otherwise decode to MAX_NEW, one full forward pass per token
+        self.max_new = {m: min(n, (max_out or {}).get(m, n)) for m, n in MAX_NEW.items()}
         self._task = get_task(task)
         self._strict = task == "user"  # built-in vocabularies cover every size; user text may not
 
@@ -72,7 +83,7 @@ class TorchML:
         done = [False] * len(exs)
         index = {id(ex): i for i, ex in enumerate(exs)}
         with torch.no_grad():
-            for _ in range(MAX_NEW[mode]):
+            for _ in range(self.max_new[mode]):
                 live = [ex for ex, d in zip(exs, done, strict=True) if not d]
                 if not live:
                     break
@@ -110,7 +121,9 @@ def load_ml(payload: dict[str, Any], version: int) -> TorchML:
 
     net = build(payload["config"])
     net.load_state_dict(payload["model"])
-    return TorchML(net, Vocab(list(payload["vocab"])), payload["task"], version)
+    return TorchML(
+        net, Vocab(list(payload["vocab"])), payload["task"], version, max_out=payload.get("max_out")
+    )
 
 
 def output_logp(ml: TorchML, items: Sequence[tuple[JSON, list[str], list[str]]]) -> list[float]:

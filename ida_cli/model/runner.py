@@ -45,6 +45,15 @@ def to_examples(task_name: str, rows: Rows, vocab: Vocab | None) -> tuple[list[E
     return examples, vocab
 
 
+def max_out(examples: list[Example], previous: dict[str, Any] | None) -> dict[str, int]:
+    """Per mode, the longest target (+ <eos>) trained on so far, kept across warm starts."""
+    out: dict[str, int] = dict((previous or {}).get("max_out") or {})
+    for ex in examples:
+        mode = ex.kind.split(":", 1)[0]
+        out[mode] = max(out.get(mode, 0), len(ex.out) + 1)
+    return out
+
+
 def split_held(examples: list[Example], every: int) -> tuple[list[Example], list[Example]]:
     held = [e for e in examples if e.group % every == 0]
     train = [e for e in examples if e.group % every != 0]
@@ -114,7 +123,13 @@ def run(
         patience=opts.patience,
         seed=opts.seed,
     )
-    base = {"config": net.cfg.to_dict(), "vocab": vocab.tokens, "task": task, "train_config": cfg.to_dict()}
+    base = {
+        "config": net.cfg.to_dict(),
+        "vocab": vocab.tokens,
+        "task": task,
+        "train_config": cfg.to_dict(),
+        "max_out": max_out(examples, start_from),
+    }
 
     def on_checkpoint(step: int, best: float, best_step: int, best_state: dict[str, Any]) -> None:
         save_checkpoint(
