@@ -27,6 +27,7 @@ from ida_cli.errors import DatabaseUnreachable, UsageError
 from ida_cli.label import LabelOptions, LabelSession
 from ida_cli.label import records as lrec
 from ida_cli.store import Store
+from ida_cli.store.db import next_id
 from ida_cli.tasks import get_task
 from ida_cli.tasks.base import JSON
 from tests.conftest import ROOT, PgServer
@@ -346,8 +347,8 @@ class LosesReplies(Store):
     stepped = False
 
     @contextlib.contextmanager
-    def write(self) -> Iterator[Any]:
-        with super().write() as con:
+    def write(self, writer_lock: bool = True) -> Iterator[Any]:
+        with super().write(writer_lock) as con:
             yield con
         if self.stepped and self.lose and threading.current_thread() is threading.main_thread():
             self.lose -= 1
@@ -445,8 +446,9 @@ def test_a_step_given_while_another_writer_holds_the_store_waits_and_is_stored(
     monkeypatch.setenv("IDA_LOCK_TIMEOUT", "0.3")
     held, release = threading.Event(), threading.Event()
 
-    def hold() -> None:
-        with Store(db, command="ida hold").write():
+    def hold() -> None:  # as a round writing trees does: the writer lock, and action ids
+        with Store(db, command="ida hold").write() as con:
+            next_id(con, "actions")
             held.set()
             release.wait(2.0)
 
@@ -460,6 +462,38 @@ def test_a_step_given_while_another_writer_holds_the_store_waits_and_is_stored(
     session.start()
     session.run()
     screens = "\n".join(term.screens)
-    # (on PostgreSQL the holder is named by its connection's application name: this process's)
-    assert "the database is busy" in screens and "database is in use by ida" in screens
+    assert "the database is busy" in screens and "database is in use by " in screens
     check_store(db, [{"name": "bea", "keys": 5}])
+
+
+def test_a_step_does_not_queue_behind_the_writer_lock(pg_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """On PostgreSQL a person's step takes only the action-id lock: another annotator's claim or
+    finished tree (the writer lock) does not hold it up."""
+    generate(pg_url, 2)
+    monkeypatch.setenv("IDA_LOCK_TIMEOUT", "0.3")
+    held, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with Store(pg_url, command="ida hold").write():
+            held.set()
+            release.wait(5.0)
+
+    waits: list[float] = []
+
+    def busy(n: int) -> None:
+        if n == 2:
+            threading.Thread(target=hold, daemon=True).start()
+            assert held.wait(10)
+        if n == 4:
+            release.set()
+
+    term = AcceptingTerm(budget=6, before_key=busy)
+    session = LabelSession(
+        Store(pg_url), LabelOptions("sol", task=TASK, strategy="full"), term, ExpertModels()
+    )
+    session.start()
+    session.run()
+    waits = term.latencies[2:4]  # the steps given while the writer lock was held
+    assert "the database is busy" not in "\n".join(term.screens)
+    assert max(waits) < 3.0, waits
+    check_store(pg_url, [{"name": "sol", "keys": 6}])

@@ -699,7 +699,7 @@ class LabelSession:
         item = self.item
 
         def store() -> tuple[int, str | None]:
-            with self.store.write() as con:
+            with self.store.write(writer_lock=False) as con:  # appends one action: see Store.write
                 aid = lrec.action_by_token(con, item.id, token) if retried else None
                 if aid is None:
                     aid = lrec.add_action(

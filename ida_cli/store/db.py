@@ -162,10 +162,14 @@ class Store:
             raise StoreError(f"cannot open {self.path}: {e}") from None
 
     @contextlib.contextmanager
-    def write(self) -> Iterator[Any]:
-        """One transaction: everything in the block commits together or not at all."""
+    def write(self, writer_lock: bool = True) -> Iterator[Any]:
+        """One transaction: everything in the block commits together or not at all.
+
+        writer_lock=False (PostgreSQL; a DuckDB file always takes its lock) is for a transaction that
+        only appends actions and reads: it allocates their ids under the action-id lock alone, so a
+        person's step does not queue behind other annotators' claims and finished trees."""
         if self.pg is not None:
-            with self._pg_write() as con:
+            with self._pg_write(writer_lock) as con:
                 yield con
             return
         import duckdb
@@ -227,7 +231,7 @@ class Store:
 
     # -- PostgreSQL -----------------------------------------------------------------------------
     @contextlib.contextmanager
-    def _pg_write(self) -> Iterator[Any]:
+    def _pg_write(self, writer_lock: bool = True) -> Iterator[Any]:
         import duckdb
 
         assert self.pg is not None
@@ -235,13 +239,15 @@ class Store:
         db = postgres.database(url)
         with deferred_interrupts():
             con = db.cursor(self.command)
+            con.lock_timeout = timeout
             try:
                 if not db.migrated:
                     self._pg_migrate(con, timeout)
                     db.migrated = True
                 con.execute("BEGIN TRANSACTION")
                 try:
-                    postgres.lock_writer(con, url, timeout)
+                    if writer_lock:
+                        postgres.lock_writer(con, url, timeout)
                     yield con
                 except BaseException:
                     with contextlib.suppress(duckdb.Error):
@@ -333,6 +339,8 @@ def next_id(con: Any, table: str) -> int:
     computes it from the primary key's index (through DuckDB it would fetch every id)."""
     sql = f"SELECT coalesce(max(id), 0) + 1 FROM {table}"
     if getattr(con, "backend", None) == "postgres":
+        if table == "actions":  # also appended outside the writer lock (a person's step): its own lock
+            con.lock_action_ids()
         return int(con.server_value(sql))
     return int(con.execute(sql).fetchone()[0])
 

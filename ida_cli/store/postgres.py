@@ -39,6 +39,8 @@ from ida_cli.errors import BadConnection, DatabaseBusy, DatabaseUnreachable, Sto
 SCHEMES = ("postgresql", "postgres")
 # pg_advisory_xact_lock key of the writer lock (below 2**32: pg_locks shows it as objid)
 LOCK_KEY = 0x1DA5_7012
+# the lock on allocating action ids: a person's step appends an action without the writer lock
+ACTION_IDS_KEY = 0x1DA5_7013
 CATALOG = "pg"
 FIX = "check the URL in --db or IDA_DB"
 
@@ -253,6 +255,13 @@ class PgConnection:
 
     def __init__(self, con: Any) -> None:
         self._con = con
+        self.lock_timeout = 5.0  # seconds to wait for a lock (the store sets IDA_LOCK_TIMEOUT)
+
+    def lock_action_ids(self) -> None:
+        """Inside a transaction: wait for the action-id lock (allocating action ids happens under
+        it, in the writer lock's transactions and in a person's step alike)."""
+        ms = max(int(self.lock_timeout * 1000), 1)
+        self.server_execute(f"SET LOCAL lock_timeout = {ms}; SELECT pg_advisory_xact_lock({ACTION_IDS_KEY})")
 
     def execute(self, *args: Any, **kwargs: Any) -> Any:
         return self._con.execute(*args, **kwargs)

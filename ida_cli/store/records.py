@@ -191,7 +191,9 @@ def write_trees(con: Con, trees: Sequence[Tree], session_id: str | None) -> None
 
     if not trees:
         return
-    tree_id, node_id, action_id = next_id(con, "trees"), next_id(con, "nodes"), next_id(con, "actions")
+    tree_id, node_id = next_id(con, "trees"), next_id(con, "nodes")
+    # (action ids only when there are actions: on PostgreSQL allocating them takes their own lock)
+    action_id = next_id(con, "actions") if any(tree.actions for tree in trees) else 0
     created = now()
     t_rows: dict[str, list[Any]] = {
         k: []
