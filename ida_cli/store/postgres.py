@@ -18,8 +18,9 @@ What the extension passes through, and what it does not (checked against duckdb 
 One process keeps one in-memory DuckDB database per URL with the server attached (its connection
 pool reconnects after a server restart); every transaction takes a cursor of it. Writers serialize
 on a transaction-level advisory lock (the flock of the file backend), so ids allocated as max+1
-cannot race; the attach uses READ COMMITTED so that a writer that waited for the lock reads what the
-previous holder committed."""
+cannot race; action ids have a lock of their own, taken by every allocation of them, so that a
+transaction that only appends a person's step can skip the writer lock. The attach uses READ
+COMMITTED so that a writer that waited for a lock reads what the previous holder committed."""
 
 from __future__ import annotations
 
