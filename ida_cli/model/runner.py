@@ -62,6 +62,15 @@ def split_held(examples: list[Example], every: int) -> tuple[list[Example], list
     return train, held
 
 
+def threads() -> int:
+    """Torch threads for training: every core, or IDA_THREADS (on a machine shared with other
+    work, fewer threads than cores avoids OpenMP spinning against the other processes)."""
+    value = os.environ.get("IDA_THREADS", "")
+    if value.isdigit() and int(value) > 0:
+        return int(value)
+    return os.cpu_count() or 1
+
+
 def pick_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -86,7 +95,7 @@ def run(
 
     d = distributed.setup(opts.device)
     if not d.on:  # under torchrun, setup already split the cores between the processes
-        torch.set_num_threads(os.cpu_count() or 1)
+        torch.set_num_threads(threads())
     set_seed(opts.seed)
     pick_device(opts.device)  # validated; the loop runs on the CPU (no GPU on the target machines)
     partial = ckdir / f"model-v{version}.partial.pt"
