@@ -106,6 +106,18 @@ def status_panel(s: dict[str, Any]) -> Panel:
         for r in s["overseers"]:
             o.add_row(r["actor"], str(r["calls"]), str(r["sessions"]), _fmt(r["median_seconds"]))
         parts.append(o)
+    if s.get("annotators"):
+        t = Table(
+            "annotator", "done", "skipped", "open", "expired", "steps", "median s", "live", title="annotators"
+        )
+        for r in s["annotators"]:
+            t.add_row(
+                r["annotator"],
+                *(str(r[k]) for k in ("done", "skipped", "open", "expired", "steps")),
+                _fmt(r["median_seconds"]),
+                "yes" if r["live"] else "no",
+            )
+        parts.append(t)
     if s["metrics"]:
         m = Table("metric", "task", "value", "model", title="latest metrics")
         for r in s["metrics"]:
