@@ -35,7 +35,12 @@ def db(tmp_path: Path) -> Path:
 @pytest.fixture
 def ida(db: Path, monkeypatch: pytest.MonkeyPatch) -> Run:
     """Run the CLI in-process against a fresh database; returns code, stdout, stderr."""
-    monkeypatch.setenv("IDA_DB", str(db))
+    return in_process(str(db), monkeypatch)
+
+
+def in_process(target: str, monkeypatch: pytest.MonkeyPatch) -> Run:
+    """The CLI run in-process with IDA_DB=target (a file path or a server URL)."""
+    monkeypatch.setenv("IDA_DB", target)
     monkeypatch.delenv("IDA_TRACEBACK", raising=False)
     monkeypatch.setenv("COLUMNS", "100")
     runner = CliRunner()
@@ -192,13 +197,4 @@ def pg_url(pg_server: PgServer) -> str:
 @pytest.fixture
 def pg_ida(pg_url: str, monkeypatch: pytest.MonkeyPatch) -> Run:
     """Like `ida`, against a fresh PostgreSQL database (through IDA_DB)."""
-    monkeypatch.setenv("IDA_DB", pg_url)
-    monkeypatch.delenv("IDA_TRACEBACK", raising=False)
-    monkeypatch.setenv("COLUMNS", "100")
-    runner = CliRunner()
-
-    def run(*args: str) -> Result:
-        r = runner.invoke(app, list(args), catch_exceptions=False)
-        return Result(r.exit_code, r.stdout, r.stderr)
-
-    return run
+    return in_process(pg_url, monkeypatch)

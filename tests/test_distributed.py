@@ -49,13 +49,17 @@ def _versions(db: Path, kind: str) -> list[tuple[int, str, str]]:
     return [(int(v), str(s), str(m)) for v, s, m in rows]
 
 
-def test_model_trains_in_two_processes_and_rank_0_alone_writes(ida: Run, db: Path) -> None:
+def _questions(ida: Run) -> None:
     assert (
         ida(
             "questions", "generate", "--task", "wildcard", "--size", "8", "--count", "400", "--seed", "3"
         ).code
         == 0
     )
+
+
+def test_model_trains_in_two_processes_and_rank_0_alone_writes(ida: Run, db: Path) -> None:
+    _questions(ida)
     r = _torchrun(db, "train", "model", "--supervised", "--max-steps", "12", "--eval-every", "6", "--json")
     assert r.returncode == 0, r.stderr[-2000:]
     out = json.loads(r.stdout)  # one JSON document: rank 1 printed nothing
@@ -71,12 +75,7 @@ def test_model_trains_in_two_processes_and_rank_0_alone_writes(ida: Run, db: Pat
 
 @pytest.mark.slow
 def test_adversary_trains_in_two_processes(ida: Run, db: Path) -> None:
-    assert (
-        ida(
-            "questions", "generate", "--task", "wildcard", "--size", "8", "--count", "400", "--seed", "3"
-        ).code
-        == 0
-    )
+    _questions(ida)
     assert ida("train", "model", "--supervised", "--max-steps", "10").code == 0
     r = _torchrun(db, "train", "adversary", "--supervised", "--max-steps", "8", "--eval-every", "4", "--json")
     assert r.returncode == 0, r.stderr[-2000:]

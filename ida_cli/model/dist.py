@@ -74,10 +74,6 @@ class Dist:
         torch.distributed.all_gather(gathered, mine)
         return all(torch.equal(g, gathered[0]) for g in gathered)
 
-    def barrier(self) -> None:
-        if self.on:
-            torch.distributed.barrier()
-
 
 _CURRENT: Dist | None = None
 
