@@ -65,9 +65,12 @@ class WalkError(IdaError):
 
 
 class Scorer(Protocol):
-    """The adversary as the walker needs it: batched S for (context, question, ML's answer)."""
+    """The adversary as the walker needs it: batched S for (context, question, ML's answer).
+    `logps`, ML's log p of those answers where the caller has them, saves recomputing them."""
 
-    def score(self, items: Sequence[tuple[JSON, JSON, JSON]]) -> list[float]: ...
+    def score(
+        self, items: Sequence[tuple[JSON, JSON, JSON]], logps: Sequence[float] | None = None
+    ) -> list[float]: ...
 
 
 class StepScorer(Scorer, Protocol):
@@ -197,9 +200,9 @@ class Walker:
     def _serve(self, kind: str, items: list[tuple[Any, ...]]) -> list[Any]:
         self.batches[kind] += 1
         self.queries[kind] += len(items)
-        if kind == "score":
+        if kind == "score":  # items (context, question, answer, ML's log p of it)
             assert self.scorer is not None
-            return list(self.scorer.score(items))
+            return list(self.scorer.score([i[:3] for i in items], [i[3] for i in items]))
         if kind in ("score_fan_out", "score_fan_in"):
             scorer = cast(StepScorer, self.scorer)
             return list(scorer.score_steps(kind.removeprefix("score_"), items))
@@ -311,7 +314,9 @@ class Walker:
         logps: list[float | None] = [float(lp) for _, lp in replies]
         scores: list[float | None] = [None] * k
         if self.scorer is not None:
-            got = yield Request("score", [(context, sq, a) for sq, a in zip(questions, answers, strict=True)])
+            got = yield Request(
+                "score", [(context, sq, a, lp) for sq, (a, lp) in zip(questions, replies, strict=True)]
+            )
             scores = [float(s) for s in got]
         return Decision(run.strategy.choose(k, logps, scores, run.rng), answers, logps, scores)
 

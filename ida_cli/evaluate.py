@@ -143,7 +143,9 @@ def adversary_quality(store: Store, task: Task, ml: Any, nodes: list[tuple[JSON,
         return {}
     answers = ml.answer(nodes)
     errors = [a != task.truth(c, q) for (c, q), (a, _) in zip(nodes, answers, strict=True)]
-    scores = scorer.score([(c, q, a) for (c, q), (a, _) in zip(nodes, answers, strict=True)])
+    scores = scorer.score(
+        [(c, q, a) for (c, q), (a, _) in zip(nodes, answers, strict=True)], [lp for _, lp in answers]
+    )
     return {
         "adversary_version": scorer.version,
         "adversary_model_version": scorer.model_version,

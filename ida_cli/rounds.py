@@ -424,7 +424,8 @@ def pick_by_adversary(
         chunk = candidates[at : at + PICK_CHUNK]
         answers = ml.answer([(r["context"], r["question"]) for r in chunk])
         scores += scorer.score(
-            [(r["context"], r["question"], a) for r, (a, _) in zip(chunk, answers, strict=True)]
+            [(r["context"], r["question"], a) for r, (a, _) in zip(chunk, answers, strict=True)],
+            [lp for _, lp in answers],
         )
     s = np.asarray(scores, dtype=float)
     chosen = gumbel_top_k(s, k, temperature, rng)

@@ -115,7 +115,7 @@ def test_a_cycle_and_a_right_root_are_refused() -> None:
 class FakeScorer:
     version = 7
 
-    def score(self, items: list[tuple[object, object, object]]) -> list[float]:
+    def score(self, items: list[tuple[object, object, object]], logps: object = None) -> list[float]:
         return [-0.01 * i for i, _ in enumerate(items)]
 
 

@@ -420,7 +420,7 @@ class FakeML:
 
 
 class FakeScorer:
-    def score(self, items: Sequence[tuple[JSON, JSON, JSON]]) -> list[float]:
+    def score(self, items: Sequence[tuple[JSON, JSON, JSON]], logps: object = None) -> list[float]:
         return [-(zlib.crc32(canonical(q).encode()) % 100) / 100 for _, q, _ in items]
 
     def score_steps(self, mode: str, items: Sequence[Any]) -> list[float]:

@@ -79,7 +79,7 @@ class FakeScorer:
         self.t = task
         self.calls = 0
 
-    def score(self, items: Sequence[tuple[JSON, JSON, JSON]]) -> list[float]:
+    def score(self, items: Sequence[tuple[JSON, JSON, JSON]], logps: object = None) -> list[float]:
         self.calls += 1
         return [(-0.2 if a == self.t.truth(c, q) else -1.0) + 0.3 * _u(c, q, a, "s") for c, q, a in items]
 
