@@ -30,7 +30,7 @@ from ida_cli.store import Store
 from ida_cli.store.db import next_id
 from ida_cli.tasks import get_task
 from ida_cli.tasks.base import JSON
-from tests.conftest import ROOT, PgServer
+from tests.conftest import ROOT, PgServer, in_process
 
 TASK = "wildcard"
 
@@ -240,6 +240,22 @@ def test_the_same_claiming_on_a_duckdb_file(tmp_path: Path) -> None:
     runs = [second, {"name": "d0", "keys": first["keys"] + again["keys"]}]
     totals = check_store(db, runs)
     assert totals["done"] == totals["trees"] == 6
+
+
+def test_a_scripted_round_leaves_claimed_questions_to_their_annotator(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = str(tmp_path / "r.duckdb")
+    generate(db, 6)
+    annotate(db, "d0", budget=3)  # leaves one question open, claimed by d0
+    [(open_q,)] = rows(db, "SELECT question_id FROM label_items WHERE status = 'open'")
+    ida = in_process(db, monkeypatch)
+    r = ida("round", "--task", TASK, "--strategy", "full", "--questions", "10", "--json")
+    assert r.code == 0, r.stderr
+    walked = [q for (q,) in rows(db, "SELECT question_id FROM trees t WHERE NOT EXISTS "
+                                    "(SELECT 1 FROM label_items l WHERE l.tree_id = t.id)")]  # fmt: skip
+    assert open_q not in walked and len(walked) == 5
+    assert annotate(db, "d0")["labelled"] == 1  # d0 comes back and finishes it
 
 
 # -- stale claims -------------------------------------------------------------------------------------
