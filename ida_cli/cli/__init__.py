@@ -6,7 +6,6 @@ polars, duckdb, torch) are imported inside the commands, so `ida --help` stays f
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Any
 
 import typer
@@ -47,11 +46,13 @@ app = typer.Typer(
 @app.callback()
 def _global(
     ctx: typer.Context,
-    db: Path = typer.Option(
-        Path("ida.duckdb"),
+    # a string, not a Path: pathlib would turn postgresql://host/db into postgresql:/host/db
+    db: str = typer.Option(
+        "ida.duckdb",
         "--db",
         envvar="IDA_DB",
-        help="The project database (default ./ida.duckdb or $IDA_DB).",
+        help="The project database: a DuckDB file (default ./ida.duckdb or $IDA_DB) or a "
+        "postgresql://user:password@host:port/dbname URL.",
     ),
 ) -> None:
     ctx.obj = {"db": db}
