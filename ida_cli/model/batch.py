@@ -9,9 +9,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ida_cli.model.vocab import BOS, EOS, SPECIALS
+from ida_cli.model.vocab import BOS, EOS, SPECIALS, SQ
 
-BOS_ID, EOS_ID = SPECIALS.index(BOS), SPECIALS.index(EOS)
+BOS_ID, EOS_ID, SQ_ID = SPECIALS.index(BOS), SPECIALS.index(EOS), SPECIALS.index(SQ)
 IGNORE = -100
 
 
@@ -41,31 +41,49 @@ def pack(
     return seqs
 
 
-def collate(seqs: Sequence[Sequence[Example]], decode: bool = False) -> dict[str, torch.Tensor]:
-    """Tensors for a batch of sequences. With decode=True the segments end at `<bos> out` with no
-    target (for greedy decoding), and `last` gives each segment's final position."""
+def segment(ex: Example, bag: int) -> tuple[list[int], list[int], int]:
+    """A segment's sequence tokens, the question bag of its first position, and how many of the
+    tokens are input (the last input position predicts out[0]).
+
+    Plain: `input <bos> out`. With a bag (MODEL-NOTES 1: one position per question): the mode and
+    question become one position whose embedding also sums the question's tokens, each through its
+    own learned map, so that the position itself can look facts up from the first layer on; a
+    transcript, if any, follows as tokens, then `<bos>`."""
+    if not bag:
+        return [*ex.inp, BOS_ID, *ex.out], [], len(ex.inp) + 1
+    cut = ex.inp.index(SQ_ID) if SQ_ID in ex.inp else len(ex.inp)
+    rest = [*ex.inp[cut:], BOS_ID] if cut < len(ex.inp) else []
+    return [ex.inp[0], *rest, *ex.out], ex.inp[1:cut][:bag], 1 + len(rest)
+
+
+def collate(seqs: Sequence[Sequence[Example]], decode: bool = False, bag: int = 0) -> dict[str, torch.Tensor]:
+    """Tensors for a batch of sequences. With decode=True the segments end at the input (plus what
+    is decoded so far in `out`) with no target, and `last` gives each segment's final position.
+    `bag` > 0 lays each question out as one position (see `segment`); "bag" holds its tokens."""
     b = len(seqs)
     s = max(len(seq[0].slots) for seq in seqs)
     k = max(len(slot) for seq in seqs for slot in seq[0].slots)
-    seg_tokens = [[[*ex.inp, BOS_ID, *ex.out] for ex in seq] for seq in seqs]
-    t = max(sum(len(x) for x in segs) for segs in seg_tokens)
+    segs = [[segment(ex, bag) for ex in seq] for seq in seqs]
+    t = max(sum(len(x[0]) for x in sg) for sg in segs)
     slots = np.zeros((b, s, k), dtype=np.int64)
     seq_ids = np.zeros((b, t), dtype=np.int64)
     pos = np.zeros((b, t), dtype=np.int64)
     seg = np.full((b, t), -1, dtype=np.int64)
     tgt = np.full((b, t), IGNORE, dtype=np.int64)
+    bags = np.zeros((b, t, max(bag, 1)), dtype=np.int64)
     last = []
-    for i, (sq, segs) in enumerate(zip(seqs, seg_tokens, strict=True)):
+    for i, (sq, sg) in enumerate(zip(seqs, segs, strict=True)):
         for j, slot in enumerate(sq[0].slots):
             slots[i, j, : len(slot)] = slot
         at = 0
-        for g, (ex, toks) in enumerate(zip(sq, segs, strict=True)):
+        for g, (ex, (toks, words, n_in)) in enumerate(zip(sq, sg, strict=True)):
             n = len(toks)
             seq_ids[i, at : at + n] = toks
             pos[i, at : at + n] = np.arange(n)
             seg[i, at : at + n] = g
+            bags[i, at, : len(words)] = words
             if not decode:
-                start = at + len(ex.inp)  # the <bos> position predicts out[0]
+                start = at + n_in - 1  # the last input position predicts out[0]
                 tgt[i, start : start + len(ex.out) + 1] = [*ex.out, EOS_ID]
             last.append((i, at + n - 1))
             at += n
@@ -76,6 +94,8 @@ def collate(seqs: Sequence[Sequence[Example]], decode: bool = False) -> dict[str
         "seg": torch.from_numpy(seg),
         "tgt": torch.from_numpy(tgt),
     }
+    if bag:
+        out["bag"] = torch.from_numpy(bags)
     out["last"] = torch.tensor(last, dtype=torch.int64)
     return out
 

@@ -101,8 +101,8 @@ class TorchML:
         logp: list[float],
         done: list[bool],
     ) -> None:
-        t = collate(chunk, decode=True)
-        logits = self.net(t["slots"], t["seq"], t["pos"], t["seg"])
+        t = collate(chunk, decode=True, bag=self.net.cfg.bag)
+        logits = self.net(t["slots"], t["seq"], t["pos"], t["seg"], t.get("bag"))
         last = t["last"]
         lp = torch.log_softmax(logits[last[:, 0], last[:, 1]].float(), dim=-1)
         best = lp.argmax(dim=-1)
@@ -139,8 +139,9 @@ def output_logp(ml: TorchML, items: Sequence[tuple[JSON, list[str], list[str]]])
     with torch.no_grad():
         for c in range(0, len(seqs), CHUNK):
             chunk = seqs[c : c + CHUNK]
-            t = collate(chunk)
-            lp = torch.log_softmax(ml.net(t["slots"], t["seq"], t["pos"], t["seg"]).float(), dim=-1)
+            t = collate(chunk, bag=ml.net.cfg.bag)
+            logits = ml.net(t["slots"], t["seq"], t["pos"], t["seg"], t.get("bag"))
+            lp = torch.log_softmax(logits.float(), dim=-1)
             tgt = t["tgt"]
             picked = lp.gather(2, tgt.clamp(min=0)[..., None])[..., 0] * (tgt != IGNORE)
             flat = [ex for seq in chunk for ex in seq]

@@ -30,18 +30,24 @@ class ModelConfig:
     roles: tuple[str, ...] = ()
     role_of: tuple[int, ...] = ()  # per vocabulary id: index into roles + 1 (0: a plain token)
     value_of: tuple[int, ...] = ()  # per vocabulary id: the id of its value token
+    # > 0: a question is one position, its first `bag` tokens summed through per-place maps
+    # (batch.segment); 0: a question is a run of tokens, as in older versions
+    bag: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
-# per-task defaults for a 2-core CPU (MODEL-NOTES: depth at least the number of hops)
+# per-task defaults for a 2-core CPU (MODEL-NOTES: depth at least the number of hops). A built-in
+# task's question is one position (bag): permutation, 240 s of training, held-out 46% with the
+# question as a run of tokens, 76% as one position, at half the cost per step
+# (bench/perm_variants.py); a user task's question is free text, so it stays a run of characters.
 TASK_DEFAULTS: dict[str, dict[str, int]] = {
-    "permutation": {"layers": 6},
-    "wildcard": {"layers": 3},
-    "assignments": {"layers": 2, "loop": 4},
-    "unionfind": {"layers": 8},
-    "shortpath": {"layers": 8},
+    "permutation": {"layers": 6, "bag": 8},
+    "wildcard": {"layers": 3, "bag": 8},
+    "assignments": {"layers": 2, "loop": 4, "bag": 8},
+    "unionfind": {"layers": 8, "bag": 8},
+    "shortpath": {"layers": 8, "bag": 8},
     "user": {"layers": 2},
 }
 
@@ -87,10 +93,12 @@ class Net(nn.Module):
         if cfg.roles:
             # one linear map per role keeps "which value is in which role" bound within a slot's sum;
             # random (not identity) so that x=3,y=5 and x=5,y=3 differ from the first step
-            maps = torch.stack([torch.linalg.qr(torch.randn(cfg.width, cfg.width))[0] for _ in cfg.roles])
-            self.role_maps = nn.Parameter(maps)
+            self.role_maps = nn.Parameter(_orthogonal(len(cfg.roles), cfg.width))
             self.register_buffer("role_of", torch.tensor(cfg.role_of, dtype=torch.long), persistent=False)
             self.register_buffer("value_of", torch.tensor(cfg.value_of, dtype=torch.long), persistent=False)
+        if cfg.bag:
+            # one map per place in the question: "pow 3 5" and "pow 5 3" must differ
+            self.bag_maps = nn.Parameter(_orthogonal(cfg.bag, cfg.width))
         init_weights(self)
 
     def embed_slots(self, slots: torch.Tensor) -> torch.Tensor:
@@ -107,26 +115,50 @@ class Net(nn.Module):
                 out = out + torch.einsum("bskd,de->bse", e * m[..., None], self.role_maps[r])
         return out
 
+    def embed_bags(self, bag: torch.Tensor) -> torch.Tensor:
+        """(B,T,K) question tokens at the questions' positions (0 elsewhere) → (B,T,D)."""
+        out = torch.zeros(*bag.shape[:2], self.cfg.width, dtype=self.tok.weight.dtype, device=bag.device)
+        at = bag[:, :, 0] != 0
+        if at.any():
+            out[at] = torch.einsum("nkd,kde->ne", self.tok(bag[at]), self.bag_maps)
+        return out
+
     def n_params(self, embeddings: bool = True) -> int:
         n = sum(p.numel() for p in self.parameters())
         if not embeddings:  # the FLOP count (6·N·tokens) leaves out the lookup tables
             n -= self.tok.weight.numel() + self.pos.weight.numel() + self.kind.weight.numel()
+            if self.cfg.bag:  # applied once per question, not per token
+                n -= self.bag_maps.numel()
         return n * self.cfg.loop if not embeddings else n
 
     def forward(
-        self, slots: torch.Tensor, seq: torch.Tensor, pos: torch.Tensor, seg: torch.Tensor
+        self,
+        slots: torch.Tensor,
+        seq: torch.Tensor,
+        pos: torch.Tensor,
+        seg: torch.Tensor,
+        bag: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """slots (B,S,K) token ids (0 = none); seq, pos, seg (B,T); seg −1 marks padding.
+        """slots (B,S,K) token ids (0 = none); seq, pos, seg (B,T); seg −1 marks padding; bag
+        (B,T,cfg.bag) the questions' tokens (collate(..., bag=cfg.bag)).
         Returns logits (B,T,V) for the sequence positions."""
         s = slots.shape[1]
         xs = self.embed_slots(slots) + self.kind.weight[0]
         xt = self.tok(seq) + self.pos(pos) + self.kind.weight[1]
+        if self.cfg.bag:
+            if bag is None:
+                raise ValueError("this network reads questions as bags: collate(..., bag=cfg.bag)")
+            xt = xt + self.embed_bags(bag)
         x = torch.cat([xs, xt], dim=1)
         mask = build_mask(slots, pos, seg)
         for _ in range(self.cfg.loop):
             for block in self.blocks:
                 x = block(x, mask)
         return self.head(self.ln(x[:, s:]))
+
+
+def _orthogonal(n: int, width: int) -> torch.Tensor:
+    return torch.stack([torch.linalg.qr(torch.randn(width, width))[0] for _ in range(n)])
 
 
 def init_weights(module: nn.Module) -> None:

@@ -86,8 +86,8 @@ def evaluate(
     order = [ex for seq in seqs for ex in seq]
     with torch.no_grad():
         for i in range(0, len(seqs), batch):
-            t = collate(seqs[i : i + batch])
-            logits = net(t["slots"], t["seq"], t["pos"], t["seg"])
+            t = collate(seqs[i : i + batch], bag=net.cfg.bag)
+            logits = net(t["slots"], t["seq"], t["pos"], t["seg"], t.get("bag"))
             results += exact_match(logits, t["tgt"], t["seg"]).tolist()
     net.train()
     by_example = dict(zip(map(id, order), results, strict=True))
@@ -140,10 +140,10 @@ def train(
                 seqs += pack(train_set, cfg.per_seq, rng)
             # every rank draws the same batch (same rng) and trains its own share of it
             batch, seqs = dist.shard(seqs[: cfg.batch]), seqs[cfg.batch :]
-            t = collate(batch)
+            t = collate(batch, bag=net.cfg.bag)
             for group in optimizer.param_groups:
                 group["lr"] = lr_at(step, cfg, est_total)
-            logits = model(t["slots"], t["seq"], t["pos"], t["seg"])
+            logits = model(t["slots"], t["seq"], t["pos"], t["seg"], t.get("bag"))
             loss = F.cross_entropy(
                 logits.reshape(-1, logits.shape[-1]), t["tgt"].reshape(-1), ignore_index=IGNORE
             )
