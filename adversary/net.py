@@ -11,7 +11,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ida_cli.model.net import Block, ModelConfig, build_mask, init_weights
+from ida_cli.model.net import Block, ModelConfig, build_mask, embed_bags, init_weights, orthogonal
 
 
 class AdvNet(nn.Module):
@@ -24,6 +24,8 @@ class AdvNet(nn.Module):
         self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.layers))
         self.ln = nn.LayerNorm(cfg.width)
         self.head = nn.Linear(cfg.width + 2, 1)
+        if cfg.bag:  # ML's layout: a question is one position (ida_cli.model.batch.segment)
+            self.bag_maps = nn.Parameter(orthogonal(cfg.bag, cfg.width))
         init_weights(self)
 
     def forward(
@@ -34,17 +36,17 @@ class AdvNet(nn.Module):
         seg: torch.Tensor,
         last: torch.Tensor,
         logp: torch.Tensor,
+        bag: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Logit of P(wrong) for each segment (rows of `last`: (sequence, position)); `logp` is ML's
-        log-probability of its output, one per segment."""
+        log-probability of its output, one per segment; `bag` as for ML's network."""
         s = slots.shape[1]
-        x = torch.cat(
-            [
-                self.tok(slots).sum(dim=2) + self.kind.weight[0],
-                self.tok(seq) + self.pos(pos) + self.kind.weight[1],
-            ],
-            dim=1,
-        )
+        xt = self.tok(seq) + self.pos(pos) + self.kind.weight[1]
+        if self.cfg.bag:
+            if bag is None:
+                raise ValueError("this adversary reads questions as bags: collate(..., bag=cfg.bag)")
+            xt = xt + embed_bags(self.tok, self.bag_maps, bag)
+        x = torch.cat([self.tok(slots).sum(dim=2) + self.kind.weight[0], xt], dim=1)
         mask = build_mask(slots, pos, seg)
         for _ in range(self.cfg.loop):
             for block in self.blocks:

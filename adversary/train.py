@@ -27,7 +27,7 @@ def _examples(
 
 
 def _batches(
-    exs: list[Example], batch: int, rng: np.random.Generator | None, dist: Dist | None = None
+    exs: list[Example], batch: int, rng: np.random.Generator | None, bag: int, dist: Dist | None = None
 ) -> Iterator[tuple[dict[str, torch.Tensor], list[int]]]:
     """Batches in `exs` order; under torchrun (`dist`) each rank gets its share of every batch."""
     index = {id(ex): i for i, ex in enumerate(exs)}
@@ -38,7 +38,7 @@ def _batches(
             if len(chunk) < dist.world:  # a tail too small to share: every rank skips it
                 continue
             chunk = dist.shard(chunk)
-        yield collate(chunk, decode=True), [index[id(ex)] for seq in chunk for ex in seq]
+        yield collate(chunk, decode=True, bag=bag), [index[id(ex)] for seq in chunk for ex in seq]
 
 
 def raw_scores(net: AdvNet, exs: list[Example], logps: np.ndarray) -> np.ndarray:
@@ -46,15 +46,9 @@ def raw_scores(net: AdvNet, exs: list[Example], logps: np.ndarray) -> np.ndarray
     out = np.zeros(len(exs))
     net.eval()
     with torch.no_grad():
-        for t, idx in _batches(exs, 128, None):
-            z = net(
-                t["slots"],
-                t["seq"],
-                t["pos"],
-                t["seg"],
-                t["last"],
-                torch.tensor(logps[idx], dtype=torch.float32),
-            )
+        for t, idx in _batches(exs, 128, None, net.cfg.bag):
+            lp = torch.tensor(logps[idx], dtype=torch.float32)
+            z = net(t["slots"], t["seq"], t["pos"], t["seg"], t["last"], lp, t.get("bag"))
             out[idx] = torch.sigmoid(z).numpy()
     net.train()
     return out
@@ -84,7 +78,8 @@ def fit(
     else:
         train_idx = np.flatnonzero(~held_mask)
     held_idx = np.flatnonzero(held_mask)
-    cfg = ModelConfig(vocab_size=len(ml.vocab), width=opts.width, layers=opts.layers)
+    # ML's layout: its questions as one position where ML reads them so
+    cfg = ModelConfig(vocab_size=len(ml.vocab), width=opts.width, layers=opts.layers, bag=ml.net.cfg.bag)
     net = AdvNet(cfg)
     dist = current()
     model = dist.wrap(net)  # under torchrun: data parallel, the same steps as one process
@@ -99,9 +94,10 @@ def fit(
         while not dist.any(time.perf_counter() >= deadline) and not (
             opts.max_steps and step >= opts.max_steps
         ):
-            for t, idx in _batches(train_exs, opts.batch, rng, dist):
+            for t, idx in _batches(train_exs, opts.batch, rng, net.cfg.bag, dist):
                 sel = train_idx[idx]
-                z = model(t["slots"], t["seq"], t["pos"], t["seg"], t["last"], torch.from_numpy(logps[sel]))
+                lp = torch.from_numpy(logps[sel])
+                z = model(t["slots"], t["seq"], t["pos"], t["seg"], t["last"], lp, t.get("bag"))
                 loss = ((torch.sigmoid(z) - torch.from_numpy(y[sel])) ** 2).mean()  # (S + ℓ)², S = −σ(z)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()

@@ -93,12 +93,12 @@ class Net(nn.Module):
         if cfg.roles:
             # one linear map per role keeps "which value is in which role" bound within a slot's sum;
             # random (not identity) so that x=3,y=5 and x=5,y=3 differ from the first step
-            self.role_maps = nn.Parameter(_orthogonal(len(cfg.roles), cfg.width))
+            self.role_maps = nn.Parameter(orthogonal(len(cfg.roles), cfg.width))
             self.register_buffer("role_of", torch.tensor(cfg.role_of, dtype=torch.long), persistent=False)
             self.register_buffer("value_of", torch.tensor(cfg.value_of, dtype=torch.long), persistent=False)
         if cfg.bag:
             # one map per place in the question: "pow 3 5" and "pow 5 3" must differ
-            self.bag_maps = nn.Parameter(_orthogonal(cfg.bag, cfg.width))
+            self.bag_maps = nn.Parameter(orthogonal(cfg.bag, cfg.width))
         init_weights(self)
 
     def embed_slots(self, slots: torch.Tensor) -> torch.Tensor:
@@ -113,14 +113,6 @@ class Net(nn.Module):
             m = roles == r + 1
             if m.any():
                 out = out + torch.einsum("bskd,de->bse", e * m[..., None], self.role_maps[r])
-        return out
-
-    def embed_bags(self, bag: torch.Tensor) -> torch.Tensor:
-        """(B,T,K) question tokens at the questions' positions (0 elsewhere) → (B,T,D)."""
-        out = torch.zeros(*bag.shape[:2], self.cfg.width, dtype=self.tok.weight.dtype, device=bag.device)
-        at = bag[:, :, 0] != 0
-        if at.any():
-            out[at] = torch.einsum("nkd,kde->ne", self.tok(bag[at]), self.bag_maps)
         return out
 
     def n_params(self, embeddings: bool = True) -> int:
@@ -148,7 +140,7 @@ class Net(nn.Module):
         if self.cfg.bag:
             if bag is None:
                 raise ValueError("this network reads questions as bags: collate(..., bag=cfg.bag)")
-            xt = xt + self.embed_bags(bag)
+            xt = xt + embed_bags(self.tok, self.bag_maps, bag)
         x = torch.cat([xs, xt], dim=1)
         mask = build_mask(slots, pos, seg)
         for _ in range(self.cfg.loop):
@@ -157,7 +149,17 @@ class Net(nn.Module):
         return self.head(self.ln(x[:, s:]))
 
 
-def _orthogonal(n: int, width: int) -> torch.Tensor:
+def embed_bags(tok: nn.Embedding, maps: torch.Tensor, bag: torch.Tensor) -> torch.Tensor:
+    """(B,T,K) question tokens at the questions' positions (0 elsewhere) → (B,T,D): the sum of
+    each place's token embedding through that place's map."""
+    out = torch.zeros(*bag.shape[:2], tok.embedding_dim, dtype=tok.weight.dtype, device=bag.device)
+    at = bag[:, :, 0] != 0
+    if at.any():
+        out[at] = torch.einsum("nkd,kde->ne", tok(bag[at]), maps)
+    return out
+
+
+def orthogonal(n: int, width: int) -> torch.Tensor:
     return torch.stack([torch.linalg.qr(torch.randn(width, width))[0] for _ in range(n)])
 
 
