@@ -5,7 +5,6 @@ numbered version tied to the model version it judged, and served to the walker a
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -244,9 +243,3 @@ def load_scorer(
             f"v{ml.version}: run `ida train adversary --task {task}`"
         )
     return scorer, warning
-
-
-def default_threads() -> None:
-    import torch
-
-    torch.set_num_threads(os.cpu_count() or 1)
