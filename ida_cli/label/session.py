@@ -1,26 +1,20 @@
 """The labelling session: a person as the overseer H of the walker, crash-safe by replay.
 
 See the package docstring (ida_cli/label/__init__.py) for the design; this module holds the
-session loop (`LabelSession`), the overseer it hands the walker (`HumanOverseer`), and the two thin
-wrappers that let the screen show what ML answered and what the strategy picked."""
+session loop (`LabelSession`); the overseer it hands the walker is `label.human.HumanOverseer`,
+the terminal dialogue is `label.prompts`, and ML and the adversary come from `label.models`."""
 
 from __future__ import annotations
 
 import contextlib
 import os
 import statistics
-import textwrap
-import threading
 import time
 import uuid
-from collections import deque
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeVar
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
-import numpy as np
-
-from adversary.select import Choice, Strategy
 from ida_cli.amplify import Scorer, Walker, require
 from ida_cli.errors import (
     DatabaseBusy,
@@ -28,59 +22,25 @@ from ida_cli.errors import (
     IdaError,
     Interrupted,
     NoDatabase,
-    ParseError,
     UsageError,
 )
 from ida_cli.label import records as lrec
-from ida_cli.label.screen import (
-    ASK_HINTS,
-    HELP,
-    KEY_HINTS,
-    LINE_HINTS,
-    MIN_COLUMNS,
-    MIN_ROWS,
-    Progress,
-    View,
-    context_lines,
-    context_pages,
-    render,
-    render_text,
-    too_small,
-)
+from ida_cli.label.heartbeat import Heartbeat
+from ida_cli.label.human import HumanOverseer, Quit, Reclaimed, Restart, Skip, describe, pairs
+from ida_cli.label.models import Models, SeenML, SeenStrategy, StoreModels
+from ida_cli.label.prompts import Prompter, suggest
+from ida_cli.label.screen import HELP, LINE_HINTS, Progress, View, context_lines, context_pages
 from ida_cli.label.term import Term
 from ida_cli.ml import ML
-from ida_cli.overseer import step_json, valid_step
+from ida_cli.overseer import step_json
 from ida_cli.store import Store, records
 from ida_cli.store.db import now
 from ida_cli.tasks import get_task
-from ida_cli.tasks.base import JSON, UNKNOWN, Answer, Ask, Step, Task, Transcript, canonical
+from ida_cli.tasks.base import JSON, Step, Transcript, canonical
 from ida_cli.tree import Tree
 
-MAX_SUBQUESTIONS = 2
 RETRY_SECONDS = 1.0  # while the database server is unreachable, try again this often
 T = TypeVar("T")
-PICKERS = {"adversary": "the adversary", "bernoulli": "the adversary", "uncertainty": "ML's uncertainty"}
-
-
-# -- control flow out of the walker ----------------------------------------------------------------
-class _Quit(Exception):
-    pass
-
-
-class _Skip(Exception):
-    pass
-
-
-class _Reclaimed(Exception):
-    """The item was given to another annotator while this session was away (its claim went stale)."""
-
-
-class _Restart(Exception):
-    """Walk the item again from its root, replaying what is stored (after an undo)."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
 
 
 # -- options and models ---------------------------------------------------------------------------
@@ -93,249 +53,6 @@ class LabelOptions:
     seed: int = 0  # a new round's seed (a resumed round keeps its own)
     temperature: float = 1.0
     overlap: int | None = None  # annotators each question is served to (None: the round's, else 1)
-
-
-class Models(Protocol):
-    """Where the session gets ML and the adversary: the current versions, and given versions."""
-
-    def current(self, task: str) -> tuple[int | None, int | None]: ...
-
-    def load(
-        self, task: str, model: int | None, adversary: int | None
-    ) -> tuple[ML | None, Scorer | None]: ...
-
-
-class StoreModels:
-    """The models stored beside the database, loaded once per version."""
-
-    def __init__(self, store: Store) -> None:
-        self.store = store
-        self._cache: dict[tuple[int | None, int | None], tuple[ML | None, Scorer | None]] = {}
-
-    def current(self, task: str) -> tuple[int | None, int | None]:
-        from ida_cli.versions import latest
-
-        with self.store.read() as con:
-            model = latest(con, "model", task)
-            adversary = latest(con, "adversary", task) if model else None
-        return (model["version"] if model else None, adversary["version"] if adversary else None)
-
-    def load(self, task: str, model: int | None, adversary: int | None) -> tuple[ML | None, Scorer | None]:
-        key = (model, adversary)
-        if key not in self._cache:
-            from ida_cli.versions import load_model
-
-            ml = load_model(self.store, task, version=model) if model is not None else None
-            scorer = _load_adversary(self.store, task, adversary, ml) if adversary and ml else None
-            self._cache[key] = (ml, scorer)
-        return self._cache[key]
-
-
-def _load_adversary(store: Store, task: str, version: int, ml: Any) -> Scorer:
-    """Adversary `version` (as adversarial.load_scorer loads the latest one)."""
-    from pathlib import Path
-
-    from adversary.net import AdvNet, Calibrator
-    from ida_cli.adversarial import AdvScorer
-    from ida_cli.model.net import ModelConfig
-    from ida_cli.model.train import load_checkpoint
-    from ida_cli.versions import latest
-
-    with store.read() as con:
-        info = latest(con, "adversary", task, version)
-        if info is None:
-            raise UsageError(f"adversary v{version} is gone: see `ida status` for the versions")
-        judged = con.execute(
-            "SELECT model_version FROM versions WHERE kind = 'adversary' AND version = ?", [version]
-        ).fetchone()[0]
-    payload = load_checkpoint(Path(info["checkpoint"]), info["sha256"])
-    net = AdvNet(ModelConfig(**payload["config"]))
-    net.load_state_dict(payload["model"])
-    return AdvScorer(net, Calibrator(payload["calib_x"], payload["calib_y"]), ml, version, judged)
-
-
-# -- what the screen learns from the walker --------------------------------------------------------
-class _SeenML:
-    """ML as the walker uses it, reporting its answers to subquestions to the overseer."""
-
-    def __init__(self, ml: ML, seen: Callable[[list[tuple[JSON, float]]], None]) -> None:
-        self.inner, self.seen = ml, seen
-        self.task, self.version = ml.task, ml.version
-
-    def answer(self, items: Sequence[tuple[JSON, JSON]]) -> list[tuple[JSON, float]]:
-        out = list(self.inner.answer(items))
-        self.seen(out)
-        return out
-
-    def fan_out(self, items: Sequence[tuple[JSON, JSON]]) -> list[tuple[Step, float]]:
-        return self.inner.fan_out(items)
-
-    def fan_in(self, items: Sequence[tuple[JSON, JSON, Transcript]]) -> list[tuple[Step, float]]:
-        return self.inner.fan_in(items)
-
-
-class _SeenStrategy:
-    """The round's strategy, reporting each choice (and the scores behind it) to the overseer."""
-
-    def __init__(self, inner: Strategy, seen: Callable[[Choice, list[float | None]], None]) -> None:
-        self.inner, self.seen, self.name = inner, seen, inner.name
-
-    def choose(
-        self, k: int, logps: Sequence[float | None], scores: Sequence[float | None], rng: np.random.Generator
-    ) -> Choice:
-        choice = self.inner.choose(k, logps, scores, rng)
-        self.seen(choice, list(logps) if self.name == "uncertainty" else list(scores))
-        return choice
-
-
-@dataclass
-class _Frame:
-    """A node on the walker's current path."""
-
-    question: JSON
-    fan_ins: int = 0
-    asked: tuple[JSON, ...] = ()
-    ml_answers: list[JSON] = field(default_factory=list)
-    sources: list[str] = field(default_factory=list)  # who answered each transcript entry
-    pending: deque[tuple[str, list[str]]] = field(default_factory=deque)  # recursed children's notes
-    decision: list[str] = field(default_factory=list)  # what was decided about this node's siblings
-
-
-class HumanOverseer:
-    """The Overseer protocol for a person: replays the item's stored steps in order, then asks."""
-
-    def __init__(self, session: LabelSession) -> None:
-        self.session = session
-        self.actor = lrec.actor_of(session.opts.annotator)
-        self.stack: list[_Frame] = []
-        self.replay: deque[lrec.StoredAction] = deque()
-        self.taken: list[int] = []  # action ids of this walk's steps, in the walker's order
-
-    def begin(self, replay: list[lrec.StoredAction]) -> None:
-        self.stack, self.replay, self.taken = [], deque(replay), []
-
-    # the walker's calls
-    def fan_out(self, context: JSON, question: JSON) -> Step:
-        parent = self.stack[-1] if self.stack else None
-        frame = _Frame(question)
-        if parent is not None and parent.pending and parent.pending[0][0] == canonical(question):
-            frame.decision = parent.pending.popleft()[1]
-        self.stack.append(frame)
-        return self._step("fan_out", context, question, [])
-
-    def fan_in(self, context: JSON, question: JSON, transcript: Transcript) -> Step:
-        frame = self.stack[-1]
-        frame.fan_ins += 1
-        frame.decision = []
-        return self._step("fan_in", context, question, transcript)
-
-    def _step(self, kind: str, context: JSON, question: JSON, transcript: Transcript) -> Step:
-        frame = self.stack[-1]
-        y = self._replayed(kind, question, transcript)
-        if y is None:
-            y = self.session.live(self, kind, context, question, transcript)
-        if isinstance(y, Ask):
-            frame.asked, frame.ml_answers = y.questions, []
-        else:
-            self.stack.pop()
-        return y
-
-    def _replayed(self, kind: str, question: JSON, transcript: Transcript) -> Step | None:
-        if not self.replay:
-            return None
-        act = self.replay[0]
-        note = act.note
-        fits = (
-            act.kind == kind
-            and canonical(note.get("node")) == canonical(question)
-            and (kind == "fan_out" or canonical(note.get("transcript")) == canonical(_pairs(transcript)))
-        )
-        if not fits:
-            self.session.void(list(self.replay))
-            self.replay.clear()
-            return None
-        self.replay.popleft()
-        self.taken.append(act.id)
-        result = act.result
-        return Answer(result["answer"]) if "answer" in result else Ask(tuple(result["ask"]))
-
-    # what the walker decided at the current node
-    def seen_answers(self, answers: list[tuple[JSON, float]]) -> None:
-        if self.stack:
-            self.stack[-1].ml_answers = [a for a, _ in answers]
-
-    def seen_choice(self, choice: Choice, scores: list[float | None]) -> None:
-        if not self.stack:
-            return
-        frame, task = self.stack[-1], self.session.task
-        asked, ml = frame.asked, frame.ml_answers
-        k = len(choice.recurse)
-        if len(asked) != k:
-            return
-
-        def s(i: int) -> str:
-            v = scores[i] if i < len(scores) else None
-            return "" if v is None else f" (S {v:+.2f})"
-
-        for i in range(k):
-            if choice.recurse[i]:
-                frame.sources.append("by you")
-            else:
-                frame.sources.append("by ML" + s(i))
-        picker = PICKERS.get(self.session.strategy, f"the {self.session.strategy} rule")
-        for i in range(k):
-            if not choice.recurse[i]:
-                continue
-            lines = []
-            if k == 2 and sum(choice.recurse) == 1:
-                lines.append(f"{picker} picked this one of your two subquestions" + s(i))
-            for j in range(k):
-                if j == i:
-                    continue
-                qt = task.question_text(asked[j])
-                if not choice.recurse[j]:
-                    a = ml[j] if j < len(ml) else UNKNOWN
-                    lines.append(f"ML answers the other, {qt} → {task.answer_text(asked[j], a)}" + s(j))
-                elif j > i:
-                    lines.append(f"you answer {qt} after this one")
-            frame.pending.append((canonical(asked[i]), lines))
-
-
-def _pairs(transcript: Transcript) -> list[list[JSON]]:
-    return [[q, a] for q, a in transcript]
-
-
-def describe(task: Task, question: JSON, result: JSON) -> str:
-    """A stored step {"answer": A} / {"ask": [...]} (or a Step) in words."""
-    if isinstance(result, Answer | Ask):
-        result = step_json(result)
-    if "answer" in result:
-        return f"answer {task.answer_text(question, result['answer'])}"
-    return "ask " + " ; ".join(task.question_text(q) for q in result["ask"])
-
-
-class _Heartbeat:
-    """Keeps the session's `heartbeat_at` fresh from a background thread while the person thinks,
-    so that its claim never looks stale to other annotators; errors (server away) are ignored."""
-
-    def __init__(self, store: Store, session_id: str) -> None:
-        self.store, self.session_id = store, session_id
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="ida-label-heartbeat", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def _run(self) -> None:
-        every = lrec.heartbeat_every()
-        while not self._stop.wait(every):
-            with contextlib.suppress(IdaError), self.store.write() as con:
-                lrec.heartbeat(con, self.session_id)
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout=10)
 
 
 # -- the session -------------------------------------------------------------------------------------
@@ -353,6 +70,7 @@ class Summary:
 class LabelSession:
     def __init__(self, store: Store, opts: LabelOptions, term: Term, models: Models | None = None) -> None:
         self.store, self.opts, self.term = store, opts, term
+        self.prompt = Prompter(term)
         self.models: Models = models or StoreModels(store)
         self.actor = lrec.actor_of(opts.annotator)
         self.session_id = uuid.uuid4().hex
@@ -365,7 +83,7 @@ class LabelSession:
         self.ml: ML | None = None
         self.scorer: Scorer | None = None
         self.overlap = 1
-        self._heartbeat: _Heartbeat | None = None
+        self._heartbeat: Heartbeat | None = None
 
     # -- start and end ----------------------------------------------------------------------------
     def start(self) -> None:
@@ -425,7 +143,7 @@ class LabelSession:
                 lrec.set_round_status(con, rnd.id, "running")
         self.round = rnd
         self.summary = Summary(rnd.id, task_name)
-        self._heartbeat = _Heartbeat(self.store, self.session_id)
+        self._heartbeat = Heartbeat(self.store, self.session_id)
         self._heartbeat.start()
 
     def no_questions(self, task: str) -> str:
@@ -448,7 +166,7 @@ class LabelSession:
         """The session after `start()`: question after question until quit, --limit or no more."""
         try:
             status, round_status = self._loop()
-        except (_Quit, EOFError):
+        except (Quit, EOFError):
             self.end("quit", "paused")
             self.summary.message = f"saved; resume with `ida label --annotator {self.opts.annotator}`"
             return self.summary
@@ -478,12 +196,12 @@ class LabelSession:
                 return "done", "done"
             try:
                 self._label(item)
-            except _Restart as r:
+            except Restart as r:
                 self.message, self.error = r.message, False
-            except _Skip:
+            except Skip:
                 self.counted += 1
                 self.summary.skipped += 1
-            except _Reclaimed:
+            except Reclaimed:
                 self.message, self.error = self._reclaimed_message(item), True
 
     def _reclaimed_message(self, item: lrec.Item) -> str:
@@ -568,9 +286,9 @@ class LabelSession:
         walker = Walker(
             self.task,
             overseer,
-            _SeenStrategy(self.walk_strategy, overseer.seen_choice),
+            SeenStrategy(self.walk_strategy, overseer.seen_choice),
             self.round.seed,
-            ml=_SeenML(self.ml, overseer.seen_answers) if self.ml is not None else None,
+            ml=SeenML(self.ml, overseer.seen_answers) if self.ml is not None else None,
             scorer=self.scorer,
         )
         self._context_cache: dict[int, list[str]] = {}
@@ -607,7 +325,7 @@ class LabelSession:
                     con.execute("SELECT tree_id FROM label_items WHERE id = ?", [item.id]).fetchone()[0]
                 )
         elif status is not None:
-            raise _Reclaimed()
+            raise Reclaimed()
         self.counted += 1
         self.summary.labelled += 1
         q = self.task.question_text(self.row["question"])
@@ -731,28 +449,10 @@ class LabelSession:
                 return fn()
             except (DatabaseUnreachable, DatabaseBusy) as e:
                 attempt += 1
-                self._outage(str(e), what, attempt, busy=isinstance(e, DatabaseBusy))
+                self.prompt.outage(str(e), what, attempt, RETRY_SECONDS, busy=isinstance(e, DatabaseBusy))
                 if on_retry is not None:
                     on_retry()
                 time.sleep(RETRY_SECONDS)
-
-    def _outage(self, error: str, what: str, attempt: int, busy: bool = False) -> None:
-        columns, rows = self.term.size()
-        width = max(columns - 1, 20)
-        lines = [
-            "ida label · the database is busy"
-            if busy
-            else "ida label · the database server cannot be reached",
-            "",
-            *textwrap.wrap(error, width),
-            "",
-            *textwrap.wrap(what + ".", width),
-            "",
-            f"trying again every {RETRY_SECONDS:.0f} s (attempt {attempt}) · Ctrl-C quits: "
-            "everything stored so far is kept",
-        ]
-        footer = "waiting for the database…" if busy else "waiting for the database server…"
-        self.term.draw(render_text(lines, columns, rows, footer))
 
     def _undo(self, seconds: float) -> str:
         """Supersede the person's last action in this question (or the skip just before it)."""
@@ -820,9 +520,9 @@ class LabelSession:
         if target.kind == "skip":
             self.counted = max(self.counted - 1, 0)
             self.summary.skipped = max(self.summary.skipped - 1, 0)
-            raise _Restart("skip undone: back to the question you skipped")
+            raise Restart("skip undone: back to the question you skipped")
         node = target.note.get("node")
-        raise _Restart(f"undone: your {describe(task, node, target.result)} at {task.question_text(node)}")
+        raise Restart(f"undone: your {describe(task, node, target.result)} at {task.question_text(node)}")
 
     # -- the screen ---------------------------------------------------------------------------------
     def _view(
@@ -855,101 +555,6 @@ class LabelSession:
             error=self.error,
         )
 
-    def _draw(self, view: View, prompt: str = "› ") -> bool:
-        """Draw the screen; False (after saying so) when the terminal is too small."""
-        columns, rows = self.term.size()
-        if columns < MIN_COLUMNS or rows < MIN_ROWS:
-            lines = textwrap.wrap(too_small(columns, rows), max(columns - 1, 10))
-            self.term.draw("\n".join([*lines, "(q quits; everything is saved)"]))
-            return False
-        self.term.draw(render(view, columns, rows, prompt))
-        return True
-
-    def _key(self, view: View) -> str:
-        while True:
-            fits = self._draw(view)
-            key = self.term.read_key()
-            if key == "resize" or (not fits and key not in ("q", "ctrl-d")):
-                continue
-            return key
-
-    def _line(self, view: View, prompt: str, hints: str, initial: str = "") -> str | None:
-        view.hints = hints
-
-        def redraw() -> None:
-            self._draw(view, "")
-
-        redraw()
-        text = self.term.read_line(prompt, initial, redraw)
-        view.hints = KEY_HINTS
-        return text
-
-    def _page(self, lines: Callable[[int, int], list[str]], footer: str) -> None:
-        """Pages of text (`lines(columns, rows)`), scrolled with ↑/↓ and space; other keys return."""
-        top = 0
-        while True:
-            columns, rows = self.term.size()
-            body = rows - 1
-            text = lines(columns, body)
-            top = min(top, max(len(text) - body, 0))
-            self.term.draw(render_text(text[top : top + body], columns, rows, footer))
-            key = self.term.read_key()
-            if key in ("down", "j", " ") and top + body < len(text):
-                top += body if key == " " else 1
-            elif key in ("up", "k") and top > 0:
-                top -= 1
-            elif key != "resize":
-                return
-
-    def _suggest(
-        self, kind: str, context: JSON, question: JSON, transcript: Transcript, avoid: set[str]
-    ) -> tuple[Step | None, str | None]:
-        """ML's proposal for this step and the adversary's score of it, or why there is none."""
-        if self.ml is None:
-            return None, None
-        try:
-            if kind == "fan_out":
-                [(y, _)] = self.ml.fan_out([(context, question)])
-            else:
-                [(y, _)] = self.ml.fan_in([(context, question, list(transcript))])
-            ok = valid_step(self.task, context, question, y)
-            if ok is None or (isinstance(ok, Ask) and any(canonical(q) in avoid for q in ok.questions)):
-                return None, "ML has no usable suggestion here"
-            text = describe(self.task, question, ok)
-            if self.scorer is not None and hasattr(self.scorer, "score_steps"):
-                shown = list(transcript) if kind == "fan_in" else []
-                [s] = self.scorer.score_steps(kind, [(context, question, shown, ok)])
-                text += f"   (adversary S {float(s):+.2f})"
-            return ok, text + "   ⏎/y accepts"
-        except Exception as e:  # a suggestion is a help, never a reason to stop
-            return None, f"ML could not suggest: {e}"
-
-    def _parse_ask(self, text: str, question: JSON, context: JSON, avoid: list[JSON]) -> Ask:
-        parts = [p.strip() for p in text.split(";")]
-        if parts and not parts[-1] and len(parts) > 1:
-            parts.pop()  # a trailing ';'
-        if not any(parts):
-            raise ParseError("empty subquestion: type one, or two separated by ';' (Esc cancels)")
-        if len(parts) > MAX_SUBQUESTIONS:
-            raise ParseError(
-                f"{len(parts)} subquestions: a step asks one or two; "
-                "ask the rest after their answers come back"
-            )
-        out = []
-        keys = {canonical(q): i for i, q in enumerate(avoid)}
-        for part in parts:
-            if not part:
-                raise ParseError("empty subquestion between ';': type one, or two separated by ';'")
-            sq = self.task.parse_question(part, context)
-            if canonical(sq) == canonical(question):
-                raise ParseError(
-                    f"'{part}' is the question itself: asking it would loop; ask something smaller"
-                )
-            if canonical(sq) in keys:
-                raise ParseError(f"'{part}' is a question above this one in the tree: asking it would loop")
-            out.append(sq)
-        return Ask(tuple(out))
-
     def live(
         self, overseer: HumanOverseer, kind: str, context: JSON, question: JSON, transcript: Transcript
     ) -> Step:
@@ -957,20 +562,22 @@ class LabelSession:
         frame = overseer.stack[-1]
         ancestors = [f.question for f in overseer.stack[:-1]]
         avoid = {canonical(q) for q in [*ancestors, question]}
-        suggestion, hint = self._suggest(kind, context, question, transcript, avoid)
+        suggestion, hint = suggest(
+            self.task, self.ml, self.scorer, kind, context, question, transcript, avoid
+        )
         t0 = time.monotonic()
         self._update_times()
         while True:
             view = self._view(overseer, kind, context, question, transcript)
             view.suggestion = hint
-            key = self._key(view)
+            key = self.prompt.key(view)
             self.message, self.error = None, False
             y: Step | None = None
             accepted = False
             if key == "a":
-                y = self._ask_answer(view, question, context)
+                y = self.prompt.answer(view, self.task, question, context)
             elif key == "s":
-                y = self._ask_subquestions(view, question, context, ancestors)
+                y = self.prompt.subquestions(view, self.task, question, context, ancestors)
             elif key in ("enter", "y"):
                 if suggestion is None:
                     self.message = (
@@ -983,15 +590,15 @@ class LabelSession:
                 else:
                     y, accepted = suggestion, True
             elif key == "k":
-                reason = self._line(view, "skip — reason (optional, ⏎ to skip): ", LINE_HINTS)
+                reason = self.prompt.line(view, "skip — reason (optional, ⏎ to skip): ", LINE_HINTS)
                 if reason is not None:
                     self._record(
                         "skip", {"skip": reason.strip() or None}, time.monotonic() - t0, status="skipped"
                     )
                     self.message = f"skipped {self.task.question_text(self.row['question'])}"
-                    raise _Skip()
+                    raise Skip()
             elif key == "f":
-                reason = self._line(view, "flag — reason (optional): ", LINE_HINTS)
+                reason = self.prompt.line(view, "flag — reason (optional): ", LINE_HINTS)
                 if reason is not None:
                     self._record(
                         "flag", {"flag": reason.strip() or None}, time.monotonic() - t0, node=question
@@ -1002,16 +609,16 @@ class LabelSession:
                 self.message = self._undo(time.monotonic() - t0)
                 t0 = time.monotonic()
             elif key == "?":
-                self._page(lambda columns, rows: HELP.splitlines(), "any key: back · ↑/↓ scroll")
+                self.prompt.page(lambda columns, rows: HELP.splitlines(), "any key: back · ↑/↓ scroll")
             elif key == "c":
-                self._page(
+                self.prompt.page(
                     lambda columns, rows: context_pages(
                         context_lines(self.task, context, columns), columns, rows
                     ),
                     "the whole context · space: next page · ↑/↓ scroll · any other key: back",
                 )
             elif key in ("q", "ctrl-d"):
-                raise _Quit()
+                raise Quit()
             elif key not in ("esc", "unknown"):
                 self.message, self.error = f"'{key}' does nothing here: press ? for the keys", True
             if y is None:
@@ -1019,7 +626,7 @@ class LabelSession:
             seconds = time.monotonic() - t0
             note: dict[str, Any] = {"node": question, "path": ancestors, "accepted": accepted}
             if kind == "fan_in":
-                note["transcript"] = _pairs(transcript)
+                note["transcript"] = pairs(transcript)
             if suggestion is not None:
                 note["ml"] = step_json(suggestion)
             step = 0 if kind == "fan_out" else frame.fan_ins
@@ -1027,34 +634,9 @@ class LabelSession:
                 kind, step, self.task.is_primitive(context, question), y, seconds, note, question
             )
             if status != "open":
-                raise _Reclaimed()
+                raise Reclaimed()
             overseer.taken.append(aid)
             self.calls += 1
             self.summary.calls += 1
             self.seconds.append(seconds)
             return y
-
-    def _ask_answer(self, view: View, question: JSON, context: JSON) -> Step | None:
-        text = ""
-        prompt = f"answer {self.task.question_text(question)}: "
-        while True:
-            got = self._line(view, prompt, LINE_HINTS + " · ? = I don't know", text)
-            if got is None:
-                return None
-            try:
-                return Answer(self.task.parse_answer(got, question, context))
-            except ParseError as e:
-                view.message, view.error, text = f"{e} — nothing was stored; try again", True, got
-
-    def _ask_subquestions(
-        self, view: View, question: JSON, context: JSON, ancestors: list[JSON]
-    ) -> Step | None:
-        text = ""
-        while True:
-            got = self._line(view, "ask: ", ASK_HINTS, text)
-            if got is None:
-                return None
-            try:
-                return self._parse_ask(got, question, context, ancestors)
-            except ParseError as e:
-                view.message, view.error, text = f"{e} — nothing was stored; try again", True, got
