@@ -25,37 +25,23 @@ import signal
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from ida_cli.amplify import Scorer, Walker
+from ida_cli.amplify import Scorer
 from ida_cli.errors import IdaError, Interrupted, UsageError
 from ida_cli.ml import ML
+from ida_cli.parallel_worker import ID_COLUMNS, TALLY, ChunkOut, Spec, _ignore_sigint, walk_chunk, warm_up
 from ida_cli.rounds import (
     FLUSH_SECONDS,
     FLUSH_TREES,
     RoundOptions,
     RoundResult,
     _finish,
-    _tally,
     commit,
-    make_walker,
 )
-from ida_cli.store import Store, records
+from ida_cli.store import Store
 from ida_cli.store.db import insert_frame, next_id
-from ida_cli.tree import Node, Tree
 
-# the id columns write_trees fills, table by table, with the table each one's ids belong to
-ID_COLUMNS = {
-    "trees": {"id": "trees", "root_id": "nodes"},
-    "nodes": {"id": "nodes", "tree_id": "trees", "parent_id": "nodes"},
-    "actions": {"id": "actions", "tree_id": "trees", "node_id": "nodes"},
-}
-TALLY = (
-    *("trees", "overseer_calls", "primitive_calls", "model_calls", "model_steps"),
-    *("nodes", "steps", "recursions", "correct", "with_truth"),
-)
 ROW_KEYS = ("id", "context", "question", "context_id", "has_truth", "truth")
 CHUNKS_PER_SLOT = 4  # enough chunks that the slots end together
 CHUNK_MAX = 64  # trees per chunk: what a crash may lose, and how often the parent hears back
@@ -72,28 +58,6 @@ class _Died(Exception):
     def __init__(self, how: str) -> None:
         super().__init__(how)
         self.how = how
-
-
-@dataclass(frozen=True)
-class Spec:
-    """What a worker needs besides its rows: the round, and the versions of ML and Adv to load."""
-
-    store: Store  # where the workers load ML and Adv from (they never write to it)
-    opts: RoundOptions
-    task: str
-    trees: int
-    round_id: int
-    session_id: str
-    model_version: int | None = None
-    adversary_version: int | None = None
-    scorer: bool = False
-
-
-@dataclass
-class ChunkOut:
-    tables: dict[str, Any]  # table name → pyarrow Table, ids from 1
-    tally: dict[str, int]
-    batches: Counter[str]
 
 
 def check_parallel(workers: int | None, ray: str | None) -> None:
@@ -113,76 +77,6 @@ def chunk_size(trees: int, slots: int, ml: bool) -> int:
     if ml:
         return max(1, min(CHUNK_MAX_ML, math.ceil(trees / slots)))
     return max(1, min(CHUNK_MAX, math.ceil(trees / (slots * CHUNKS_PER_SLOT))))
-
-
-# -- in the workers ---------------------------------------------------------------------------
-_WORKER: dict[str, Walker] = {}  # session id → the round's walker
-_SCRATCH: list[Any] = []  # the in-memory database a worker lays its rows out in
-
-
-def warm_up() -> None:
-    """Open the scratch database and lay out one tree there, so that what storing imports on first
-    use (polars, pyarrow.dataset: a third of a second) is loaded before the first chunk comes."""
-    if not _SCRATCH:
-        store = Store(Path(":memory:"))
-        con = store._connect(read_only=False)  # the schema without a file: there is no lock to take
-        con.execute("SET threads = 1")
-        store._migrate(con)
-        _SCRATCH.append(con)
-        _layout([Tree(task="warm-up", context=None, root=Node(question=0, answer=0))], None)
-
-
-def _layout(trees: list[Tree], session_id: str | None) -> dict[str, Any]:
-    """The rows records.write_trees makes of `trees`, as Arrow tables with ids from 1."""
-    con = _SCRATCH[0]
-    con.execute("BEGIN TRANSACTION")
-    try:
-        records.write_trees(con, trees, session_id)
-        return {t: con.execute(f"SELECT * FROM {t} ORDER BY id").to_arrow_table() for t in ID_COLUMNS}
-    finally:
-        con.execute("ROLLBACK")
-
-
-def walk_chunk(spec: Spec, start: int, rows: list[dict[str, Any]]) -> ChunkOut:
-    """Walk rows[i] as tree number start + i of the round; return its rows and tallies."""
-    if spec.session_id not in _WORKER:
-        _WORKER.clear()
-        _WORKER[spec.session_id] = make_walker(spec.opts, spec.task, spec.trees, *_load_models(spec))
-    walker = _WORKER[spec.session_id]
-    warm_up()
-    walker.walked, walker.batches = start, Counter()
-    part = RoundResult(spec.round_id, spec.task, spec.opts.strategy, spec.opts.oracle, 0, 0)
-    trees = []
-    items = ((r["context"], r["question"], r["id"]) for r in rows)
-    for row, tree in zip(rows, walker.walk_many(items), strict=True):
-        tree.round_id, tree.context_id = spec.round_id, row["context_id"]
-        _tally(part, tree, row)
-        trees.append(tree)
-    return ChunkOut(_layout(trees, spec.session_id), {k: getattr(part, k) for k in TALLY}, walker.batches)
-
-
-def _load_models(spec: Spec) -> tuple[ML | None, Scorer | None]:
-    if spec.model_version is None:
-        return None, None
-    import torch
-
-    from ida_cli.adversarial import load_scorer
-    from ida_cli.versions import load_model
-
-    torch.set_num_threads(1)  # the workers share the cores
-    ml = load_model(spec.store, spec.task, spec.model_version)
-    if not spec.scorer:
-        return ml, None
-    scorer, _ = load_scorer(spec.store, spec.task, ml)
-    if spec.adversary_version is not None and getattr(scorer, "version", None) != spec.adversary_version:
-        raise UsageError(
-            f"a new adversary was trained for task {spec.task} while the round started: run it again"
-        )
-    return ml, scorer
-
-
-def _ignore_sigint() -> None:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
 
 
 # -- in the parent ----------------------------------------------------------------------------

@@ -9,7 +9,8 @@ from collections.abc import Iterator
 from typing import Any
 
 from ida_cli.errors import IdaError, UsageError
-from ida_cli.parallel import ChunkOut, Dispatcher, Spec, _Died, walk_chunk
+from ida_cli.parallel import Dispatcher, _Died
+from ida_cli.parallel_worker import ChunkOut, Spec, walk_chunk
 
 
 class RayDispatcher(Dispatcher):
