@@ -8,17 +8,17 @@ import json
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from ida_cli import checkpoints
 from ida_cli.errors import UsageError
 from ida_cli.store import Store
 from ida_cli.store.db import next_id, now
 from ida_cli.tasks import get_task
 from ida_cli.tasks.base import JSON, canonical
-from ida_cli.training import HELD_OUT_EVERY, Rows, check_data, checkpoint_dir, gather, resolve_task
+from ida_cli.training import HELD_OUT_EVERY, Rows, check_data, gather, resolve_task
 
 
 @dataclass
@@ -120,10 +120,11 @@ def train_adversary(
                 "SELECT coalesce(max(version), 0) FROM versions WHERE kind = 'adversary'"
             ).fetchone()[0]
         )
-        path = checkpoint_dir(store) / f"adversary-v{version}.pt"
+        path = checkpoints.folder(store) / f"adversary-v{version}.pt"
         from ida_cli.model.train import save_checkpoint
 
         sha = save_checkpoint(path, {**result["payload"], "model_version": ml.version, "task": task})
+        checkpoints.publish(store, path, sha, con)
         metrics = {
             **result["metrics"],
             "wall_seconds": time.perf_counter() - started,
@@ -232,7 +233,7 @@ def load_scorer(
                 f"no trained adversary for task {task}: run `ida train adversary --task {task}` first"
             )
         return None, None
-    payload = load_checkpoint(Path(info["checkpoint"]), info["sha256"])
+    payload = load_checkpoint(checkpoints.local(store, info["checkpoint"], info["sha256"]), info["sha256"])
     net = AdvNet(ModelConfig(**payload["config"]))
     net.load_state_dict(payload["model"])
     scorer = AdvScorer(net, Calibrator(payload["calib_x"], payload["calib_y"]), ml, info["version"], judged)

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ida_cli import checkpoints
 from ida_cli.errors import Interrupted, UsageError
 from ida_cli.store import Store, records
 from ida_cli.store.db import next_id, now
@@ -58,10 +59,6 @@ class Rows:
             out[it[2]] += 1
         out["contexts"] = len({it[0] for it in self.items})
         return out
-
-
-def checkpoint_dir(store: Store) -> Path:
-    return store.path.with_name(store.path.name + ".checkpoints")
 
 
 def gather(con: Any, task: str, supervised: bool) -> Rows:
@@ -209,7 +206,7 @@ def train_model(
                 ],
             )
         d.broadcast((version, vid))
-    ckdir = checkpoint_dir(store)
+    ckdir = checkpoints.folder(store)
     warm = None
     if opts.warm and resume_row is None:
         from ida_cli.versions import load_payload
@@ -236,6 +233,7 @@ def train_model(
     if not d.main:
         return {"task": task, "version": version, "rank": d.rank, "metrics": metrics}
     with store.write() as con:
+        checkpoints.publish(store, Path(result["checkpoint"]), result["sha256"], con)
         con.execute(
             """UPDATE versions SET status = 'ready', config = ?, data_counts = ?, metrics = ?, checkpoint = ?,
                sha256 = ? WHERE id = ?""",

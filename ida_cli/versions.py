@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ida_cli import checkpoints
 from ida_cli.errors import NotFound, UsageError
 from ida_cli.store import Store
 
@@ -45,7 +45,7 @@ def load_payload(store: Store, task: str) -> dict[str, Any] | None:
         info = latest(con, "model", task)
     if info is None or info["task"] != task:
         return None
-    return load_checkpoint(Path(info["checkpoint"]), info["sha256"])
+    return load_checkpoint(checkpoints.local(store, info["checkpoint"], info["sha256"]), info["sha256"])
 
 
 def load_model(store: Store, task: str, version: int | None = None, required: bool = True) -> TorchML | None:
@@ -66,7 +66,7 @@ def load_model(store: Store, task: str, version: int | None = None, required: bo
     from ida_cli.model.decode import load_ml
     from ida_cli.model.train import load_checkpoint
 
-    payload = load_checkpoint(Path(info["checkpoint"]), info["sha256"])
+    payload = load_checkpoint(checkpoints.local(store, info["checkpoint"], info["sha256"]), info["sha256"])
     if payload.get("task") != task:
         raise UsageError(f"checkpoint {info['checkpoint']} is for task {payload.get('task')}, not {task}")
     return load_ml(payload, info["version"])

@@ -4,6 +4,7 @@ commands, connection errors, and what the postgres extension passes through."""
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 import threading
@@ -387,3 +388,36 @@ def test_a_step_with_awkward_text_is_stored_as_given(
          dumps({"item": 7, "why": text}), 7),
         (second, None, "human:x", False, '{"undo":1}', at, 0.0, first, '{"item":7}', 7),
     ]  # fmt: skip
+
+
+def test_a_model_trained_on_one_machine_is_loaded_on_another(
+    pg_ida: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Checkpoints of a server store live in the database too: a machine without the files (here:
+    another working folder) fetches them, checked against their SHA-256."""
+    trainer, other = tmp_path / "trainer", tmp_path / "other"
+    trainer.mkdir(), other.mkdir()
+    monkeypatch.chdir(trainer)
+    gen = ("questions", "generate", "--task", "wildcard", "--size", "8", "--seed", "3")
+    assert pg_ida(*gen, "--count", "24", "--split", "eval").code == 0
+    assert pg_ida(*gen, "--count", "60").code == 0
+    assert pg_ida("round", "--strategy", "full", "--questions", "12", "--seed", "1").code == 0
+    tiny = ("--layers", "1", "--width", "32", "--max-steps", "6", "--eval-every", "3")
+    assert pg_ida("train", "model", *tiny).code == 0
+    assert pg_ida("train", "adversary", *tiny).code == 0
+    here = pg_ida("eval", "--json")
+    assert here.code == 0, here.stderr
+    assert pg_ida("status", "--json").json()["counts"]["checkpoints"] == 2
+
+    [trained] = list(trainer.iterdir())
+    shutil.rmtree(trained)  # the other machine has none of the trainer's files
+    monkeypatch.chdir(other)
+    there = pg_ida("eval", "--json")
+    assert there.code == 0, there.stderr
+    assert there.json()["accuracy"] == here.json()["accuracy"]
+    assert there.json()["adversary_auroc"] == here.json()["adversary_auroc"]
+    [folder] = list(other.iterdir())
+    assert sorted(p.name for p in folder.iterdir()) == ["adversary-v1.pt", "model-v1.pt"]
+    (folder / "model-v1.pt").write_bytes(b"not a checkpoint")  # damaged on this machine
+    bad = pg_ida("eval")
+    assert bad.code == 2 and "does not match its recorded SHA-256" in bad.stderr

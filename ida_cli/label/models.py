@@ -9,6 +9,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from adversary.select import Choice, Strategy
+from ida_cli import checkpoints
 from ida_cli.amplify import Scorer
 from ida_cli.errors import UsageError
 from ida_cli.ml import ML
@@ -54,7 +55,6 @@ class StoreModels:
 
 def load_adversary(store: Store, task: str, version: int, ml: Any) -> Scorer:
     """Adversary `version` (as adversarial.load_scorer loads the latest one)."""
-    from pathlib import Path
 
     from adversary.net import AdvNet, Calibrator
     from ida_cli.adversarial import AdvScorer
@@ -69,7 +69,7 @@ def load_adversary(store: Store, task: str, version: int, ml: Any) -> Scorer:
         judged = con.execute(
             "SELECT model_version FROM versions WHERE kind = 'adversary' AND version = ?", [version]
         ).fetchone()[0]
-    payload = load_checkpoint(Path(info["checkpoint"]), info["sha256"])
+    payload = load_checkpoint(checkpoints.local(store, info["checkpoint"], info["sha256"]), info["sha256"])
     net = AdvNet(ModelConfig(**payload["config"]))
     net.load_state_dict(payload["model"])
     return AdvScorer(net, Calibrator(payload["calib_x"], payload["calib_y"]), ml, version, judged)

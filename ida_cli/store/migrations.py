@@ -101,6 +101,13 @@ MIGRATIONS: list[str] = [
                id, annotator, started_at
         FROM label_items WHERE status IN ('open', 'done');
     """,
+    # 5: checkpoints kept in the database itself, by SHA-256, for stores on a server: a model trained
+    # on one machine is loaded by `ida label`, `ida round` and `ida eval` on another (on a DuckDB
+    # file the checkpoints stay files beside it and this table stays empty)
+    """
+    CREATE TABLE checkpoints (
+        sha256 VARCHAR PRIMARY KEY, data BLOB NOT NULL, bytes BIGINT NOT NULL, created_at TIMESTAMP NOT NULL);
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -119,6 +126,7 @@ TABLES = (
     "audits",
     "label_items",
     "label_claims",
+    "checkpoints",
     "experiments",
     "curve",
     "settings",

@@ -1,0 +1,66 @@
+"""Checkpoints on a shared store. On a DuckDB file a version's checkpoint is a file beside the
+database. On a PostgreSQL server the file is on the machine that trained it, so its bytes also go
+into the `checkpoints` table (by SHA-256, migration 5), and a machine that lacks the file fetches
+it into its own checkpoint folder before loading it: a team's annotators, rounds and evals all see
+the model that one of them trained."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from ida_cli.errors import IdaError
+from ida_cli.store import Store
+from ida_cli.store.db import now
+
+
+class CheckpointMissing(IdaError):
+    exit_code = 2
+
+
+def folder(store: Store) -> Path:
+    """Where a store's checkpoint files live: beside the database file (or, for a server, in the
+    working folder, named after it)."""
+    return store.path.with_name(store.path.name + ".checkpoints")
+
+
+def publish(store: Store, path: Path, sha: str, con: Any = None) -> None:
+    """On a server store, keep the checkpoint's bytes in the database (once per SHA-256), in the
+    caller's write transaction `con` or a new one."""
+    if not store.is_postgres:
+        return
+    if con is None:
+        with store.write() as con:
+            publish(store, path, sha, con)
+        return
+    data = path.read_bytes()
+    if con.execute("SELECT 1 FROM checkpoints WHERE sha256 = ?", [sha]).fetchone() is None:
+        con.execute(
+            "INSERT INTO checkpoints (sha256, data, bytes, created_at) VALUES (?, ?, ?, ?)",
+            [sha, data, len(data), now()],
+        )
+
+
+def local(store: Store, recorded: str, sha: str | None) -> Path:
+    """A local file holding the checkpoint recorded as `recorded`: that file if it is here, else
+    (server stores) a copy fetched from the database into this machine's checkpoint folder. The
+    SHA-256 check stays with the loader (model.train.load_checkpoint)."""
+    path = Path(recorded)
+    if path.is_file() or not store.is_postgres or sha is None:
+        return path
+    copy = folder(store) / path.name
+    if copy.is_file():
+        return copy
+    with store.read() as con:
+        row = con.execute("SELECT data FROM checkpoints WHERE sha256 = ?", [sha]).fetchone()
+    if row is None:
+        raise CheckpointMissing(
+            f"checkpoint {path.name} is neither here nor in {store.display}: it was trained before "
+            "checkpoints were shared; retrain with `ida train model` (or `ida train adversary`)"
+        )
+    copy.parent.mkdir(parents=True, exist_ok=True)
+    tmp = copy.with_name(f".{copy.name}.tmp{os.getpid()}")
+    tmp.write_bytes(bytes(row[0]))
+    os.replace(tmp, copy)
+    return copy
