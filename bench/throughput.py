@@ -61,8 +61,8 @@ def train_gflops(net: Net, exs: list[Example], steps: int, batch: int = 32) -> f
     seqs = pack(exs, 8, np.random.default_rng(0))
     tokens, t0 = 0, time.perf_counter()
     for i in range(steps):
-        t = collate(seqs[(i * batch) % len(seqs) :][:batch])
-        logits = net(t["slots"], t["seq"], t["pos"], t["seg"])
+        t = collate(seqs[(i * batch) % len(seqs) :][:batch], bag=net.cfg.bag)
+        logits = net(t["slots"], t["seq"], t["pos"], t["seg"], t.get("bag"))
         loss = F.cross_entropy(
             logits.reshape(-1, logits.shape[-1]), t["tgt"].reshape(-1), ignore_index=IGNORE
         )
@@ -78,7 +78,9 @@ def main() -> None:
     torch.set_num_threads(os.cpu_count() or 1)
     torch.manual_seed(0)
     exs, vocab, items = make_examples(task_name, 400, np.random.default_rng(0))
-    net = Net(ModelConfig(vocab_size=len(vocab), **TASK_DEFAULTS[task_name]))
+    roles, role_of, value_of = vocab.factors()  # the product's network (training.runner)
+    cfg = ModelConfig(len(vocab), roles=roles, role_of=role_of, value_of=value_of, **TASK_DEFAULTS[task_name])
+    net = Net(cfg)
     train_gflops(net, exs, 3)  # warm up
     mm, tr = [], []
     for _ in range(5):
