@@ -214,7 +214,6 @@ def load_scorer(
     """The latest adversary for `task` and a warning when it judged an older model than `ml`."""
     from adversary.net import AdvNet, Calibrator
     from ida_cli.model.net import ModelConfig
-    from ida_cli.model.train import load_checkpoint
     from ida_cli.versions import latest
 
     with store.read() as con:
@@ -233,7 +232,7 @@ def load_scorer(
                 f"no trained adversary for task {task}: run `ida train adversary --task {task}` first"
             )
         return None, None
-    payload = load_checkpoint(checkpoints.local(store, info["checkpoint"], info["sha256"]), info["sha256"])
+    payload = checkpoints.load(store, info)
     net = AdvNet(ModelConfig(**payload["config"]))
     net.load_state_dict(payload["model"])
     scorer = AdvScorer(net, Calibrator(payload["calib_x"], payload["calib_y"]), ml, info["version"], judged)

@@ -64,3 +64,11 @@ def local(store: Store, recorded: str, sha: str | None) -> Path:
     tmp.write_bytes(bytes(row[0]))
     os.replace(tmp, copy)
     return copy
+
+
+def load(store: Store, info: dict[str, Any]) -> dict[str, Any]:
+    """The checkpoint dict of a stored version (`info` has its `checkpoint` path and `sha256`),
+    fetched if this machine lacks the file and refused if the hash does not match."""
+    from ida_cli.model.train import load_checkpoint
+
+    return load_checkpoint(local(store, info["checkpoint"], info["sha256"]), info["sha256"])

@@ -271,9 +271,17 @@ class PoolDispatcher(Dispatcher):
                 yield number, out
 
     def _how(self) -> str:
-        # once one worker has died the pool terminates the others (SIGTERM): report the first
+        # once one worker has died the pool stops the others, which then exit with SIGTERM or 255;
+        # under load the dead one may not be reaped yet, so wait briefly and report a signal first
+        for process in self._processes:
+            process.join(2)
         codes = [p.exitcode for p in self._processes if p.exitcode not in (None, 0)]
-        code = next((c for c in codes if c != -signal.SIGTERM), codes[0] if codes else None)
+        killed = [c for c in codes if c < 0 and c != -signal.SIGTERM]
+        code = (
+            killed[0]
+            if killed
+            else next((c for c in codes if c != -signal.SIGTERM), codes[0] if codes else None)
+        )
         if code is None:
             return ""
         return f" (killed by signal {-code})" if code < 0 else f" (exit code {code})"

@@ -39,13 +39,12 @@ def latest(con: Any, kind: str, task: str, version: int | None = None) -> dict[s
 
 def load_payload(store: Store, task: str) -> dict[str, Any] | None:
     """The latest ready model checkpoint for `task` (verified), or None."""
-    from ida_cli.model.train import load_checkpoint
 
     with store.read() as con:
         info = latest(con, "model", task)
     if info is None or info["task"] != task:
         return None
-    return load_checkpoint(checkpoints.local(store, info["checkpoint"], info["sha256"]), info["sha256"])
+    return checkpoints.load(store, info)
 
 
 def load_model(store: Store, task: str, version: int | None = None, required: bool = True) -> TorchML | None:
@@ -64,9 +63,8 @@ def load_model(store: Store, task: str, version: int | None = None, required: bo
             f"with `ida train model --task {task}`"
         )
     from ida_cli.model.decode import load_ml
-    from ida_cli.model.train import load_checkpoint
 
-    payload = load_checkpoint(checkpoints.local(store, info["checkpoint"], info["sha256"]), info["sha256"])
+    payload = checkpoints.load(store, info)
     if payload.get("task") != task:
         raise UsageError(f"checkpoint {info['checkpoint']} is for task {payload.get('task')}, not {task}")
     return load_ml(payload, info["version"])

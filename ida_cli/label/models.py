@@ -59,7 +59,6 @@ def load_adversary(store: Store, task: str, version: int, ml: Any) -> Scorer:
     from adversary.net import AdvNet, Calibrator
     from ida_cli.adversarial import AdvScorer
     from ida_cli.model.net import ModelConfig
-    from ida_cli.model.train import load_checkpoint
     from ida_cli.versions import latest
 
     with store.read() as con:
@@ -69,7 +68,7 @@ def load_adversary(store: Store, task: str, version: int, ml: Any) -> Scorer:
         judged = con.execute(
             "SELECT model_version FROM versions WHERE kind = 'adversary' AND version = ?", [version]
         ).fetchone()[0]
-    payload = load_checkpoint(checkpoints.local(store, info["checkpoint"], info["sha256"]), info["sha256"])
+    payload = checkpoints.load(store, info)
     net = AdvNet(ModelConfig(**payload["config"]))
     net.load_state_dict(payload["model"])
     return AdvScorer(net, Calibrator(payload["calib_x"], payload["calib_y"]), ml, version, judged)
