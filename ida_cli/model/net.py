@@ -33,6 +33,9 @@ class ModelConfig:
     # > 0: a question is one position, its first `bag` tokens summed through per-place maps
     # (batch.segment); 0: a question is a run of tokens, as in older versions
     bag: int = 0
+    # a role whose slots are read-only memory (MODEL-NOTES 4): every layer cross-attends to them,
+    # and they are not positions of the transformer; "" (default): every slot is a position
+    memory: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -42,10 +45,11 @@ class ModelConfig:
 # task's question is one position (bag): permutation, 240 s of training, held-out 46% with the
 # question as a run of tokens, 76% as one position, at half the cost per step
 # (bench/perm_variants.py); a user task's question is free text, so it stays a run of characters.
-TASK_DEFAULTS: dict[str, dict[str, int]] = {
+TASK_DEFAULTS: dict[str, dict[str, Any]] = {
     "permutation": {"layers": 6, "bag": 8},
     "wildcard": {"layers": 3, "bag": 8},
-    "assignments": {"layers": 2, "loop": 4, "bag": 8},
+    # one step of the program per pass: one shared layer looped, the table as memory (MODEL-NOTES 3-4)
+    "assignments": {"layers": 1, "loop": 8, "bag": 8, "memory": "ta"},
     "unionfind": {"layers": 8, "bag": 8},
     "shortpath": {"layers": 8, "bag": 8},
     "user": {"layers": 2},
@@ -68,13 +72,28 @@ class Block(nn.Module):
         self.ln2 = nn.LayerNorm(cfg.width)
         self.fc = nn.Linear(cfg.width, cfg.mlp * cfg.width)
         self.out = nn.Linear(cfg.mlp * cfg.width, cfg.width)
+        if cfg.memory:
+            self.ln_m = nn.LayerNorm(cfg.width)
+            self.q_m = nn.Linear(cfg.width, cfg.width)
+            self.kv_m = nn.Linear(cfg.width, 2 * cfg.width)
+            self.proj_m = nn.Linear(cfg.width, cfg.width)
 
-    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    def _heads(self, z: torch.Tensor) -> torch.Tensor:
+        b, t, d = z.shape
+        return z.view(b, t, self.heads, d // self.heads).transpose(1, 2)
+
+    def forward(
+        self, x: torch.Tensor, mask: torch.Tensor, memory: tuple[torch.Tensor, torch.Tensor] | None = None
+    ) -> torch.Tensor:
         b, t, d = x.shape
-        q, k, v = self.qkv(self.ln1(x)).split(d, dim=2)
-        q, k, v = (z.view(b, t, self.heads, d // self.heads).transpose(1, 2) for z in (q, k, v))
+        q, k, v = (self._heads(z) for z in self.qkv(self.ln1(x)).split(d, dim=2))
         y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
         x = x + self.proj(y.transpose(1, 2).reshape(b, t, d))
+        if memory is not None:
+            mem, ok = memory  # (B,M,D) read-only entries, (B,1,1,M) which are real
+            k, v = (self._heads(z) for z in self.kv_m(mem).split(d, dim=2))
+            y = F.scaled_dot_product_attention(self._heads(self.q_m(self.ln_m(x))), k, v, attn_mask=ok)
+            x = x + self.proj_m(y.transpose(1, 2).reshape(b, t, d))
         return x + self.out(F.gelu(self.fc(self.ln2(x))))
 
 
@@ -99,6 +118,11 @@ class Net(nn.Module):
         if cfg.bag:
             # one map per place in the question: "pow 3 5" and "pow 5 3" must differ
             self.bag_maps = nn.Parameter(orthogonal(cfg.bag, cfg.width))
+        if cfg.memory:
+            if cfg.memory not in cfg.roles:
+                raise ValueError(f"memory role {cfg.memory!r} is not one of the vocabulary's roles")
+            self.memory_role = cfg.roles.index(cfg.memory) + 1
+            self.ln_mem = nn.LayerNorm(cfg.width)
         init_weights(self)
 
     def embed_slots(self, slots: torch.Tensor) -> torch.Tensor:
@@ -134,6 +158,11 @@ class Net(nn.Module):
         """slots (B,S,K) token ids (0 = none); seq, pos, seg (B,T); seg −1 marks padding; bag
         (B,T,cfg.bag) the questions' tokens (collate(..., bag=cfg.bag)).
         Returns logits (B,T,V) for the sequence positions."""
+        memory = None
+        if self.cfg.memory:
+            role_of: torch.Tensor = self.role_of  # type: ignore[assignment]
+            slots, table = split_memory(slots, role_of[slots[:, :, 0]] == self.memory_role)
+            memory = (self.ln_mem(self.embed_slots(table)), (table[:, :, 0] != 0)[:, None, None, :])
         s = slots.shape[1]
         xs = self.embed_slots(slots) + self.kind.weight[0]
         xt = self.tok(seq) + self.pos(pos) + self.kind.weight[1]
@@ -145,8 +174,21 @@ class Net(nn.Module):
         mask = build_mask(slots, pos, seg)
         for _ in range(self.cfg.loop):
             for block in self.blocks:
-                x = block(x, mask)
+                x = block(x, mask, memory)
         return self.head(self.ln(x[:, s:]))
+
+
+def split_memory(slots: torch.Tensor, is_mem: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(B,S,K) slots and (B,S) which are memory → (plain slots, memory slots), each packed to the
+    front of its row with zero (absent) slots after; the order within each kind is kept."""
+
+    def front(which: torch.Tensor) -> torch.Tensor:
+        order = torch.argsort((~which).to(torch.int8), dim=1, stable=True)
+        n = int(which.sum(dim=1).max())
+        picked = torch.gather(slots, 1, order[:, :n, None].expand(-1, -1, slots.shape[2]))
+        return picked * torch.gather(which, 1, order[:, :n])[:, :, None]
+
+    return front(~is_mem), front(is_mem)
 
 
 def embed_bags(tok: nn.Embedding, maps: torch.Tensor, bag: torch.Tensor) -> torch.Tensor:
