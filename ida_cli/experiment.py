@@ -40,6 +40,7 @@ class ExperimentOptions:
     alpha: float | None = None
     temperature: float = 1.0
     p: float | None = None
+    confidence: float | None = None  # α' of the primed overseer H' (SPEC 2.3) once an adversary exists
 
     def check(self) -> None:
         if self.task not in BUILTIN:
@@ -59,6 +60,8 @@ class ExperimentOptions:
             )
         if self.temperature <= 0:
             raise UsageError("--temperature must be greater than 0")
+        if self.confidence is not None and self.strategy == "supervised":
+            raise UsageError("--confidence primes the overseer of a round: the supervised baseline has none")
 
 
 def _flags(opts: ExperimentOptions) -> dict[str, Any]:
@@ -183,10 +186,13 @@ def _round(store: Store, opts: ExperimentOptions, state: dict[str, Any]) -> None
         alpha=opts.alpha,
         temperature=opts.temperature,
         p=opts.p,
+        confidence=opts.confidence,
     )
     ml, scorer, _ = load_models(store, ropts)
     if ml is None or (scorer is None and opts.strategy in ("adversary", "bernoulli")):
         ropts.strategy, ropts.alpha, ropts.p = "full", None, None  # bootstrap: nothing to stand in for H yet
+    if ml is None or scorer is None:
+        ropts.confidence = None
     result = run_round(store, ropts, ml=ml, scorer=scorer)
     state["calls"] += result.overseer_calls
     state["primitive"] += result.primitive_calls

@@ -97,3 +97,19 @@ def test_hc_and_compare_by_hand() -> None:
     row = compare(pts + other)[0]
     assert row["runs"] == 2 and row["HC@0.9"]["mean"] == 300 and row["HC@0.99"]["reached"] == "0/2"
     assert json.dumps(row)
+
+
+def test_experiment_primes_the_overseer_once_an_adversary_exists(ida: Run, db: Path) -> None:
+    r = ida("experiment", "--strategy", "adversary", "--budget", "60", *QUICK, "--confidence", "-0.5")
+    assert r.code == 0, r.stderr
+    with duckdb.connect(str(db), read_only=True) as con:
+        rounds = con.execute("SELECT strategy, params FROM rounds ORDER BY id").fetchall()
+    assert len(rounds) >= 2
+    # the first round has no model to stand in for the overseer: scripted full HCH, unprimed
+    assert rounds[0][0] == "full" and json.loads(rounds[0][1]).get("confidence") is None
+    assert all(s == "adversary" and json.loads(p)["confidence"] == -0.5 for s, p in rounds[1:])
+    r = ida("experiment", "--strategy", "supervised", "--budget", "60", *QUICK, "--confidence", "-0.5")
+    assert (r.code, r.stderr) == (
+        2,
+        "error: --confidence primes the overseer of a round: the supervised baseline has none\n",
+    )

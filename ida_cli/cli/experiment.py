@@ -37,6 +37,11 @@ def experiment(
     ),
     alpha: float = typer.Option(None, "--alpha"),
     temperature: float = typer.Option(1.0, "--temperature"),
+    confidence: float = typer.Option(
+        None,
+        "--confidence",
+        help="Primed overseer threshold α' (as `ida round --confidence`) once an adversary exists.",
+    ),
     p: float = typer.Option(None, "--p"),
     name: str = typer.Option(None, "--name", help="Experiment name (default: task-strategy-seed)."),
     plot: Path = typer.Option(None, "--plot", help="Also draw the curve to this PNG."),
@@ -58,6 +63,7 @@ def experiment(
         curriculum=curriculum,
         alpha=alpha,
         temperature=temperature,
+        confidence=confidence,
         p=p,
     )
     if plot is not None:
