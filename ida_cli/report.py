@@ -15,20 +15,26 @@ LEVELS = (0.9, 0.95, 0.99)
 
 
 def read_curves(dbs: Sequence[Path]) -> list[dict[str, Any]]:
-    from ida_cli.experiment import curve
+    from ida_cli.experiment import curve, variants
 
     points: list[dict[str, Any]] = []
     for db in dbs:
-        got = curve(Store(db, command="ida report"))
+        store = Store(db, command="ida report")
+        got = curve(store)
         if not got:
             raise UsageError(f"{db} holds no experiment curve: run `ida experiment --db {db} ...` first")
-        points += [{**p, "db": str(db)} for p in got]
+        label = variants(store)
+        points += [{**p, "db": str(db), "variant": label.get(p["experiment"], p["strategy"])} for p in got]
     return points
 
 
 def cost(point: dict[str, Any]) -> int:
     """What a point has spent: overseer calls, or labelled examples for the supervised baseline."""
     return int(point["labelled"] if point["strategy"] == "supervised" else point["overseer_calls"])
+
+
+def _variant(point: dict[str, Any]) -> str:
+    return str(point.get("variant") or point["strategy"])
 
 
 def hc(points: Sequence[dict[str, Any]], level: float) -> int | None:
@@ -50,7 +56,7 @@ def _summary(values: list[float | None]) -> dict[str, Any]:
 def compare(points: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     runs: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
     for p in points:
-        runs.setdefault((p["task"], p["strategy"], f"{p['db']}:{p['experiment']}"), []).append(p)
+        runs.setdefault((p["task"], _variant(p), f"{p['db']}:{p['experiment']}"), []).append(p)
     table: dict[tuple[str, str], dict[str, list[float | None]]] = {}
     for (task, strategy, _), pts in runs.items():
         row = table.setdefault((task, strategy), {"final": [], **{f"HC@{lv}": [] for lv in LEVELS}})
@@ -86,7 +92,7 @@ def plot_curves(points: Sequence[dict[str, Any]], path: Path) -> None:
         by: dict[str, dict[str, list[dict[str, Any]]]] = {}
         for p in points:
             if p["task"] == task:
-                by.setdefault(p["strategy"], {}).setdefault(f"{p.get('db')}:{p['experiment']}", []).append(p)
+                by.setdefault(_variant(p), {}).setdefault(f"{p.get('db')}:{p['experiment']}", []).append(p)
         for strategy, runs in sorted(by.items()):
             xs = np.unique([cost(p) for pts in runs.values() for p in pts])
             ys = np.array(

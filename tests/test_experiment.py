@@ -113,3 +113,12 @@ def test_experiment_primes_the_overseer_once_an_adversary_exists(ida: Run, db: P
         2,
         "error: --confidence primes the overseer of a round: the supervised baseline has none\n",
     )
+
+
+def test_a_variant_names_the_settings_that_differ_from_the_defaults() -> None:
+    from ida_cli.experiment import variant
+
+    assert variant({"strategy": "full", "temperature": 1.0, "alpha": None}) == "full"
+    flags = {"strategy": "adversary", "temperature": 0.05, "confidence": -0.15, "curriculum": True}
+    assert variant(flags) == "adversary (τ=0.05, α'=-0.15, curriculum)"
+    assert variant({"strategy": "bernoulli", "alpha": -0.2}) == "bernoulli (α=-0.2)"
