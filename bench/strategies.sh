@@ -7,6 +7,8 @@
 #   TASKS="wildcard permutation unionfind shortpath assignments" (default: all five)
 #   STRATEGIES="adversary bernoulli uncertainty random full none supervised" SEEDS="1 2 3"
 #   BUDGET=4000 PER_ROUND=40 TRAIN_MINUTES=1 ADV_MINUTES=0.5 EVAL_QUESTIONS=400
+#   EXTRA="--temperature 0.05 --confidence -0.15" TAG=primed: a variant, in its own databases
+#   (…-adversary-primed-1.duckdb); `ida report` names it by the flags that differ
 set -euo pipefail
 cd "$(dirname "$0")/.."
 IDA=".venv/bin/python -m ida_cli"
@@ -18,12 +20,12 @@ SEEDS=${SEEDS:-"1 2 3"}
 for task in $TASKS; do
   for strategy in $STRATEGIES; do
     for seed in $SEEDS; do
-      db="$out/$task-$strategy-$seed.duckdb"
+      db="$out/$task-$strategy${TAG:+-$TAG}-$seed.duckdb"
       echo "== $task $strategy seed $seed ($(date +%T))"
       $IDA --db "$db" experiment --task "$task" --size 8 --strategy "$strategy" --seed "$seed" \
         --budget "${BUDGET:-4000}" --per-round "${PER_ROUND:-40}" --train-minutes "${TRAIN_MINUTES:-1}" \
         --adversary-minutes "${ADV_MINUTES:-0.5}" --eval-questions "${EVAL_QUESTIONS:-400}" \
-        --json > "$db.curve.json"
+        ${EXTRA:-} --json > "$db.curve.json"
     done
   done
   $IDA report "$out/$task"-*.duckdb --plot "bench/strategies-$task.png"

@@ -41,6 +41,9 @@ class ExperimentOptions:
     temperature: float = 1.0
     p: float | None = None
     confidence: float | None = None  # α' of the primed overseer H' (SPEC 2.3) once an adversary exists
+    # stop after this many cycles even with budget left: a primed overseer may spend a few calls a
+    # cycle, and a run that never spends its budget must still end
+    max_cycles: int | None = None
 
     def check(self) -> None:
         if self.task not in BUILTIN:
@@ -58,6 +61,8 @@ class ExperimentOptions:
                 f"--budget {self.budget} is smaller than one round ({self.per_round} questions, "
                 "each costing at least one overseer call): raise --budget or lower --per-round"
             )
+        if self.max_cycles is not None and self.max_cycles < 1:
+            raise UsageError("--max-cycles must be at least 1")
         if self.temperature <= 0:
             raise UsageError("--temperature must be greater than 0")
         if self.confidence is not None and self.strategy == "supervised":
@@ -134,7 +139,9 @@ def run(
         _save_state(store, name, state)
     while True:
         spent = state["labelled"] if opts.strategy == "supervised" else state["calls"]
-        if spent >= opts.budget and state["phase"] == "round":
+        if state["phase"] == "round" and (
+            spent >= opts.budget or (opts.max_cycles is not None and state["cycle"] >= opts.max_cycles)
+        ):
             break
         t0 = time.perf_counter()
         phase = state["phase"]

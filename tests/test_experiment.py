@@ -100,14 +100,19 @@ def test_hc_and_compare_by_hand() -> None:
 
 
 def test_experiment_primes_the_overseer_once_an_adversary_exists(ida: Run, db: Path) -> None:
-    r = ida("experiment", "--strategy", "adversary", "--budget", "60", *QUICK, "--confidence", "-0.5")
+    # a primed overseer may spend almost nothing a cycle: --max-cycles ends the run
+    args = ["--budget", "100000", *QUICK, "--confidence", "-0.5", "--max-cycles", "2"]
+    r = ida("experiment", "--strategy", "adversary", *args, "--json")
     assert r.code == 0, r.stderr
+    assert [p["cycle"] for p in r.json()] == [0, 1]
     with duckdb.connect(str(db), read_only=True) as con:
         rounds = con.execute("SELECT strategy, params FROM rounds ORDER BY id").fetchall()
     assert len(rounds) >= 2
     # the first round has no model to stand in for the overseer: scripted full HCH, unprimed
     assert rounds[0][0] == "full" and json.loads(rounds[0][1]).get("confidence") is None
     assert all(s == "adversary" and json.loads(p)["confidence"] == -0.5 for s, p in rounds[1:])
+    r = ida("experiment", "--strategy", "full", "--budget", "60", *QUICK, "--max-cycles", "0")
+    assert (r.code, r.stderr) == (2, "error: --max-cycles must be at least 1\n")
     r = ida("experiment", "--strategy", "supervised", "--budget", "60", *QUICK, "--confidence", "-0.5")
     assert (r.code, r.stderr) == (
         2,

@@ -43,6 +43,9 @@ def experiment(
         help="Primed overseer threshold α' (as `ida round --confidence`) once an adversary exists.",
     ),
     p: float = typer.Option(None, "--p"),
+    max_cycles: int = typer.Option(
+        None, "--max-cycles", help="Stop after this many cycles even if budget is left."
+    ),
     name: str = typer.Option(None, "--name", help="Experiment name (default: task-strategy-seed)."),
     plot: Path = typer.Option(None, "--plot", help="Also draw the curve to this PNG."),
     as_json: bool = JSON_OPTION,
@@ -64,6 +67,7 @@ def experiment(
         alpha=alpha,
         temperature=temperature,
         confidence=confidence,
+        max_cycles=max_cycles,
         p=p,
     )
     if plot is not None:
