@@ -326,22 +326,5 @@ def curve(store: Store, name: str | None = None) -> list[dict[str, Any]]:
     return [{"experiment": r[0], **dict(zip(CURVE_FIELDS, r[1:], strict=True))} for r in rows]
 
 
-def variant(flags: dict[str, Any]) -> str:
-    """A run's strategy with the settings that set it apart from the defaults, e.g.
-    "adversary (τ=0.05, α'=-0.15)", so that a comparison keeps variants of one strategy apart."""
-    shown = [("temperature", "τ", 1.0), ("alpha", "α", None), ("confidence", "α'", None), ("p", "p", None)]
-    parts = [f"{sym}={flags[k]:g}" for k, sym, default in shown if flags.get(k, default) != default]
-    if flags.get("curriculum"):
-        parts.append("curriculum")
-    return f"{flags['strategy']} ({', '.join(parts)})" if parts else str(flags["strategy"])
-
-
-def variants(store: Store) -> dict[str, str]:
-    """Each experiment's `variant` label, by name."""
-    with store.read() as con:
-        rows = con.execute("SELECT name, flags FROM experiments").fetchall()
-    return {name: variant(json.loads(flags)) for name, flags in rows}
-
-
 def option_names() -> list[str]:
     return [f.name for f in fields(ExperimentOptions)]

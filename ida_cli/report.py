@@ -3,6 +3,7 @@ learning-curve pictures. matplotlib is imported only to draw."""
 
 from __future__ import annotations
 
+import json
 import statistics
 from collections.abc import Sequence
 from pathlib import Path
@@ -15,7 +16,7 @@ LEVELS = (0.9, 0.95, 0.99)
 
 
 def read_curves(dbs: Sequence[Path]) -> list[dict[str, Any]]:
-    from ida_cli.experiment import curve, variants
+    from ida_cli.experiment import curve
 
     points: list[dict[str, Any]] = []
     for db in dbs:
@@ -26,6 +27,23 @@ def read_curves(dbs: Sequence[Path]) -> list[dict[str, Any]]:
         label = variants(store)
         points += [{**p, "db": str(db), "variant": label.get(p["experiment"], p["strategy"])} for p in got]
     return points
+
+
+def variant(flags: dict[str, Any]) -> str:
+    """A run's strategy with the settings that set it apart from the defaults, e.g.
+    "adversary (τ=0.05, α'=-0.15)", so that a comparison keeps variants of one strategy apart."""
+    shown = [("temperature", "τ", 1.0), ("alpha", "α", None), ("confidence", "α'", None), ("p", "p", None)]
+    parts = [f"{sym}={flags[k]:g}" for k, sym, default in shown if flags.get(k, default) != default]
+    if flags.get("curriculum"):
+        parts.append("curriculum")
+    return f"{flags['strategy']} ({', '.join(parts)})" if parts else str(flags["strategy"])
+
+
+def variants(store: Store) -> dict[str, str]:
+    """Each experiment's `variant` label, by name."""
+    with store.read() as con:
+        rows = con.execute("SELECT name, flags FROM experiments").fetchall()
+    return {name: variant(json.loads(flags)) for name, flags in rows}
 
 
 def cost(point: dict[str, Any]) -> int:

@@ -101,7 +101,9 @@ def test_hc_and_compare_by_hand() -> None:
 
 def test_experiment_primes_the_overseer_once_an_adversary_exists(ida: Run, db: Path) -> None:
     # a primed overseer may spend almost nothing a cycle: --max-cycles ends the run
-    args = ["--budget", "100000", *QUICK, "--confidence", "-0.5", "--max-cycles", "2"]
+    # (a sharp τ keeps a barely trained ML's steps out, so that its trees stay small)
+    args = ["--budget", "100000", *QUICK, "--confidence", "-0.05", "--temperature", "0.01"]
+    args += ["--max-cycles", "2"]
     r = ida("experiment", "--strategy", "adversary", *args, "--json")
     assert r.code == 0, r.stderr
     assert [p["cycle"] for p in r.json()] == [0, 1]
@@ -110,7 +112,7 @@ def test_experiment_primes_the_overseer_once_an_adversary_exists(ida: Run, db: P
     assert len(rounds) >= 2
     # the first round has no model to stand in for the overseer: scripted full HCH, unprimed
     assert rounds[0][0] == "full" and json.loads(rounds[0][1]).get("confidence") is None
-    assert all(s == "adversary" and json.loads(p)["confidence"] == -0.5 for s, p in rounds[1:])
+    assert all(s == "adversary" and json.loads(p)["confidence"] == -0.05 for s, p in rounds[1:])
     r = ida("experiment", "--strategy", "full", "--budget", "60", *QUICK, "--max-cycles", "0")
     assert (r.code, r.stderr) == (2, "error: --max-cycles must be at least 1\n")
     r = ida("experiment", "--strategy", "supervised", "--budget", "60", *QUICK, "--confidence", "-0.5")
@@ -121,7 +123,7 @@ def test_experiment_primes_the_overseer_once_an_adversary_exists(ida: Run, db: P
 
 
 def test_a_variant_names_the_settings_that_differ_from_the_defaults() -> None:
-    from ida_cli.experiment import variant
+    from ida_cli.report import variant
 
     assert variant({"strategy": "full", "temperature": 1.0, "alpha": None}) == "full"
     flags = {"strategy": "adversary", "temperature": 0.05, "confidence": -0.15, "curriculum": True}
