@@ -1,7 +1,8 @@
 """`ida train model`: gather everything stored, train ML, record a numbered version.
 
 Amplified training (the default) learns ML.answer from every amplified node's final answer
-(SPEC 2.2's L_ML) and ML.fan_out / ML.fan_in from the real overseer's steps (never ML's own).
+(SPEC 2.2's L_ML, H' included) and ML.fan_out / ML.fan_in from the real overseer's steps (never
+ML's own).
 `--supervised` learns ML.answer from the ground truth of the training questions instead: the
 baseline every learning curve is compared with. The eval split is never read here."""
 
@@ -88,13 +89,17 @@ def gather(con: Any, task: str, supervised: bool) -> Rows:
     ).fetchall()
     children: dict[int, list[tuple[int, Any, Any]]] = {}
     info: dict[int, tuple[Any, int]] = {}
-    for nid, parent, step, _pos, q, a, actor, recursed, cid in nodes:
+    for nid, parent, step, _pos, q, a, _actor, recursed, cid in nodes:
         question, answer = json.loads(q), json.loads(a)
         info[nid] = (question, cid)
         if parent is not None:
             children.setdefault(parent, []).append((step, question, answer))
-        # L_ML: every node the overseer answered (not ML's own answers, not "I don't know")
-        if recursed and actor != "model" and answer != "?":
+        # L_ML: every amplified node's final answer (SPEC 2.2), also where the primed overseer H'
+        # took ML's step for it: that answer still combines what the recursion below found. Not
+        # ML's own answers to the subquestions it was left (not recursed), not "I don't know".
+        # Before, nodes answered through H' were left out, and a primed run trained on ~10% of
+        # its trees (wildcard, α' = −0.15: 81 of 720 roots after the first round)
+        if recursed and answer != "?":
             rows.items.append((cid, contexts[cid], "answer", question, [], answer))
     for nid, kind, step, result in con.execute(
         """SELECT a.node_id, a.kind, a.step, a.result FROM actions a JOIN trees t ON t.id = a.tree_id

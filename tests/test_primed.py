@@ -345,3 +345,13 @@ def test_round_with_confidence_stores_the_primed_steps(ida: Run, db: Path) -> No
         if not n.get("invalid"):
             assert n["primed"] == primed_take(n["score"], n["gumbel"], n["threshold"], -0.5, 0.3)
     assert by_model > 0  # nodes whose final answer was ML's step
+    # training: every amplified node's answer (H' included, SPEC 2.2), only the real overseer's steps
+    from ida_cli.training import gather
+
+    with duckdb.connect(str(db), read_only=True) as con:
+        rows = gather(con, "permutation", supervised=False)
+        sql = "SELECT count(*) FROM nodes WHERE recursed AND answer <> '\"?\"'"
+        (amplified,) = con.execute(sql).fetchone()
+    kinds = [it[2] for it in rows.items]
+    assert kinds.count("answer") == amplified and amplified > by_model
+    assert kinds.count("fan_out") + kinds.count("fan_in") == real
