@@ -48,7 +48,8 @@ class ModelConfig:
 TASK_DEFAULTS: dict[str, dict[str, Any]] = {
     "permutation": {"layers": 6, "bag": 8},
     "wildcard": {"layers": 3, "bag": 8},
-    # one step of the program per pass: one shared layer looped, the table as memory (MODEL-NOTES 3-4)
+    # the table as memory (MODEL-NOTES 4): 3x the examples/s of the table as 64 slots. Looped (one
+    # layer 8x) or not (8 layers), it stops at 36% held-out: depth-1 questions only (bench/RESULTS.md)
     "assignments": {"layers": 1, "loop": 8, "bag": 8, "memory": "ta"},
     "unionfind": {"layers": 8, "bag": 8},
     "shortpath": {"layers": 8, "bag": 8},
