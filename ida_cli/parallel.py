@@ -277,11 +277,8 @@ class PoolDispatcher(Dispatcher):
             process.join(2)
         codes = [p.exitcode for p in self._processes if p.exitcode not in (None, 0)]
         killed = [c for c in codes if c < 0 and c != -signal.SIGTERM]
-        code = (
-            killed[0]
-            if killed
-            else next((c for c in codes if c != -signal.SIGTERM), codes[0] if codes else None)
-        )
+        others = [c for c in codes if c != -signal.SIGTERM]
+        code = (killed or others or codes or [None])[0]
         if code is None:
             return ""
         return f" (killed by signal {-code})" if code < 0 else f" (exit code {code})"

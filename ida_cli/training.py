@@ -81,15 +81,14 @@ def gather(con: Any, task: str, supervised: bool) -> Rows:
     ).fetchall():
         contexts[cid] = loads(data)
     nodes = con.execute(
-        """SELECT n.id, n.parent_id, n.step, n.position, n.question, n.answer, n.actor, n.recursed,
-                  t.context_id
+        """SELECT n.id, n.parent_id, n.step, n.position, n.question, n.answer, n.recursed, t.context_id
            FROM nodes n JOIN trees t ON t.id = n.tree_id JOIN contexts c ON c.id = t.context_id
            WHERE t.task = ? AND c.split <> 'eval' ORDER BY n.parent_id, n.step, n.position""",
         [task],
     ).fetchall()
     children: dict[int, list[tuple[int, Any, Any]]] = {}
     info: dict[int, tuple[Any, int]] = {}
-    for nid, parent, step, _pos, q, a, _actor, recursed, cid in nodes:
+    for nid, parent, step, _pos, q, a, recursed, cid in nodes:
         question, answer = json.loads(q), json.loads(a)
         info[nid] = (question, cid)
         if parent is not None:

@@ -39,7 +39,6 @@ def latest(con: Any, kind: str, task: str, version: int | None = None) -> dict[s
 
 def load_payload(store: Store, task: str) -> dict[str, Any] | None:
     """The latest ready model checkpoint for `task` (verified), or None."""
-
     with store.read() as con:
         info = latest(con, "model", task)
     if info is None or info["task"] != task:

@@ -4,8 +4,10 @@ network is blind to where the memory slots sit, and decoding that agrees batched
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 
+from ida_cli.model.batch import collate
 from ida_cli.model.decode import TorchML
 from ida_cli.model.net import ModelConfig, Net, split_memory
 from ida_cli.model.vocab import Vocab, context_slots, input_tokens
@@ -29,8 +31,9 @@ def _ml(memory: str = "ta") -> TorchML:
     vocab = Vocab.build(seen)
     roles, role_of, value_of = vocab.factors()
     torch.manual_seed(0)
-    cfg = ModelConfig(len(vocab), 32, 2, 1, loop=3, bag=8, roles=roles, role_of=role_of, value_of=value_of)
-    cfg.memory = memory
+    cfg = ModelConfig(
+        len(vocab), 32, 2, 1, loop=3, bag=8, roles=roles, role_of=role_of, value_of=value_of, memory=memory
+    )
     return TorchML(Net(cfg), vocab, "assignments", max_out={"answer": 3, "fan_out": 5, "fan_in": 5})
 
 
@@ -52,8 +55,6 @@ def test_memory_slots_are_read_wherever_they_sit() -> None:
 
     def logits(slots: list[list[int]]) -> torch.Tensor:
         ex.slots = slots
-        from ida_cli.model.batch import collate
-
         t = collate([[ex]], bag=8)
         with torch.no_grad():
             return ml.net(t["slots"], t["seq"], t["pos"], t["seg"], t["bag"])
@@ -76,7 +77,5 @@ def test_memory_decoding_agrees_batched_and_one_at_a_time_across_sizes() -> None
 
 
 def test_a_memory_role_the_vocabulary_lacks_is_refused() -> None:
-    import pytest
-
     with pytest.raises(ValueError, match="memory role 'nope'"):
         _ml("nope")
