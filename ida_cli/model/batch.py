@@ -22,6 +22,10 @@ class Example:
     inp: list[int]
     out: list[int]
     kind: str = ""  # what the example is, for per-kind metrics (e.g. "answer:dist")
+    # the plain slot the question is about (vocab.question_slot), or -1: that slot's final state is
+    # also trained to give the answer (a one-token one), so that a slot computes its own value and
+    # a slot that depends on it can read it (bench/probe_assign.py)
+    slot: int = -1
 
 
 def pack(
@@ -71,6 +75,7 @@ def collate(seqs: Sequence[Sequence[Example]], decode: bool = False, bag: int = 
     seg = np.full((b, t), -1, dtype=np.int64)
     tgt = np.full((b, t), IGNORE, dtype=np.int64)
     bags = np.zeros((b, t, max(bag, 1)), dtype=np.int64)
+    slot_tgt = np.full((b, s), IGNORE, dtype=np.int64)
     last = []
     for i, (sq, sg) in enumerate(zip(seqs, segs, strict=True)):
         for j, slot in enumerate(sq[0].slots):
@@ -85,6 +90,8 @@ def collate(seqs: Sequence[Sequence[Example]], decode: bool = False, bag: int = 
             if not decode:
                 start = at + n_in - 1  # the last input position predicts out[0]
                 tgt[i, start : start + len(ex.out) + 1] = [*ex.out, EOS_ID]
+                if ex.slot >= 0 and len(ex.out) == 1:
+                    slot_tgt[i, ex.slot] = ex.out[0]
             last.append((i, at + n - 1))
             at += n
     out = {
@@ -93,6 +100,7 @@ def collate(seqs: Sequence[Sequence[Example]], decode: bool = False, bag: int = 
         "pos": torch.from_numpy(pos),
         "seg": torch.from_numpy(seg),
         "tgt": torch.from_numpy(tgt),
+        "slot_tgt": torch.from_numpy(slot_tgt),
     }
     if bag:
         out["bag"] = torch.from_numpy(bags)

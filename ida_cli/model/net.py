@@ -155,10 +155,12 @@ class Net(nn.Module):
         pos: torch.Tensor,
         seg: torch.Tensor,
         bag: torch.Tensor | None = None,
-    ) -> torch.Tensor:
+        with_slots: bool = False,
+    ) -> Any:
         """slots (B,S,K) token ids (0 = none); seq, pos, seg (B,T); seg −1 marks padding; bag
         (B,T,cfg.bag) the questions' tokens (collate(..., bag=cfg.bag)).
-        Returns logits (B,T,V) for the sequence positions."""
+        Returns logits (B,T,V) for the sequence positions; with `with_slots`, also (B,S',V) for the
+        plain (not memory) slots, in their order, for the slot targets (batch.collate)."""
         memory = None
         if self.cfg.memory:
             role_of: torch.Tensor = self.role_of  # type: ignore[assignment]
@@ -176,6 +178,9 @@ class Net(nn.Module):
         for _ in range(self.cfg.loop):
             for block in self.blocks:
                 x = block(x, mask, memory)
+        if with_slots:
+            h = self.ln(x)
+            return self.head(h[:, s:]), self.head(h[:, :s])
         return self.head(self.ln(x[:, s:]))
 
 

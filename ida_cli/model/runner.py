@@ -14,7 +14,14 @@ from ida_cli.errors import UsageError
 from ida_cli.model.batch import Example
 from ida_cli.model.net import TASK_DEFAULTS, ModelConfig, Net, set_seed
 from ida_cli.model.train import TrainConfig, build, load_checkpoint, save_checkpoint, train
-from ida_cli.model.vocab import Vocab, answer_tokens, context_slots, input_tokens, step_tokens
+from ida_cli.model.vocab import (
+    Vocab,
+    answer_tokens,
+    context_slots,
+    input_tokens,
+    question_slot,
+    step_tokens,
+)
 from ida_cli.tasks import get_task
 
 if TYPE_CHECKING:
@@ -31,16 +38,17 @@ def to_examples(task_name: str, rows: Rows, vocab: Vocab | None) -> tuple[list[E
         inp = input_tokens(task, mode, q, transcript)
         out = answer_tokens(task, q, target) if mode == "answer" else step_tokens(task, q, target)
         kind = task.question_text(q).split()[0] if task.name != "user" else "text"
-        raw.append((cid, inp, out, f"{mode}:{kind}"))
+        slot = question_slot(task, ctx, q) if mode == "answer" else -1
+        raw.append((cid, inp, out, f"{mode}:{kind}", slot))
     if vocab is None:
         seen = {t for slots in slot_cache.values() for s in slots for t in s}
-        seen |= {t for _, inp, out, _ in raw for t in (*inp, *out)}
+        seen |= {t for _, inp, out, _, _ in raw for t in (*inp, *out)}
         vocab = Vocab.build(seen)
     strict = task_name == "user"
     slots_ids = {cid: [vocab.ids(s, strict) for s in slots] for cid, slots in slot_cache.items()}
     examples = [
-        Example(cid, slots_ids[cid], vocab.ids(inp, strict), vocab.ids(out, strict), kind)
-        for cid, inp, out, kind in raw
+        Example(cid, slots_ids[cid], vocab.ids(inp, strict), vocab.ids(out, strict), kind, slot)
+        for cid, inp, out, kind, slot in raw
     ]
     return examples, vocab
 

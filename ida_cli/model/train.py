@@ -35,6 +35,7 @@ class TrainConfig:
     patience: int = 6  # evaluations without improvement before stopping
     clip: float = 1.0
     seed: int = 0
+    slot_weight: float = 1.0  # the slot targets' share of the loss (batch.Example.slot)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -150,10 +151,7 @@ def train(
             t = collate(batch, bag=net.cfg.bag)
             for group in optimizer.param_groups:
                 group["lr"] = lr_at(step, cfg, est_total)
-            logits = model(t["slots"], t["seq"], t["pos"], t["seg"], t.get("bag"))
-            loss = F.cross_entropy(
-                logits.reshape(-1, logits.shape[-1]), t["tgt"].reshape(-1), ignore_index=IGNORE
-            )
+            loss = _loss(model, t, cfg.slot_weight)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(net.parameters(), cfg.clip)
@@ -215,6 +213,21 @@ def train(
     )
     outcome.world, outcome.replicas_agree = dist.world, agree
     return outcome, best_state
+
+
+def _loss(model: Any, t: dict[str, torch.Tensor], slot_weight: float) -> torch.Tensor:
+    """Cross-entropy of the outputs, plus that of the slot targets where a batch has any."""
+    slot_tgt = t["slot_tgt"]
+    with_slots = slot_weight > 0 and bool((slot_tgt != IGNORE).any())
+    out = model(t["slots"], t["seq"], t["pos"], t["seg"], t.get("bag"), with_slots=with_slots)
+    logits, slot_logits = out if with_slots else (out, None)
+    loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), t["tgt"].reshape(-1), ignore_index=IGNORE)
+    if slot_logits is not None:
+        tgt = slot_tgt[:, : slot_logits.shape[1]]
+        loss = loss + slot_weight * F.cross_entropy(
+            slot_logits.reshape(-1, slot_logits.shape[-1]), tgt.reshape(-1), ignore_index=IGNORE
+        )
+    return loss
 
 
 def _held_accuracy(net: Net, held_set: Sequence[Example], per_seq: int, dist: Dist) -> float:

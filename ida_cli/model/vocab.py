@@ -56,6 +56,18 @@ def context_slots(task: Task, context: JSON) -> list[list[str]]:
     raise UsageError(f"task {name} has no model encoding")
 
 
+def question_slot(task: Task, context: JSON, question: JSON) -> int:
+    """The plain slot (context_slots' order, memory slots left out) whose item a question asks the
+    value of, or -1. Assignments only: its values chain through the slots, and a network trained to
+    give each slot its value learns the chain (bench/RESULTS.md); without that target it stopped at
+    depth-1 questions."""
+    if task.name != "assignments" or "kind" in question:
+        return -1
+    names = [*context["base"], *context["defs"]]
+    var = question.get("var")
+    return names.index(var) if var in names else -1
+
+
 def _words(task: Task, text: str) -> list[str]:
     return list(text) if task.name == "user" else text.split()
 
