@@ -48,8 +48,9 @@ class ModelConfig:
 TASK_DEFAULTS: dict[str, dict[str, Any]] = {
     "permutation": {"layers": 6, "bag": 8},
     "wildcard": {"layers": 3, "bag": 8},
-    # the table as memory (MODEL-NOTES 4): 3x the examples/s of the table as 64 slots. Looped (one
-    # layer 8x) or not (8 layers), it stops at 36% held-out: depth-1 questions only (bench/RESULTS.md)
+    # the table as memory (MODEL-NOTES 4): 3x the examples/s of the table as 64 slots. Its values
+    # chain through the variables' slots only with slot targets (batch.Example.slot): without them,
+    # looped or not, it stopped at 36% held-out, depth-1 questions only (bench/RESULTS.md)
     "assignments": {"layers": 1, "loop": 8, "bag": 8, "memory": "ta"},
     "unionfind": {"layers": 8, "bag": 8},
     "shortpath": {"layers": 8, "bag": 8},
