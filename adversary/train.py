@@ -136,8 +136,9 @@ def fit(
     half = np.array([judged.groups[i] % (2 * held_every) == 0 for i in held_idx])
     if half.all() or not half.any():
         half = np.arange(len(held_idx)) % 2 == 0
-    calibrator = Calibrator.fit(raw[half], errors[half])
-    p = calibrator(raw[~half])
+    lp = logps[held_idx]
+    calibrator = Calibrator.fit(raw[half], errors[half], lp[half])
+    p = calibrator(raw[~half], lp[~half])
     rep = errors[~half]
     metrics = {
         "steps": step,
@@ -147,17 +148,16 @@ def fit(
         "held_nodes": int((~half).sum()),
         "held_error_rate": float(rep.mean()),
         "auroc": auroc(-p, rep),
-        "auroc_uncertainty": auroc(logps[held_idx][~half], rep),
+        "auroc_uncertainty": auroc(lp[~half], rep),
         "calibration_error": calibration_error(p, rep),
         "brier": brier(p, rep),
         "calibration_nodes": int(half.sum()),
     }
-    calibrator = Calibrator.fit(raw, errors)  # the stored map uses every held-out node
+    calibrator = Calibrator.fit(raw, errors, lp)  # the stored map uses every held-out node
     payload = {
         "config": cfg.to_dict(),
         "model": best_state,
-        "calib_x": calibrator.x,
-        "calib_y": calibrator.y,
+        **calibrator.to_payload(),
         "step": step,
         "metric": metrics["brier"],
     }

@@ -187,7 +187,7 @@ class AdvScorer:
         from adversary.train import predict
 
         p = predict(self.net, self.ml, [c for c, _, _ in items], inputs, outputs, np.asarray(logps))
-        return [-float(v) for v in self.calibrator(p)]
+        return [-float(v) for v in self.calibrator(p, np.asarray(logps))]
 
     def score_steps(self, mode: str, items: Sequence[tuple[JSON, JSON, Any, Any]]) -> list[float]:
         """Adv.fan_out(Q, Y) / Adv.fan_in(Q, transcript, Y): S for ML's imitation Y of the overseer's
@@ -205,7 +205,7 @@ class AdvScorer:
         from adversary.train import predict
 
         p = predict(self.net, self.ml, [c for c, *_ in items], inputs, outputs, np.asarray(logps))
-        return [-float(v) for v in self.calibrator(p)]
+        return [-float(v) for v in self.calibrator(p, np.asarray(logps))]
 
 
 def load_scorer(
@@ -235,7 +235,7 @@ def load_scorer(
     payload = checkpoints.load(store, info)
     net = AdvNet(ModelConfig(**payload["config"]))
     net.load_state_dict(payload["model"])
-    scorer = AdvScorer(net, Calibrator(payload["calib_x"], payload["calib_y"]), ml, info["version"], judged)
+    scorer = AdvScorer(net, Calibrator.from_payload(payload), ml, info["version"], judged)
     warning = None
     if ml is not None and judged != ml.version:
         warning = (

@@ -28,12 +28,34 @@ def test_isotonic_calibration_is_monotone_and_plain_data() -> None:
     rng = np.random.default_rng(0)
     raw = rng.random(2000)
     errors = rng.random(2000) < raw**2  # true P(wrong) = raw²: raw overstates it
-    cal = Calibrator.fit(raw, errors)
-    assert all(isinstance(v, float) for v in cal.x + cal.y)
+    logps = np.full(2000, -0.5)  # ML's confidence says nothing here
+    cal = Calibrator.fit(raw, errors, logps)
+    assert all(isinstance(v, float) for v in cal.x + cal.y + cal.stack)
     grid = np.linspace(0, 1, 50)
-    mapped = cal(grid)
+    mapped = cal(grid, np.full(50, -0.5))
     assert np.all(np.diff(mapped) >= -1e-12)
-    assert calibration_error(cal(raw), errors) < calibration_error(raw, errors)
+    assert calibration_error(cal(raw, logps), errors) < calibration_error(raw, errors)
+
+
+def test_the_stack_takes_mls_confidence_where_the_raw_score_misses_it() -> None:
+    """On contexts ML never saw its confidence may know what the network does not: the stack,
+    fit there, must rank at least as well as either signal alone."""
+    rng = np.random.default_rng(1)
+    n = 4000
+    errors = rng.random(n) < 0.3
+    raw = np.clip(0.3 + 0.25 * errors + rng.normal(0, 0.2, n), 0.01, 0.99)  # a weak signal
+    logps = np.where(errors, -2.0, -0.2) + rng.normal(0, 0.6, n)  # a strong one
+    cal = Calibrator.fit(raw[: n // 2], errors[: n // 2], logps[: n // 2])
+    test = slice(n // 2, n)
+    both = auroc(-cal(raw[test], logps[test]), errors[test])
+    assert both > auroc(-raw[test], errors[test]) and both > auroc(logps[test], errors[test])
+    again = Calibrator.from_payload(cal.to_payload())
+    assert np.allclose(again(raw[test], logps[test]), cal(raw[test], logps[test]))
+
+
+def test_an_adversary_saved_before_the_stack_scores_by_its_raw_output() -> None:
+    old = Calibrator.from_payload({"calib_x": [0.0, 1.0], "calib_y": [0.0, 0.5]})
+    assert np.allclose(old(np.array([0.2, 0.8]), np.array([-9.0, 0.0])), [0.1, 0.4])
 
 
 def test_train_adversary_records_a_version_tied_to_the_model(ida: Run, db: Path) -> None:
