@@ -89,7 +89,8 @@ class Calibrator:
         lr = LogisticRegression(C=1.0).fit(_features(raw, logps), errors)
         stack = [*(float(w) for w in lr.coef_[0]), float(lr.intercept_[0])]
         stacked = cls(stack=stack)._stacked(raw, logps)
-        iso = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(stacked, errors.astype(float))
+        iso = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip")
+        iso.fit(stacked, errors.astype(float))
         return cls([float(v) for v in iso.X_thresholds_], [float(v) for v in iso.y_thresholds_], stack)
 
     def _stacked(self, raw: np.ndarray, logps: np.ndarray) -> np.ndarray:

@@ -2,8 +2,9 @@
 
 Usage: .venv/bin/python bench/probe_assign.py VARIANT SECONDS
   VARIANT, '+'-joined: base (the task default: 1 layer looped 8x, table as memory, questions only
-  about defined variables), all (questions about every variable, base ones too), loopN, layersN,
-  lrX (e.g. lr3e-4).
+  about defined variables), all (questions about every variable, base ones too), aux (every
+  variable's slot is also trained to give its value), qaux (only the asked variables' slots, as
+  the product's slot targets do), loopN, layersN, lrX (e.g. lr3e-4). Example: base+qaux.
 Fresh contexts at size 8 every step (the prototype's setting in MODEL-NOTES); held-out accuracy on
 2,000 questions of 250 other contexts, by depth (longest chain of definitions below the variable),
 every 30 seconds."""
@@ -18,7 +19,7 @@ import torch.nn.functional as F
 
 from ida_cli.model.batch import IGNORE, Example, collate, exact_match
 from ida_cli.model.net import TASK_DEFAULTS, ModelConfig, Net
-from ida_cli.model.train import lr_at, TrainConfig
+from ida_cli.model.train import TrainConfig, lr_at
 from ida_cli.model.vocab import Vocab, answer_tokens, context_slots, input_tokens
 from ida_cli.tasks import get_task
 
@@ -44,15 +45,27 @@ def context_examples(g: int, rng: np.random.Generator, vocab: Vocab | None) -> l
     aux = [values[f"v{i}"] if f"v{i}" in asked else None for i in range(8)]
     for var in picks:
         q = {"var": var}
-        out.append((g, context_slots(task, ctx), input_tokens(task, "answer", q),
-                    answer_tokens(task, q, task.truth(ctx, q)), depth(ctx, var), aux))
+        out.append(
+            (
+                g,
+                context_slots(task, ctx),
+                input_tokens(task, "answer", q),
+                answer_tokens(task, q, task.truth(ctx, q)),
+                depth(ctx, var),
+                aux,
+            )
+        )
     return out
 
 
 # the product's vocabulary: every token a context or answer can hold at size 8
 seen_rng = np.random.default_rng(99)
-seen = {t for _ in range(200) for _, s, i, o, _, _ in context_examples(0, seen_rng, None)
-        for t in (*[x for sl in s for x in sl], *i, *o)}
+seen = {
+    t
+    for _ in range(200)
+    for _, s, i, o, _, _ in context_examples(0, seen_rng, None)
+    for t in (*[x for sl in s for x in sl], *i, *o)
+}
 vocab = Vocab.build(seen)
 
 
@@ -74,7 +87,12 @@ def forward(t: dict) -> tuple[torch.Tensor, torch.Tensor]:
     memory = (net.ln_mem(net.embed_slots(table)), (table[:, :, 0] != 0)[:, None, None, :])
     s = slots.shape[1]
     xs = net.embed_slots(slots) + net.kind.weight[0]
-    xt = net.tok(t["seq"]) + net.pos(t["pos"]) + net.kind.weight[1] + embed_bags(net.tok, net.bag_maps, t["bag"])
+    xt = (
+        net.tok(t["seq"])
+        + net.pos(t["pos"])
+        + net.kind.weight[1]
+        + embed_bags(net.tok, net.bag_maps, t["bag"])
+    )
     x = torch.cat([xs, xt], dim=1)
     mask = build_mask(slots, t["pos"], t["seg"])
     for _ in range(cfg.loop):
@@ -116,8 +134,10 @@ while True:
             seqs = [held[i : i + 8] for i in range(0, len(held), 8)]
             for i in range(0, len(seqs), 64):
                 t = collate(seqs[i : i + 64], bag=cfg.bag)
-                ok = exact_match(net(t["slots"], t["seq"], t["pos"], t["seg"], t.get("bag")), t["tgt"], t["seg"])
-                for ex, r in zip([e for s in seqs[i : i + 64] for e in s], ok.tolist()):
+                ok = exact_match(
+                    net(t["slots"], t["seq"], t["pos"], t["seg"], t.get("bag")), t["tgt"], t["seg"]
+                )
+                for ex, r in zip([e for s in seqs[i : i + 64] for e in s], ok.tolist(), strict=True):
                     right.setdefault(ex.kind, []).append(r)
         net.train()
         allr = [r for rs in right.values() for r in rs]
@@ -136,7 +156,9 @@ while True:
     loss = F.cross_entropy(logits.reshape(-1, len(vocab)), t["tgt"].reshape(-1), ignore_index=IGNORE)
     if "aux" in variant or "qaux" in variant:
         aux = torch.tensor([seq[0].aux for seq in batch])
-        loss = loss + F.cross_entropy(slot_logits[:, :8].reshape(-1, len(vocab)), aux.reshape(-1), ignore_index=IGNORE)
+        loss = loss + F.cross_entropy(
+            slot_logits[:, :8].reshape(-1, len(vocab)), aux.reshape(-1), ignore_index=IGNORE
+        )
     opt.zero_grad()
     loss.backward()
     torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
