@@ -59,13 +59,15 @@ class AdvNet(nn.Module):
 
 
 class Calibrator:
-    """Raw P(wrong) and ML's log p → calibrated P(wrong): a logistic stack of the two, then an
-    isotonic map, stored as plain lists so that a checkpoint loads with weights_only=True.
+    """Raw P(wrong) and ML's log p → calibrated P(wrong) by a logistic stack of the two (Platt
+    scaling with ML's confidence as a second input), stored as plain lists so that a checkpoint
+    loads with weights_only=True. Adversaries saved before the stack keep their isotonic map.
 
     The network trains on contexts ML trained on, where ML's confidence says little (it remembers
     them); the stack is fit on the held-out contexts, which ML never saw, as the questions a round
     asks are. Without it the adversary fell below ML's own confidence on fresh contexts (shortpath,
-    0.953 against 0.966: bench/RESULTS.md)."""
+    0.953 against 0.966). An isotonic map on top cost ranking: its steps tie most scores where
+    errors are rare (wildcard, 2.6% wrong: 0.87 against 0.99 on held-out nodes; bench/RESULTS.md)."""
 
     def __init__(
         self, x: list[float] | None = None, y: list[float] | None = None, stack: list[float] | None = None
@@ -81,29 +83,20 @@ class Calibrator:
 
     @classmethod
     def fit(cls, raw: np.ndarray, errors: np.ndarray, logps: np.ndarray) -> Calibrator:
-        from sklearn.isotonic import IsotonicRegression
         from sklearn.linear_model import LogisticRegression
 
         if len(raw) < 10 or errors.all() or not errors.any():
             return cls()
         lr = LogisticRegression(C=1.0).fit(_features(raw, logps), errors)
-        stack = [*(float(w) for w in lr.coef_[0]), float(lr.intercept_[0])]
-        stacked = cls(stack=stack)._stacked(raw, logps)
-        iso = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip")
-        iso.fit(stacked, errors.astype(float))
-        return cls([float(v) for v in iso.X_thresholds_], [float(v) for v in iso.y_thresholds_], stack)
-
-    def _stacked(self, raw: np.ndarray, logps: np.ndarray) -> np.ndarray:
-        if not self.stack:  # adversaries saved before the stack: the raw score alone
-            return np.asarray(raw, dtype=float)
-        z = _features(raw, logps) @ np.asarray(self.stack[:2]) + self.stack[2]
-        return np.asarray(1.0 / (1.0 + np.exp(-z)), dtype=float)
+        return cls(stack=[*(float(w) for w in lr.coef_[0]), float(lr.intercept_[0])])
 
     def __call__(self, raw: np.ndarray, logps: np.ndarray) -> np.ndarray:
-        p = self._stacked(raw, logps)
-        if not self.x:
-            return p
-        return np.interp(p, self.x, self.y)
+        if self.stack:
+            z = _features(raw, logps) @ np.asarray(self.stack[:2]) + self.stack[2]
+            return np.asarray(1.0 / (1.0 + np.exp(-z)), dtype=float)
+        if self.x:  # an adversary saved before the stack: its isotonic map of the raw score
+            return np.interp(raw, self.x, self.y)
+        return np.asarray(raw, dtype=float)
 
 
 def _features(raw: np.ndarray, logps: np.ndarray) -> np.ndarray:
