@@ -136,9 +136,9 @@ def fit(
     half = np.array([judged.groups[i] % (2 * held_every) == 0 for i in held_idx])
     if half.all() or not half.any():
         half = np.arange(len(held_idx)) % 2 == 0
-    lp = logps[held_idx]
-    calibrator = Calibrator.fit(raw[half], errors[half], lp[half])
-    p = calibrator(raw[~half], lp[~half])
+    held_lp = logps[held_idx]
+    calibrator = Calibrator.fit(raw[half], errors[half], held_lp[half])
+    p = calibrator(raw[~half], held_lp[~half])
     rep = errors[~half]
     metrics = {
         "steps": step,
@@ -148,12 +148,12 @@ def fit(
         "held_nodes": int((~half).sum()),
         "held_error_rate": float(rep.mean()),
         "auroc": auroc(-p, rep),
-        "auroc_uncertainty": auroc(lp[~half], rep),
+        "auroc_uncertainty": auroc(held_lp[~half], rep),
         "calibration_error": calibration_error(p, rep),
         "brier": brier(p, rep),
         "calibration_nodes": int(half.sum()),
     }
-    calibrator = Calibrator.fit(raw, errors, lp)  # the stored map uses every held-out node
+    calibrator = Calibrator.fit(raw, errors, held_lp)  # the stored map uses every held-out node
     payload = {
         "config": cfg.to_dict(),
         "model": best_state,
