@@ -78,30 +78,6 @@ def to_ex(rows: list[tuple]) -> list[Example]:
     return out
 
 
-def forward(t: dict) -> tuple[torch.Tensor, torch.Tensor]:
-    """Net.forward, also returning the logits at the (plain) slots."""
-    from ida_cli.model.net import build_mask, embed_bags, split_memory
-
-    slots = t["slots"]
-    slots, table = split_memory(slots, net.role_of[slots[:, :, 0]] == net.memory_role)
-    memory = (net.ln_mem(net.embed_slots(table)), (table[:, :, 0] != 0)[:, None, None, :])
-    s = slots.shape[1]
-    xs = net.embed_slots(slots) + net.kind.weight[0]
-    xt = (
-        net.tok(t["seq"])
-        + net.pos(t["pos"])
-        + net.kind.weight[1]
-        + embed_bags(net.tok, net.bag_maps, t["bag"])
-    )
-    x = torch.cat([xs, xt], dim=1)
-    mask = build_mask(slots, t["pos"], t["seg"])
-    for _ in range(cfg.loop):
-        for block in net.blocks:
-            x = block(x, mask, memory)
-    h = net.ln(x)
-    return net.head(h[:, s:]), net.head(h[:, :s])
-
-
 held_rng = np.random.default_rng(12345)
 held = to_ex([r for g in range(250) for r in context_examples(g, held_rng, vocab)])
 
@@ -152,7 +128,7 @@ while True:
     t = collate(batch, bag=cfg.bag)
     for pg in opt.param_groups:
         pg["lr"] = lr_at(step, tc, 10**9) if "const" not in variant else lr
-    logits, slot_logits = forward(t)
+    logits, slot_logits = net(t["slots"], t["seq"], t["pos"], t["seg"], t["bag"], with_slots=True)
     loss = F.cross_entropy(logits.reshape(-1, len(vocab)), t["tgt"].reshape(-1), ignore_index=IGNORE)
     if "aux" in variant or "qaux" in variant:
         aux = torch.tensor([seq[0].aux for seq in batch])
