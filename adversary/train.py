@@ -18,12 +18,36 @@ from ida_cli.model.net import ModelConfig, set_seed
 
 
 def _examples(
-    ml: Any, contexts: Sequence[Any], inputs: Sequence[list[str]], outputs: Sequence[list[str]]
+    ml: Any,
+    contexts: Sequence[Any],
+    inputs: Sequence[list[str]],
+    outputs: Sequence[list[str]],
+    table: np.ndarray | None = None,
 ) -> list[Example]:
     exs = ml.examples(list(zip(contexts, inputs, strict=True)))
     for ex, out in zip(exs, outputs, strict=True):
         ex.out = [*ml.vocab.ids(out), EOS_ID]
+        if table is not None:
+            ex.slots = [table[s].tolist() for s in ex.slots]
+            ex.inp, ex.out = table[ex.inp].tolist(), table[ex.out].tolist()
     return exs
+
+
+def translation(ml_tokens: Sequence[str], adv_tokens: Sequence[str] | None, size: int) -> np.ndarray | None:
+    """ML's token ids → the adversary's, or None where they are the same. A model trained from
+    scratch on other rows builds another vocabulary, and the adversary's embedding was sized and
+    trained on the one it judged; its tokens keep their ids, new ones read as <unk>. Adversaries
+    saved before the vocabulary was stored know only their size."""
+    if adv_tokens is None:
+        if len(ml_tokens) <= size:
+            return None
+        table = np.arange(len(ml_tokens))
+        table[table >= size] = 1  # <unk>
+        return table
+    if list(ml_tokens) == list(adv_tokens):
+        return None
+    index = {t: i for i, t in enumerate(adv_tokens)}
+    return np.array([index.get(t, 1) for t in ml_tokens], dtype=np.int64)
 
 
 def _batches(
@@ -61,8 +85,9 @@ def predict(
     inputs: Sequence[list[str]],
     outputs: Sequence[list[str]],
     logps: np.ndarray,
+    table: np.ndarray | None = None,
 ) -> np.ndarray:
-    return raw_scores(net, _examples(ml, contexts, inputs, outputs), logps)
+    return raw_scores(net, _examples(ml, contexts, inputs, outputs, table), logps)
 
 
 def fit(
@@ -157,6 +182,7 @@ def fit(
     payload = {
         "config": cfg.to_dict(),
         "model": best_state,
+        "vocab": list(ml.vocab.tokens),  # the ids it was trained on (translation() for another ML's)
         **calibrator.to_payload(),
         "step": step,
         "metric": metrics["brier"],

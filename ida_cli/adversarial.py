@@ -163,10 +163,21 @@ def train_adversary(
 class AdvScorer:
     """The walker's Scorer: S for ML's answers (batched), calibrated; S = −P(ML is wrong)."""
 
-    def __init__(self, net: Any, calibrator: Any, ml: Any, version: int, model_version: int | None) -> None:
+    def __init__(
+        self,
+        net: Any,
+        calibrator: Any,
+        ml: Any,
+        version: int,
+        model_version: int | None,
+        vocab: list[str] | None = None,
+    ) -> None:
+        from adversary.train import translation
+
         self.net, self.calibrator, self.ml = net.eval(), calibrator, ml
         self.version, self.model_version = version, model_version
         self.task = get_task(ml.task)
+        self.table = translation(ml.vocab.tokens, vocab, net.cfg.vocab_size)
 
     def score(
         self, items: Sequence[tuple[JSON, JSON, JSON]], logps: Sequence[float] | None = None
@@ -186,7 +197,7 @@ class AdvScorer:
             )
         from adversary.train import predict
 
-        p = predict(self.net, self.ml, [c for c, _, _ in items], inputs, outputs, np.asarray(logps))
+        p = predict(self.net, self.ml, [c for c, _, _ in items], inputs, outputs, np.asarray(logps), self.table)
         return [-float(v) for v in self.calibrator(p, np.asarray(logps))]
 
     def score_steps(self, mode: str, items: Sequence[tuple[JSON, JSON, Any, Any]]) -> list[float]:
@@ -204,7 +215,7 @@ class AdvScorer:
         )
         from adversary.train import predict
 
-        p = predict(self.net, self.ml, [c for c, *_ in items], inputs, outputs, np.asarray(logps))
+        p = predict(self.net, self.ml, [c for c, *_ in items], inputs, outputs, np.asarray(logps), self.table)
         return [-float(v) for v in self.calibrator(p, np.asarray(logps))]
 
 
@@ -235,7 +246,9 @@ def load_scorer(
     payload = checkpoints.load(store, info)
     net = AdvNet(ModelConfig(**payload["config"]))
     net.load_state_dict(payload["model"])
-    scorer = AdvScorer(net, Calibrator.from_payload(payload), ml, info["version"], judged)
+    scorer = AdvScorer(
+        net, Calibrator.from_payload(payload), ml, info["version"], judged, payload.get("vocab")
+    )
     warning = None
     if ml is not None and judged != ml.version:
         warning = (

@@ -58,6 +58,19 @@ def test_an_adversary_saved_before_the_stack_keeps_its_isotonic_map() -> None:
     assert np.allclose(old(np.array([0.2, 0.8]), np.array([-9.0, 0.0])), [0.1, 0.4])
 
 
+def test_another_models_vocabulary_is_translated_to_the_adversarys() -> None:
+    from adversary.train import translation
+
+    # a model trained from scratch on other rows: the adversary's tokens keep their ids, new ones
+    # read as <unk> (1), never as an index past the adversary's embedding
+    adv = ["<pad>", "<unk>", "a", "b"]
+    assert translation(adv, adv, 4) is None
+    assert translation(["<pad>", "<unk>", "b", "c", "a"], adv, 4).tolist() == [0, 1, 3, 1, 2]
+    # saved before the vocabulary was stored: only the size is known
+    assert translation(["<pad>", "<unk>", "a", "b", "c"], None, 3).tolist() == [0, 1, 2, 1, 1]
+    assert translation(["<pad>", "<unk>", "a"], None, 3) is None
+
+
 def test_train_adversary_records_a_version_tied_to_the_model(ida: Run, db: Path) -> None:
     ida(
         "questions",

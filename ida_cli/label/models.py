@@ -71,7 +71,7 @@ def load_adversary(store: Store, task: str, version: int, ml: Any) -> Scorer:
     payload = checkpoints.load(store, info)
     net = AdvNet(ModelConfig(**payload["config"]))
     net.load_state_dict(payload["model"])
-    return AdvScorer(net, Calibrator.from_payload(payload), ml, version, judged)
+    return AdvScorer(net, Calibrator.from_payload(payload), ml, version, judged, payload.get("vocab"))
 
 
 class SeenML:
