@@ -254,3 +254,27 @@ def test_user_task_out_of_vocabulary_text_is_refused(ida: Run, tmp_path: Path) -
         "error: 'Ω' is not in the model's vocabulary: retrain with `ida train model` after "
         "importing questions that use it\n"
     )
+
+
+def test_the_steps_after_the_last_evaluation_are_judged_too() -> None:
+    # A time or step budget that ends between evaluations: the final (annealed) weights compete
+    # with the best evaluated ones, and win a tie. Before, a 21-s experiment cycle kept the weights
+    # of its one evaluation at the end of the warmup.
+    import torch
+
+    from ida_cli.model.batch import Example
+    from ida_cli.model.net import ModelConfig, Net
+    from ida_cli.model.train import TrainConfig, train
+
+    torch.manual_seed(0)
+    net = Net(ModelConfig(vocab_size=16, width=16, heads=2, layers=1))
+    examples = [Example(g, [[4 + g % 3]], [5, 6 + g % 4], [10 + g % 4]) for g in range(24)]
+    opt = torch.optim.AdamW(net.parameters(), lr=1e-3)
+    cfg = TrainConfig(batch=4, per_seq=2, max_steps=7, eval_every=5, patience=99, warmup=1)
+    outcome, best_state = train(net, opt, examples[:20], examples[20:], cfg)
+    assert [h["step"] for h in outcome.history] == [5, 7]
+    assert outcome.stopped == "steps"
+    first, last = (h["held_accuracy"] for h in outcome.history)
+    assert outcome.best_step == (7 if last >= first else 5)
+    if outcome.best_step == 7:
+        assert all(torch.equal(v, net.state_dict()[k]) for k, v in best_state.items())
