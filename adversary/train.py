@@ -151,8 +151,11 @@ def fit(
             stopped = "steps" if opts.max_steps and step >= opts.max_steps else "time"
     except KeyboardInterrupt:
         stopped = "interrupted"
-    if best == float("inf"):
-        best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
+    if best == float("inf") or (stopped in ("time", "steps") and step % opts.eval_every):
+        # the steps after the last evaluation are judged too (as in ML's training loop)
+        score = brier(raw_scores(net, held_exs, logps[held_idx]), y[held_idx].astype(bool))
+        if score <= best:
+            best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
     net.load_state_dict(best_state)
     # calibrate on one half of the held-out contexts and report on the other, so that the
     # calibration error is measured out of sample

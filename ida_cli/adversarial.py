@@ -197,7 +197,9 @@ class AdvScorer:
             )
         from adversary.train import predict
 
-        p = predict(self.net, self.ml, [c for c, _, _ in items], inputs, outputs, np.asarray(logps), self.table)
+        p = predict(
+            self.net, self.ml, [c for c, _, _ in items], inputs, outputs, np.asarray(logps), self.table
+        )
         return [-float(v) for v in self.calibrator(p, np.asarray(logps))]
 
     def score_steps(self, mode: str, items: Sequence[tuple[JSON, JSON, Any, Any]]) -> list[float]:
