@@ -46,6 +46,12 @@ def experiment(
     max_cycles: int = typer.Option(
         None, "--max-cycles", help="Stop after this many cycles even if budget is left."
     ),
+    warm_start: bool = typer.Option(
+        False,
+        "--warm-start",
+        help="Start each cycle's ML from the last cycle's weights instead of from scratch "
+        "(generalises worse; bench/RESULTS.md).",
+    ),
     name: str = typer.Option(None, "--name", help="Experiment name (default: task-strategy-seed)."),
     plot: Path = typer.Option(None, "--plot", help="Also draw the curve to this PNG."),
     as_json: bool = JSON_OPTION,
@@ -68,6 +74,7 @@ def experiment(
         temperature=temperature,
         confidence=confidence,
         max_cycles=max_cycles,
+        warm_start=warm_start,
         p=p,
     )
     if plot is not None:
