@@ -9,10 +9,12 @@
 #   BUDGET=4000 PER_ROUND=40 TRAIN_MINUTES=1 ADV_MINUTES=0.5 EVAL_QUESTIONS=400
 #   EXTRA="--temperature 0.05 --confidence -0.15" TAG=primed: a variant, in its own databases
 #   (…-adversary-primed-1.duckdb); `ida report` names it by the flags that differ
+#   OUT=bench/out/strategies (default): where the databases go; `ida report` reads every one there
+#   PLOTS=bench (default): where the plot per task goes
 set -euo pipefail
 cd "$(dirname "$0")/.."
 IDA=".venv/bin/python -m ida_cli"
-out=bench/out/strategies
+out=${OUT:-bench/out/strategies}
 mkdir -p "$out"
 TASKS=${TASKS:-"wildcard permutation unionfind shortpath assignments"}
 STRATEGIES=${STRATEGIES:-"adversary bernoulli uncertainty random full none supervised"}
@@ -28,6 +30,6 @@ for task in $TASKS; do
         ${EXTRA:-} --json > "$db.curve.json"
     done
   done
-  $IDA report "$out/$task"-*.duckdb --plot "bench/strategies-$task.png"
+  $IDA report "$out/$task"-*.duckdb --plot "${PLOTS:-bench}/strategies-$task.png"
   $IDA report "$out/$task"-*.duckdb --json > "$out/$task.report.json"
 done
