@@ -129,3 +129,24 @@ def test_a_variant_names_the_settings_that_differ_from_the_defaults() -> None:
     flags = {"strategy": "adversary", "temperature": 0.05, "confidence": -0.15, "curriculum": True}
     assert variant(flags) == "adversary (τ=0.05, α'=-0.15, curriculum)"
     assert variant({"strategy": "bernoulli", "alpha": -0.2}) == "bernoulli (α=-0.2)"
+
+
+def test_a_flag_added_since_an_experiment_started_counts_as_its_default(ida: Run, db: Path) -> None:
+    import pytest
+
+    from ida_cli.errors import UsageError
+    from ida_cli.experiment import ExperimentOptions, start
+    from ida_cli.store import Store
+
+    assert ida("init").code == 0
+    store = Store(db)
+    opts = ExperimentOptions(task="wildcard", size=8, strategy="full", budget=60, seed=3, per_round=6)
+    start(store, opts, "old")
+    with duckdb.connect(str(db)) as con:  # as stored before --warm-start existed
+        flags = json.loads(con.execute("SELECT flags FROM experiments").fetchone()[0])
+        del flags["warm_start"]
+        con.execute("UPDATE experiments SET flags = ?", [json.dumps(flags)])
+    assert start(store, opts, "old")["cycle"] == 0  # resumes
+    opts.warm_start = True
+    with pytest.raises(UsageError, match=r"--warm-start \(False → True\)"):
+        start(store, opts, "old")
