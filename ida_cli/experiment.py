@@ -72,6 +72,13 @@ class ExperimentOptions:
             raise UsageError("--confidence primes the overseer of a round: the supervised baseline has none")
 
 
+EXTENDABLE = ("budget", "max_cycles")  # --extend may raise these on a resumed experiment
+
+
+def _cap(value: float | None) -> float:
+    return float("inf") if value is None else value
+
+
 def _flags(opts: ExperimentOptions) -> dict[str, Any]:
     return asdict(opts)
 
@@ -89,8 +96,10 @@ def _save_state(store: Store, name: str, state: dict[str, Any], status: str = "r
         )
 
 
-def start(store: Store, opts: ExperimentOptions, name: str) -> dict[str, Any]:
-    """Create the experiment, or check that a resumed one has the same flags; return its state."""
+def start(store: Store, opts: ExperimentOptions, name: str, extend: bool = False) -> dict[str, Any]:
+    """Create the experiment, or check that a resumed one has the same flags; return its state.
+    With `extend`, a resumed experiment may raise its --budget and --max-cycles (they only decide
+    when it stops, so the curve so far stands) and runs on from where it ended."""
     opts.check()
     flags = _flags(opts)
     with store.write() as con:
@@ -99,17 +108,33 @@ def start(store: Store, opts: ExperimentOptions, name: str) -> dict[str, Any]:
             old, state = found
             # a flag added since the experiment started counts as its default
             defaults = {f.name: f.default for f in fields(ExperimentOptions)}
+            stretch = EXTENDABLE if extend else ()
             differ = [
                 f"--{k.replace('_', '-')} ({old.get(k, defaults[k])} → {v})"
                 for k, v in flags.items()
-                if old.get(k, defaults[k]) != v
+                if old.get(k, defaults[k]) != v and k not in stretch
             ]
             if differ:
                 raise UsageError(
                     f"experiment '{name}' was started with other flags: {', '.join(differ)}; use the "
-                    "same flags to resume, or another --db / --name"
+                    "same flags to resume"
+                    + ("" if extend else " (or --extend to raise --budget / --max-cycles)")
+                    + ", or another --db / --name"
+                )
+            for k in stretch:
+                was, now_ = old.get(k, defaults[k]), flags[k]
+                if _cap(now_) < _cap(was):  # no --max-cycles: no cap
+                    raise UsageError(
+                        f"--extend only raises --{k.replace('_', '-')} ({was} → {now_}): give a larger value"
+                    )
+            if extend:
+                con.execute(
+                    "UPDATE experiments SET flags = ?, status = 'running' WHERE name = ?",
+                    [json.dumps(flags), name],
                 )
             return state
+        if extend:
+            raise UsageError(f"no experiment '{name}' to extend: run it without --extend first")
         others = con.execute("SELECT name FROM experiments").fetchall()
         if others:
             raise UsageError(
@@ -135,11 +160,15 @@ def start(store: Store, opts: ExperimentOptions, name: str) -> dict[str, Any]:
 
 
 def run(
-    store: Store, opts: ExperimentOptions, name: str, on_event: Callable[[str, dict[str, Any]], None]
+    store: Store,
+    opts: ExperimentOptions,
+    name: str,
+    on_event: Callable[[str, dict[str, Any]], None],
+    extend: bool = False,
 ) -> list[dict[str, Any]]:
     from ida_cli import questions
 
-    state = start(store, opts, name)
+    state = start(store, opts, name, extend)
     if not state.get("eval_generated"):
         questions.generate(store, opts.task, opts.size, opts.eval_questions, opts.seed, "eval", per_context=4)
         state["eval_generated"] = True

@@ -49,7 +49,32 @@ def test_experiment_runs_to_budget_and_stores_the_curve(ida: Run, db: Path, tmp_
     assert r.code == 2
     assert r.stderr == (
         "error: experiment 'wildcard-full-3' was started with other flags: --budget (60 → 80); "
-        "use the same flags to resume, or another --db / --name\n"
+        "use the same flags to resume (or --extend to raise --budget / --max-cycles), or another "
+        "--db / --name\n"
+    )
+    # --extend raises the budget of a finished run: the curve so far stands, the run goes on
+    budget = calls[-1] + 1
+    more = ida("experiment", "--strategy", "full", "--budget", str(budget), *QUICK, "--extend", "--json")
+    assert more.code == 0, more.stderr
+    longer = more.json()
+    assert len(longer) > len(points) and longer[: len(points)] == points
+    assert longer[-1]["overseer_calls"] >= budget
+    r = ida("experiment", "--strategy", "full", "--budget", "70", *QUICK, "--extend")
+    assert (r.code, r.stderr) == (
+        2,
+        f"error: --extend only raises --budget ({budget} → 70): give a larger value\n",
+    )
+    r = ida(
+        "experiment", "--strategy", "full", "--budget", str(budget), *QUICK, "--max-cycles", "9", "--extend"
+    )
+    assert (r.code, r.stderr) == (
+        2,
+        "error: --extend only raises --max-cycles (None → 9): give a larger value\n",
+    )
+    r = ida("experiment", "--strategy", "full", "--budget", "60", *QUICK, "--seed", "4", "--extend")
+    assert (r.code, r.stderr) == (
+        2,
+        "error: no experiment 'wildcard-full-4' to extend: run it without --extend first\n",
     )
     out = tmp_path / "curves.png"
     rep = ida("report", str(db), "--plot", str(out), "--json")

@@ -52,6 +52,9 @@ def experiment(
         help="Start each cycle's ML from the last cycle's weights instead of from scratch "
         "(generalises worse; bench/RESULTS.md).",
     ),
+    extend: bool = typer.Option(
+        False, "--extend", help="Resume a run with a larger --budget / --max-cycles and go on."
+    ),
     name: str = typer.Option(None, "--name", help="Experiment name (default: task-strategy-seed)."),
     plot: Path = typer.Option(None, "--plot", help="Also draw the curve to this PNG."),
     as_json: bool = JSON_OPTION,
@@ -89,7 +92,7 @@ def experiment(
             f"labelled {state['labelled']}, size {state['size']})"
         )
 
-    points = run(store(ctx, "experiment"), opts, name or f"{task}-{strategy}-{seed}", on_event)
+    points = run(store(ctx, "experiment"), opts, name or f"{task}-{strategy}-{seed}", on_event, extend)
     if plot is not None:
         from ida_cli.report import plot_curves
 
