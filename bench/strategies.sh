@@ -9,6 +9,8 @@
 #   BUDGET=4000 PER_ROUND=40 TRAIN_MINUTES=1 ADV_MINUTES=0.5 EVAL_QUESTIONS=400
 #   EXTRA="--temperature 0.05 --confidence -0.15" TAG=primed: a variant, in its own databases
 #   (…-adversary-primed-1.duckdb); `ida report` names it by the flags that differ
+#   TRAIN_STEPS=200 ADV_STEPS=80: step budgets per cycle instead of the minutes (a curve that
+#   does not depend on the machine's load)
 #   OUT=bench/out/strategies (default): where the databases go; `ida report` reads every one there
 #   PLOTS=bench (default): where the plot per task goes
 set -euo pipefail
@@ -27,6 +29,7 @@ for task in $TASKS; do
       $IDA --db "$db" experiment --task "$task" --size 8 --strategy "$strategy" --seed "$seed" \
         --budget "${BUDGET:-4000}" --per-round "${PER_ROUND:-40}" --train-minutes "${TRAIN_MINUTES:-1}" \
         --adversary-minutes "${ADV_MINUTES:-0.5}" --eval-questions "${EVAL_QUESTIONS:-400}" \
+        ${TRAIN_STEPS:+--train-steps "$TRAIN_STEPS"} ${ADV_STEPS:+--adversary-steps "$ADV_STEPS"} \
         ${EXTRA:-} --json > "$db.curve.json"
     done
   done

@@ -47,6 +47,10 @@ class ExperimentOptions:
     # each cycle's ML from the last one's weights. Off by default: a warm-started ML generalised
     # worse on the same trees (wildcard, 20 cycles: 76.5% warm; one fresh 21-s run on its data, 90.5%)
     warm_start: bool = False
+    # step budgets instead of the time ones: a curve that does not depend on the machine's load (a
+    # 30-s cycle on a machine shared with a test run got half its steps, and ML fell from 92% to 55%)
+    train_steps: int | None = None
+    adversary_steps: int | None = None
 
     def check(self) -> None:
         if self.task not in BUILTIN:
@@ -66,12 +70,16 @@ class ExperimentOptions:
             )
         if self.max_cycles is not None and self.max_cycles < 1:
             raise UsageError("--max-cycles must be at least 1")
+        for flag, steps in (("--train-steps", self.train_steps), ("--adversary-steps", self.adversary_steps)):
+            if steps is not None and steps < 1:
+                raise UsageError(f"{flag} must be at least 1 (or left out to train for the minutes given)")
         if self.temperature <= 0:
             raise UsageError("--temperature must be greater than 0")
         if self.confidence is not None and self.strategy == "supervised":
             raise UsageError("--confidence primes the overseer of a round: the supervised baseline has none")
 
 
+STEP_BUDGET_MINUTES = 60.0  # with a step budget, time is only a backstop
 EXTENDABLE = ("budget", "max_cycles")  # --extend may raise these on a resumed experiment
 
 
@@ -275,7 +283,8 @@ def _train_model(store: Store, opts: ExperimentOptions, state: dict[str, Any]) -
         TrainModelOptions(
             task=opts.task,
             supervised=opts.strategy == "supervised",
-            minutes=opts.train_minutes,
+            minutes=STEP_BUDGET_MINUTES if opts.train_steps else opts.train_minutes,
+            max_steps=opts.train_steps or 0,
             warm=opts.warm_start,
             seed=opts.seed + state["cycle"],
             eval_every=100,
@@ -291,7 +300,8 @@ def _train_adversary(store: Store, opts: ExperimentOptions, state: dict[str, Any
         store,
         TrainAdvOptions(
             task=opts.task,
-            minutes=opts.adversary_minutes,
+            minutes=STEP_BUDGET_MINUTES if opts.adversary_steps else opts.adversary_minutes,
+            max_steps=opts.adversary_steps or 0,
             seed=opts.seed,
             eval_every=50,
             patience=4,

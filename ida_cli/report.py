@@ -36,6 +36,8 @@ def variant(flags: dict[str, Any]) -> str:
     parts = [f"{sym}={flags[k]:g}" for k, sym, default in shown if flags.get(k, default) != default]
     if flags.get("curriculum"):
         parts.append("curriculum")
+    if flags.get("warm_start"):
+        parts.append("warm start")
     return f"{flags['strategy']} ({', '.join(parts)})" if parts else str(flags["strategy"])
 
 

@@ -128,18 +128,26 @@ def test_experiment_primes_the_overseer_once_an_adversary_exists(ida: Run, db: P
     # a primed overseer may spend almost nothing a cycle: --max-cycles ends the run
     # (a sharp τ keeps a barely trained ML's steps out, so that its trees stay small)
     args = ["--budget", "100000", *QUICK, "--confidence", "-0.05", "--temperature", "0.01"]
-    args += ["--max-cycles", "2"]
+    args += ["--max-cycles", "2", "--train-steps", "3", "--adversary-steps", "2"]
     r = ida("experiment", "--strategy", "adversary", *args, "--json")
     assert r.code == 0, r.stderr
     assert [p["cycle"] for p in r.json()] == [0, 1]
     with duckdb.connect(str(db), read_only=True) as con:
         rounds = con.execute("SELECT strategy, params FROM rounds ORDER BY id").fetchall()
+        steps = con.execute("SELECT kind, metrics->>'steps' FROM versions ORDER BY id").fetchall()
+    # step budgets, not minutes: every version trained exactly that many steps
+    assert steps == [("model", "3"), ("adversary", "2"), ("model", "3"), ("adversary", "2")]
     assert len(rounds) >= 2
     # the first round has no model to stand in for the overseer: scripted full HCH, unprimed
     assert rounds[0][0] == "full" and json.loads(rounds[0][1]).get("confidence") is None
     assert all(s == "adversary" and json.loads(p)["confidence"] == -0.05 for s, p in rounds[1:])
     r = ida("experiment", "--strategy", "full", "--budget", "60", *QUICK, "--max-cycles", "0")
     assert (r.code, r.stderr) == (2, "error: --max-cycles must be at least 1\n")
+    r = ida("experiment", "--strategy", "full", "--budget", "60", *QUICK, "--train-steps", "0")
+    assert (r.code, r.stderr) == (
+        2,
+        "error: --train-steps must be at least 1 (or left out to train for the minutes given)\n",
+    )
     r = ida("experiment", "--strategy", "supervised", "--budget", "60", *QUICK, "--confidence", "-0.5")
     assert (r.code, r.stderr) == (
         2,
@@ -154,6 +162,7 @@ def test_a_variant_names_the_settings_that_differ_from_the_defaults() -> None:
     flags = {"strategy": "adversary", "temperature": 0.05, "confidence": -0.15, "curriculum": True}
     assert variant(flags) == "adversary (τ=0.05, α'=-0.15, curriculum)"
     assert variant({"strategy": "bernoulli", "alpha": -0.2}) == "bernoulli (α=-0.2)"
+    assert variant({"strategy": "full", "warm_start": True}) == "full (warm start)"
 
 
 def test_a_flag_added_since_an_experiment_started_counts_as_its_default(ida: Run, db: Path) -> None:

@@ -31,6 +31,12 @@ def experiment(
     adversary_minutes: float = typer.Option(
         0.5, "--adversary-minutes", help="Adversary training time per cycle."
     ),
+    train_steps: int = typer.Option(
+        None, "--train-steps", help="ML training steps per cycle, instead of --train-minutes."
+    ),
+    adversary_steps: int = typer.Option(
+        None, "--adversary-steps", help="Adversary training steps per cycle, instead of its minutes."
+    ),
     eval_questions: int = typer.Option(400, "--eval-questions"),
     curriculum: bool = typer.Option(
         False, "--curriculum", help="Start at size 8; grow when ML agrees (> 0.85)."
@@ -71,6 +77,8 @@ def experiment(
         per_round=per_round,
         train_minutes=train_minutes,
         adversary_minutes=adversary_minutes,
+        train_steps=train_steps,
+        adversary_steps=adversary_steps,
         eval_questions=eval_questions,
         curriculum=curriculum,
         alpha=alpha,
