@@ -37,6 +37,14 @@ def latest(con: Any, kind: str, task: str, version: int | None = None) -> dict[s
     }
 
 
+def is_pruned(store: Store, kind: str, version: int) -> bool:
+    with store.read() as con:
+        row = con.execute(
+            "SELECT 1 FROM versions WHERE kind = ? AND version = ? AND status = 'pruned'", [kind, version]
+        ).fetchone()
+    return row is not None
+
+
 def load_payload(store: Store, task: str) -> dict[str, Any] | None:
     """The latest ready model checkpoint for `task` (verified), or None."""
     with store.read() as con:
@@ -52,6 +60,12 @@ def load_model(store: Store, task: str, version: int | None = None, required: bo
         info = latest(con, "model", task, version)
     if info is None:
         if version is not None:
+            pruned = is_pruned(store, "model", version)
+            if pruned:
+                raise NotFound(
+                    f"model v{version}'s checkpoint was deleted by `ida prune`: use a kept version "
+                    "(see `ida status`) or retrain with `ida train model`"
+                )
             raise NotFound(f"no trained model version {version}: see `ida status` for the versions")
         if required:
             raise UsageError(f"no trained model for task {task}: run `ida train model --task {task}` first")

@@ -15,6 +15,7 @@ def register(app: typer.Typer) -> None:
     app.command("tasks")(tasks)
     app.command("status")(status)
     app.command("export")(export)
+    app.command("prune")(prune)
 
 
 def init(
@@ -89,3 +90,23 @@ def export(
         emit_json({"table": table, "format": fmt, "path": str(output), "rows": rows})
     else:
         console().print(f"{rows} rows of {table} → {output}")
+
+
+def prune(
+    ctx: typer.Context,
+    keep: int = typer.Option(..., "--keep", help="Newest versions of each kind and task to keep."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Say what would go; delete nothing."),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Delete the checkpoint files of all but the newest model and adversary versions."""
+    from ida_cli.prune import prune as core
+
+    result = core(store(ctx, "prune"), keep, dry_run)
+    if as_json:
+        emit_json(result.to_dict())
+        return
+    verb = "would free" if dry_run else "freed"
+    console().print(
+        f"{len(result.pruned)} version(s) pruned{' (dry run)' if dry_run else ''}, {result.kept} kept; "
+        f"{verb} {result.freed_bytes / 1e6:.1f} MB"
+    )
