@@ -95,6 +95,9 @@ def compare(points: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     ]
 
 
+LOG_X_RATIO = 8  # a plot's calls axis is logarithmic where they span more than this factor
+
+
 def plot_curves(points: Sequence[dict[str, Any]], path: Path) -> None:
     """Accuracy against overseer calls: one line per strategy (mean over seeds), a band from the
     lowest to the highest seed, one panel per task."""
@@ -103,6 +106,7 @@ def plot_curves(points: Sequence[dict[str, Any]], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     import numpy as np
+    from matplotlib.ticker import NullFormatter, ScalarFormatter
 
     from ida_cli.outputs import atomic_path
 
@@ -125,6 +129,13 @@ def plot_curves(points: Sequence[dict[str, Any]], path: Path) -> None:
             if len(ys) > 1:
                 ax.fill_between(xs, ys.min(axis=0), ys.max(axis=0), alpha=0.2)
         ax.set_title(task)
+        spent = [cost(p) for p in points if p["task"] == task and cost(p) > 0]
+        if spent and max(spent) > LOG_X_RATIO * min(spent):
+            # strategies that differ tenfold in calls (primed rounds against full HCH) would
+            # otherwise crowd into the left edge
+            ax.set_xscale("log")
+            ax.xaxis.set_major_formatter(ScalarFormatter())
+            ax.xaxis.set_minor_formatter(NullFormatter())  # 2×10², 3×10², … overlap
         ax.set_xlabel("overseer calls (supervised: labelled examples)")
         ax.set_ylabel("eval accuracy")
         ax.set_ylim(0, 1.02)
