@@ -48,7 +48,7 @@ class ExperimentOptions:
     # worse on the same trees (wildcard, 20 cycles: 76.5% warm; one fresh 21-s run on its data, 90.5%)
     warm_start: bool = False
     # step budgets instead of the time ones: a curve that does not depend on the machine's load (a
-    # 30-s cycle on a machine shared with a test run got half its steps, and ML fell from 92% to 55%)
+    # 30-s cycle on a machine shared with a test run got half its steps; held-out 92.8% fell to 54.5%)
     train_steps: int | None = None
     adversary_steps: int | None = None
 

@@ -50,21 +50,17 @@ def prune(store: Store, keep: int, dry_run: bool = False) -> PruneResult:
         raise UsageError("--keep must be at least 1: the newest version of each kind is always kept")
     with store.read() as con:
         rows = con.execute(
-            """SELECT id, kind, task, version, checkpoint, sha256 FROM versions
-               WHERE status = 'ready' ORDER BY kind, task, version DESC"""
+            """SELECT id, kind, task, version, checkpoint, sha256,
+                      row_number() OVER (PARTITION BY kind, task ORDER BY version DESC) AS newest
+               FROM versions WHERE status = 'ready' ORDER BY kind, task, version DESC"""
         ).fetchall()
-    result = PruneResult(keep, dry_run)
-    seen: dict[tuple[str, str], int] = {}
+    result = PruneResult(keep, dry_run, kept=sum(r[6] <= keep for r in rows))
     doomed: list[tuple[int, Path | None, str | None, Pruned]] = []
-    for vid, kind, task, version, recorded, sha in rows:
-        rank = seen.get((kind, task), 0)
-        seen[(kind, task)] = rank + 1
-        if rank < keep:
-            result.kept += 1
-            continue
-        path = _local_file(store, recorded)
-        size = path.stat().st_size if path is not None else 0
-        doomed.append((vid, path, sha, Pruned(kind, task, int(version), size)))
+    for vid, kind, task, version, recorded, sha, newest in rows:
+        if newest > keep:
+            path = _local_file(store, recorded)
+            size = path.stat().st_size if path is not None else 0
+            doomed.append((vid, path, sha, Pruned(kind, task, int(version), size)))
     if dry_run or not doomed:
         result.pruned = [d[3] for d in doomed]
         return result

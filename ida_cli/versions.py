@@ -60,8 +60,7 @@ def load_model(store: Store, task: str, version: int | None = None, required: bo
         info = latest(con, "model", task, version)
     if info is None:
         if version is not None:
-            pruned = is_pruned(store, "model", version)
-            if pruned:
+            if is_pruned(store, "model", version):
                 raise NotFound(
                     f"model v{version}'s checkpoint was deleted by `ida prune`: use a kept version "
                     "(see `ida status`) or retrain with `ida train model`"

@@ -164,14 +164,7 @@ def train(
             if step % cfg.eval_every == 0:
                 acc = _held_accuracy(net, held_set, cfg.per_seq, dist)
                 elapsed = time.perf_counter() - t_window
-                history.append(
-                    {
-                        "step": step,
-                        "loss": sum(window) / len(window),
-                        "held_accuracy": acc,
-                        "seconds": time.perf_counter() - started,
-                    }
-                )
+                history.append(_point(step, window, acc, started))
                 if not cfg.max_steps:  # re-plan the schedule to end with the time budget
                     now = time.perf_counter()
                     plan = planned_steps(step, step - start_step, now - started, max(deadline - now, 0.0))
@@ -209,14 +202,7 @@ def train(
     if best_acc < 0 or (stopped in ("time", "steps") and step > judged):
         acc = _held_accuracy(net, held_set, cfg.per_seq, dist)
         if window:  # steps since the last evaluation
-            history.append(
-                {
-                    "step": step,
-                    "loss": sum(window) / len(window),
-                    "held_accuracy": acc,
-                    "seconds": time.perf_counter() - started,
-                }
-            )
+            history.append(_point(step, window, acc, started))
         if acc >= best_acc:  # a tie goes to the weights trained longer
             best_acc, best_step = acc, step
             best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
@@ -228,6 +214,16 @@ def train(
     )
     outcome.world, outcome.replicas_agree = dist.world, agree
     return outcome, best_state
+
+
+def _point(step: int, window: list[float], acc: float, started: float) -> dict[str, float]:
+    """One evaluation in a run's history: the mean loss since the last one, held-out accuracy."""
+    return {
+        "step": step,
+        "loss": sum(window) / len(window),
+        "held_accuracy": acc,
+        "seconds": time.perf_counter() - started,
+    }
 
 
 def _loss(model: Any, t: dict[str, torch.Tensor], slot_weight: float) -> torch.Tensor:
