@@ -1,7 +1,8 @@
 """`ida experiment`: scripted active learning end to end (SPEC 2 and 5).
 
-Each cycle amplifies a fixed number of training questions, retrains ML (warm) and the adversary,
-evaluates, and stores one point of the learning curve. Every phase commits before the next
+Each cycle amplifies a fixed number of training questions, retrains ML (from scratch unless
+--warm-start) and the adversary, evaluates, and stores one point of the learning curve (the phases
+are in `ida_cli.cycle`). Every phase commits before the next
 starts and the position is stored, so a killed experiment resumes where it stopped. The
 `supervised` pseudo-strategy is the baseline: each cycle labels the same number of new questions
 with their ground truth and trains on all labelled so far; its curve is in labelled examples."""
@@ -21,7 +22,6 @@ from ida_cli.store.db import now
 from ida_cli.tasks import BUILTIN, get_task
 
 PHASES = ("round", "model", "adversary", "eval")
-AGREEMENT_WINDOW, AGREEMENT_TARGET = 3, 0.85
 
 
 @dataclass
@@ -51,6 +51,10 @@ class ExperimentOptions:
     # 30-s cycle on a machine shared with a test run got half its steps; held-out 92.8% fell to 54.5%)
     train_steps: int | None = None
     adversary_steps: int | None = None
+    # delete all but the newest N checkpoints of each kind after every cycle (`ida prune --keep N`);
+    # a 20-cycle wildcard run wrote 265 MB of them. Not part of the run's identity: it may change
+    # on resume
+    keep_checkpoints: int | None = None
 
     def check(self) -> None:
         if self.task not in BUILTIN:
@@ -68,6 +72,8 @@ class ExperimentOptions:
                 f"--budget {self.budget} is smaller than one round ({self.per_round} questions, "
                 "each costing at least one overseer call): raise --budget or lower --per-round"
             )
+        if self.keep_checkpoints is not None and self.keep_checkpoints < 1:
+            raise UsageError("--keep-checkpoints must be at least 1 (or left out to keep every checkpoint)")
         if self.max_cycles is not None and self.max_cycles < 1:
             raise UsageError("--max-cycles must be at least 1")
         for flag, steps in (("--train-steps", self.train_steps), ("--adversary-steps", self.adversary_steps)):
@@ -79,8 +85,8 @@ class ExperimentOptions:
             raise UsageError("--confidence primes the overseer of a round: the supervised baseline has none")
 
 
-STEP_BUDGET_MINUTES = 60.0  # with a step budget, time is only a backstop
 EXTENDABLE = ("budget", "max_cycles")  # --extend may raise these on a resumed experiment
+FREE = ("keep_checkpoints",)  # housekeeping: a resumed experiment takes the new value
 
 
 def _cap(value: float | None) -> float:
@@ -120,7 +126,7 @@ def start(store: Store, opts: ExperimentOptions, name: str, extend: bool = False
             differ = [
                 f"--{k.replace('_', '-')} ({old.get(k, defaults[k])} → {v})"
                 for k, v in flags.items()
-                if old.get(k, defaults[k]) != v and k not in stretch
+                if old.get(k, defaults[k]) != v and k not in stretch and k not in FREE
             ]
             if differ:
                 raise UsageError(
@@ -135,7 +141,7 @@ def start(store: Store, opts: ExperimentOptions, name: str, extend: bool = False
                     raise UsageError(
                         f"--extend only raises --{k.replace('_', '-')} ({was} → {now_}): give a larger value"
                     )
-            if extend:
+            if extend or any(old.get(k, defaults[k]) != flags[k] for k in FREE):
                 con.execute(
                     "UPDATE experiments SET flags = ?, status = 'running' WHERE name = ?",
                     [json.dumps(flags), name],
@@ -174,7 +180,7 @@ def run(
     on_event: Callable[[str, dict[str, Any]], None],
     extend: bool = False,
 ) -> list[dict[str, Any]]:
-    from ida_cli import questions
+    from ida_cli import cycle, questions
 
     state = start(store, opts, name, extend)
     if not state.get("eval_generated"):
@@ -191,155 +197,26 @@ def run(
         phase = state["phase"]
         on_event(phase, state)
         if phase == "round":
-            _round(store, opts, state)
+            cycle.label(store, opts, state)
             state["phase"] = "model"
         elif phase == "model":
-            _train_model(store, opts, state)
+            cycle.fit_model(store, opts, state)
             state["phase"] = "adversary" if opts.strategy != "supervised" else "eval"
         elif phase == "adversary":
-            _train_adversary(store, opts, state)
+            cycle.fit_adversary(store, opts, state)
             state["phase"] = "eval"
         else:
-            _evaluate(store, opts, name, state, time.perf_counter() - t0)
+            cycle.record(store, opts, name, state, time.perf_counter() - t0)
             state["cycle"] += 1
             state["phase"] = "round"
+            if opts.keep_checkpoints:
+                from ida_cli.prune import prune
+
+                prune(store, opts.keep_checkpoints)
         state["wall"] += time.perf_counter() - t0
         _save_state(store, name, state)
     _save_state(store, name, state, "done")
     return curve(store, name)
-
-
-def _ensure_pool(store: Store, opts: ExperimentOptions, state: dict[str, Any]) -> None:
-    from ida_cli import questions
-
-    size = state["size"]
-    if size not in state["sizes_generated"]:
-        questions.generate(store, opts.task, size, opts.pool, opts.seed + 1000 * size, "train")
-        state["sizes_generated"].append(size)
-
-
-def _round(store: Store, opts: ExperimentOptions, state: dict[str, Any]) -> None:
-    from ida_cli import questions
-    from ida_cli.rounds import RoundOptions, load_models, run_round
-
-    if opts.strategy == "supervised":  # labelling = generating questions with their ground truth
-        questions.generate(
-            store, opts.task, opts.size, opts.per_round, opts.seed * 7919 + state["cycle"], "train"
-        )
-        state["labelled"] += opts.per_round
-        return
-    _ensure_pool(store, opts, state)
-    ropts = RoundOptions(
-        task=opts.task,
-        strategy=opts.strategy,
-        questions=opts.per_round,
-        seed=opts.seed * 10007 + state["cycle"],
-        alpha=opts.alpha,
-        temperature=opts.temperature,
-        p=opts.p,
-        confidence=opts.confidence,
-    )
-    ml, scorer, _ = load_models(store, ropts)
-    if ml is None or (scorer is None and opts.strategy in ("adversary", "bernoulli")):
-        ropts.strategy, ropts.alpha, ropts.p = "full", None, None  # bootstrap: nothing to stand in for H yet
-    if ml is None or scorer is None:
-        ropts.confidence = None
-    result = run_round(store, ropts, ml=ml, scorer=scorer)
-    state["calls"] += result.overseer_calls
-    state["primitive"] += result.primitive_calls
-    state["labelled"] += result.trees
-    state["round_id"] = result.round_id
-    if opts.curriculum:
-        _curriculum(store, opts, state, result.round_id)
-
-
-def _curriculum(store: Store, opts: ExperimentOptions, state: dict[str, Any], round_id: int) -> None:
-    """The 2018 paper's curriculum: raise the size by one when ML agrees with the amplified targets
-    (ML's recorded answer equals the overseer's) above 0.85 over a moving window of rounds."""
-    with store.read() as con:
-        agree, total = con.execute(
-            """SELECT count(*) FILTER (WHERE n.ml_answer = n.answer), count(*) FROM nodes n
-               JOIN trees t ON t.id = n.tree_id
-               WHERE t.round_id = ? AND n.recursed AND n.ml_answer IS NOT NULL""",
-            [round_id],
-        ).fetchone()
-    if total:
-        state["agreement"] = [*state["agreement"], agree / total][-AGREEMENT_WINDOW:]
-    window = state["agreement"]
-    if (
-        len(window) == AGREEMENT_WINDOW
-        and sum(window) / len(window) > AGREEMENT_TARGET
-        and state["size"] < opts.size
-    ):
-        state["size"] += 1
-        state["agreement"] = []
-
-
-def _train_model(store: Store, opts: ExperimentOptions, state: dict[str, Any]) -> None:
-    from ida_cli.training import TrainModelOptions, train_model
-
-    train_model(
-        store,
-        TrainModelOptions(
-            task=opts.task,
-            supervised=opts.strategy == "supervised",
-            minutes=STEP_BUDGET_MINUTES if opts.train_steps else opts.train_minutes,
-            max_steps=opts.train_steps or 0,
-            warm=opts.warm_start,
-            seed=opts.seed + state["cycle"],
-            eval_every=100,
-            patience=4,
-        ),
-    )
-
-
-def _train_adversary(store: Store, opts: ExperimentOptions, state: dict[str, Any]) -> None:
-    from ida_cli.adversarial import TrainAdvOptions, train_adversary
-
-    train_adversary(
-        store,
-        TrainAdvOptions(
-            task=opts.task,
-            minutes=STEP_BUDGET_MINUTES if opts.adversary_steps else opts.adversary_minutes,
-            max_steps=opts.adversary_steps or 0,
-            seed=opts.seed,
-            eval_every=50,
-            patience=4,
-            max_rows=20000,
-        ),
-    )
-
-
-def _evaluate(
-    store: Store, opts: ExperimentOptions, name: str, state: dict[str, Any], seconds: float
-) -> None:
-    from ida_cli.evaluate import evaluate
-
-    r = evaluate(store, opts.task, "eval")
-    with store.write() as con:
-        con.execute(
-            """INSERT OR REPLACE INTO curve VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-            [
-                name,
-                state["cycle"],
-                opts.strategy,
-                opts.task,
-                state["size"],
-                opts.seed,
-                state["calls"],
-                state["primitive"],
-                state["labelled"],
-                r["accuracy"],
-                r.get("adversary_auroc"),
-                r.get("uncertainty_auroc"),
-                (sum(state["agreement"]) / len(state["agreement"])) if state["agreement"] else None,
-                r["model_version"],
-                r.get("adversary_version"),
-                state.get("round_id"),
-                state["wall"] + seconds,
-                now(),
-            ],
-        )
 
 
 CURVE_FIELDS = (

@@ -184,3 +184,36 @@ def test_a_flag_added_since_an_experiment_started_counts_as_its_default(ida: Run
     opts.warm_start = True
     with pytest.raises(UsageError, match=r"--warm-start \(False → True\)"):
         start(store, opts, "old")
+
+
+def test_keep_checkpoints_prunes_after_every_cycle_and_may_change_on_resume(ida: Run, db: Path) -> None:
+    args = ["--strategy", "adversary", "--budget", "400", *QUICK]
+    r = ida("experiment", *args, "--keep-checkpoints", "0")
+    assert (r.code, r.stderr) == (
+        2,
+        "error: --keep-checkpoints must be at least 1 (or left out to keep every checkpoint)\n",
+    )
+    r = ida("experiment", *args, "--max-cycles", "2", "--keep-checkpoints", "1", "--json")
+    assert r.code == 0, r.stderr
+    assert len(r.json()) == 2
+    with duckdb.connect(str(db), read_only=True) as con:
+        rows = con.execute(
+            "SELECT kind, version, status, checkpoint FROM versions ORDER BY kind, version"
+        ).fetchall()
+    assert [(k, v, s) for k, v, s, _ in rows] == [
+        ("adversary", 1, "pruned"),
+        ("adversary", 2, "ready"),
+        ("model", 1, "pruned"),
+        ("model", 2, "ready"),
+    ]
+    assert [Path(c).exists() for *_, c in rows] == [False, True, False, True]
+    # housekeeping, not the run's identity: a resume with another value is not "other flags"
+    r = ida("experiment", *args, "--keep-checkpoints", "2", "--max-cycles", "3", "--extend", "--json")
+    assert r.code == 0, r.stderr
+    with duckdb.connect(str(db), read_only=True) as con:
+        ready = con.execute(
+            "SELECT kind, version FROM versions WHERE status = 'ready' ORDER BY 1, 2"
+        ).fetchall()
+        flags = json.loads(con.execute("SELECT flags FROM experiments").fetchone()[0])
+    assert ready == [("adversary", 2), ("adversary", 3), ("model", 2), ("model", 3)]
+    assert flags["keep_checkpoints"] == 2

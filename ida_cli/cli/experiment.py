@@ -58,6 +58,12 @@ def experiment(
         help="Start each cycle's ML from the last cycle's weights instead of from scratch "
         "(generalises worse; bench/RESULTS.md).",
     ),
+    keep_checkpoints: int = typer.Option(
+        None,
+        "--keep-checkpoints",
+        help="After every cycle delete all but the newest N model and adversary checkpoints "
+        "(as `ida prune --keep N`).",
+    ),
     extend: bool = typer.Option(
         False, "--extend", help="Resume a run with a larger --budget / --max-cycles and go on."
     ),
@@ -86,6 +92,7 @@ def experiment(
         confidence=confidence,
         max_cycles=max_cycles,
         warm_start=warm_start,
+        keep_checkpoints=keep_checkpoints,
         p=p,
     )
     if plot is not None:

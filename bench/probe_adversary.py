@@ -1,0 +1,107 @@
+"""Why is the adversary no better than ML's own confidence at finding ML's errors (issue 4)? Train
+the adversary against one experiment database's latest ML, on that database's rows labelled one
+way at a time, and compare AUROCs on the nodes of the scripted trees of every eval question.
+
+    bench/probe_adversary.py DB VARIANT STEPS [SEED]
+
+VARIANT (which answer rows, labelled how; the overseer's fan-out / fan-in rows always stay):
+  stored    the amplified answers A*, as `ida train adversary` uses them (SPEC 2.2)
+  truth     the same rows, each target replaced by its ground truth (an oracle: diagnosis only)
+  clean     only the answer rows whose A* equals the truth (what a noise filter could at best keep)
+The database and its checkpoints are copied first (the original is not written). Prints one JSON
+line: both AUROCs on the same nodes, and how noisy the stored targets were."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import duckdb
+
+from ida_cli import adversarial
+from ida_cli.evaluate import adversary_quality, expert_steps
+from ida_cli.store import Store
+from ida_cli.store.records import loads
+from ida_cli.tasks import get_task
+from ida_cli.tasks.base import canonical
+from ida_cli.training import gather, resolve_task
+from ida_cli.versions import load_model
+
+
+def main() -> None:
+    src, variant, steps = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+    seed = int(sys.argv[4]) if len(sys.argv) > 4 else 0
+    tmp = Path(tempfile.mkdtemp(prefix="probe-adversary-"))
+    db = tmp / "probe.duckdb"
+    shutil.copy(src, db)
+    shutil.copytree(src.with_name(src.name + ".checkpoints"), tmp / "probe.duckdb.checkpoints")
+    with duckdb.connect(str(db)) as con:  # the versions name their checkpoints by path
+        con.execute(
+            "UPDATE versions SET checkpoint = replace(checkpoint, ?, ?)",
+            [str(src.with_name(src.name + ".checkpoints")), str(tmp / "probe.duckdb.checkpoints")],
+        )
+    store = Store(db)
+    with store.read() as con:
+        task_name = resolve_task(con, None)
+        rows = gather(con, task_name, False)
+        evals = con.execute(
+            """SELECT c.data, q.question FROM questions q JOIN contexts c ON c.id = q.context_id
+               WHERE q.task = ? AND q.split = 'eval' ORDER BY q.id""",
+            [task_name],
+        ).fetchall()
+    task = get_task(task_name)
+    answer_rows = [r for r in rows.items if r[2] == "answer"]
+    noisy = [canonical(task.truth(r[1], r[3])) != canonical(r[5]) for r in answer_rows]
+    if variant == "truth":
+        rows.items = [(*r[:5], task.truth(r[1], r[3])) if r[2] == "answer" else r for r in rows.items]
+    elif variant == "clean":
+        bad = {id(r) for r, wrong in zip(answer_rows, noisy, strict=True) if wrong}
+        rows.items = [r for r in rows.items if id(r) not in bad]
+    elif variant != "stored":
+        raise SystemExit(f"unknown variant {variant}")
+    adversarial.gather = lambda con, task, supervised: rows  # type: ignore[assignment]
+    t0 = time.perf_counter()
+    r = adversarial.train_adversary(
+        store,
+        adversarial.TrainAdvOptions(
+            task=task_name, minutes=60, max_steps=steps, seed=seed, eval_every=50, patience=4, max_rows=20000
+        ),
+    )
+    ml = load_model(store, task_name)
+    assert ml is not None
+    nodes = []
+    for data, q in evals:
+        ctx = loads(data)
+        nodes += [(ctx, sq) for mode, sq, _, _ in expert_steps(task, ctx, json.loads(q), 10**6) if mode == "fan_out"]
+    quality = adversary_quality(store, task, ml, nodes)
+    print(
+        json.dumps(
+            {
+                "db": str(src),
+                "variant": variant,
+                "steps": steps,
+                "seed": seed,
+                "model_version": ml.version,
+                "answer_rows": len(answer_rows),
+                "answer_rows_wrong": sum(noisy),
+                "train_error_rate": r["metrics"]["ml_error_rate"],
+                "held_auroc": round(r["metrics"]["auroc"], 3),
+                "held_auroc_uncertainty": round(r["metrics"]["auroc_uncertainty"], 3),
+                "eval_nodes": quality["adversary_nodes"],
+                "eval_error_rate": round(quality["ml_node_error_rate"], 4),
+                "eval_auroc": round(quality["adversary_auroc"], 3),
+                "eval_auroc_uncertainty": round(quality["uncertainty_auroc"], 3),
+                "wall": round(time.perf_counter() - t0, 1),
+            }
+        ),
+        flush=True,
+    )
+    shutil.rmtree(tmp)
+
+
+if __name__ == "__main__":
+    main()
