@@ -76,7 +76,8 @@ def main() -> None:
     nodes = []
     for data, q in evals:
         ctx = loads(data)
-        nodes += [(ctx, sq) for mode, sq, _, _ in expert_steps(task, ctx, json.loads(q), 10**6) if mode == "fan_out"]
+        walk = expert_steps(task, ctx, json.loads(q), 10**6)
+        nodes += [(ctx, sq) for mode, sq, _, _ in walk if mode == "fan_out"]
     quality = adversary_quality(store, task, ml, nodes)
     print(
         json.dumps(
