@@ -135,9 +135,11 @@ def test_a_second_writer_waits_for_a_short_holder(ida: Run, db: Path) -> None:
 
 
 def test_ctrl_c_in_a_round_keeps_finished_trees(ida: Run, db: Path) -> None:
-    ida("questions", "generate", "--task", "assignments", "--size", "64", "--count", "3000", "--seed", "1")
+    # enough questions that the round cannot finish before the signal: with 3,000 it did on a
+    # loaded machine, while the polling `ida status` waited for the lock, and exited 0
+    ida("questions", "generate", "--task", "assignments", "--size", "64", "--count", "10000", "--seed", "1")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "ida_cli", "round", "--questions", "3000", "--json"],
+        [sys.executable, "-m", "ida_cli", "round", "--questions", "10000", "--json"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
