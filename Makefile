@@ -21,8 +21,9 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/python -m ida_cli.demo
 
+# one pytest-xdist worker per core (tests/conftest.py gives each one torch thread)
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n auto
 
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -q -m slow

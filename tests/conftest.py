@@ -13,6 +13,13 @@ from typer.testing import CliRunner
 
 from ida_cli.cli import app
 
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # `make test` runs one worker per core: one torch thread each (and in the subprocesses the
+    # tests start), or the workers' OpenMP threads spin against each other. Set before any test
+    # imports torch, which reads OMP_NUM_THREADS once.
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    os.environ.setdefault("IDA_THREADS", "1")
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
