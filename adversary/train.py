@@ -12,7 +12,7 @@ import torch
 
 from adversary.metrics import auroc, brier, calibration_error
 from adversary.net import AdvNet, Calibrator
-from ida_cli.model.batch import EOS_ID, Example, collate, pack
+from ida_cli.model.batch import EOS_ID, Example, batches, collate, pack
 from ida_cli.model.dist import Dist, current
 from ida_cli.model.net import ModelConfig, set_seed
 
@@ -53,11 +53,17 @@ def translation(ml_tokens: Sequence[str], adv_tokens: Sequence[str] | None, size
 def _batches(
     exs: list[Example], batch: int, rng: np.random.Generator | None, bag: int, dist: Dist | None = None
 ) -> Iterator[tuple[dict[str, torch.Tensor], list[int]]]:
-    """Batches in `exs` order; under torchrun (`dist`) each rank gets its share of every batch."""
+    """Batches with the indices of their examples in `exs`; under torchrun (`dist`) each rank gets
+    its share of every batch."""
     index = {id(ex): i for i, ex in enumerate(exs)}
     seqs = pack(exs, 8, rng)
-    for c in range(0, len(seqs), batch):
-        chunk = seqs[c : c + batch]
+    if rng is None:  # scoring: any order will do, and sorted by length pads least
+        seqs.sort(key=lambda seq: sum(len(ex.inp) + len(ex.out) for ex in seq))
+        chunks = [seqs[c : c + batch] for c in range(0, len(seqs), batch)]
+    else:  # training: packing order (batches of similar lengths learn less a step, as for ML)
+        full, left = batches(seqs, batch, rng, by_length=False)
+        chunks = [*full, left] if left else full
+    for chunk in chunks:
         if dist is not None and dist.on:
             if len(chunk) < dist.world:  # a tail too small to share: every rank skips it
                 continue

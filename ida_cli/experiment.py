@@ -55,6 +55,7 @@ class ExperimentOptions:
     # a 20-cycle wildcard run wrote 265 MB of them. Not part of the run's identity: it may change
     # on resume
     keep_checkpoints: int | None = None
+    bucket: bool = False  # ML's batches of similar lengths (`ida train model --bucket`)
 
     def check(self) -> None:
         if self.task not in BUILTIN:

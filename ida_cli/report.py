@@ -38,6 +38,8 @@ def variant(flags: dict[str, Any]) -> str:
         parts.append("curriculum")
     if flags.get("warm_start"):
         parts.append("warm start")
+    if flags.get("bucket"):
+        parts.append("bucketed")
     return f"{flags['strategy']} ({', '.join(parts)})" if parts else str(flags["strategy"])
 
 

@@ -46,6 +46,7 @@ class TrainModelOptions:
     warm: bool = False  # start from the latest version's weights (the experiment loop's cycles)
     distill: int = 0  # training questions to walk with ML in every role (SPEC 2.4); 0: off
     distill_confidence: float = 0.9  # keep a walk's root answer where Adv's P(wrong) ≤ 1 − this
+    bucket: bool = False  # batches of similar lengths (TrainConfig.bucket)
 
 
 @dataclass

@@ -58,6 +58,9 @@ def experiment(
         help="Start each cycle's ML from the last cycle's weights instead of from scratch "
         "(generalises worse; bench/RESULTS.md).",
     ),
+    bucket: bool = typer.Option(
+        False, "--bucket", help="ML's batches of similar lengths (as `ida train model --bucket`)."
+    ),
     keep_checkpoints: int = typer.Option(
         None,
         "--keep-checkpoints",
@@ -93,6 +96,7 @@ def experiment(
         max_cycles=max_cycles,
         warm_start=warm_start,
         keep_checkpoints=keep_checkpoints,
+        bucket=bucket,
         p=p,
     )
     if plot is not None:

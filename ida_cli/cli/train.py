@@ -52,6 +52,12 @@ def model(
     eval_every: int = typer.Option(200, "--eval-every", help="Steps between held-out evaluations."),
     patience: int = typer.Option(6, "--patience", help="Evaluations without improvement before stopping."),
     lr: float = typer.Option(1e-3, "--lr"),
+    bucket: bool = typer.Option(
+        False,
+        "--bucket",
+        help="Batches of similar lengths: about 2x the steps a minute on amplified data, less "
+        "learned a step (bench/RESULTS.md); for time budgets.",
+    ),
     distill: int = typer.Option(
         0, "--distill", help="Also walk this many training questions with ML in every role (SPEC 2.4)."
     ),
@@ -78,6 +84,7 @@ def model(
         batch=batch,
         per_seq=per_context,
         eval_every=eval_every,
+        bucket=bucket,
         patience=patience,
         lr=lr,
         distill=distill,

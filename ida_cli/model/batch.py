@@ -45,6 +45,30 @@ def pack(
     return seqs
 
 
+BUCKET_POOL = 16  # batches sorted together by length: enough to group lengths, few enough to mix
+
+
+def batches(
+    seqs: list[list[Example]], batch: int, rng: np.random.Generator, by_length: bool = True
+) -> tuple[list[list[list[Example]]], list[list[Example]]]:
+    """`seqs` cut into batches of `batch` sequences, and the ones left over (fewer than `batch`),
+    which the caller puts before the next epoch's. With `by_length` each batch holds sequences of
+    similar lengths and the batches come in random order: a batch is padded to its longest
+    sequence, and amplified data mixes short answers with fan-ins that carry their transcripts
+    (unionfind's first amplified round: packed sequences of 59 tokens median, 182 at most; its
+    batches of 64 were 1.4–3.1x padding)."""
+    if not by_length:
+        cut = len(seqs) - len(seqs) % batch
+        return [seqs[i : i + batch] for i in range(0, cut, batch)], seqs[cut:]
+    length = [sum(len(ex.inp) + len(ex.out) for ex in seq) for seq in seqs]
+    runs: list[list[int]] = []
+    for c in range(0, len(seqs), batch * BUCKET_POOL):
+        pool = sorted(range(c, min(c + batch * BUCKET_POOL, len(seqs))), key=length.__getitem__)
+        runs += [pool[i : i + batch] for i in range(0, len(pool), batch)]
+    left = runs.pop() if runs and len(runs[-1]) < batch else []
+    return [[seqs[i] for i in runs[r]] for r in rng.permutation(len(runs))], [seqs[i] for i in left]
+
+
 def segment(ex: Example, bag: int) -> tuple[list[int], list[int], int]:
     """A segment's sequence tokens, the question bag of its first position, and how many of the
     tokens are input (the last input position predicts out[0]).

@@ -139,6 +139,7 @@ def run(
         eval_every=opts.eval_every,
         patience=opts.patience,
         seed=opts.seed,
+        bucket=opts.bucket,
     )
     base = {
         "config": net.cfg.to_dict(),
