@@ -150,6 +150,9 @@ def adversary_quality(store: Store, task: Task, ml: Any, nodes: list[tuple[JSON,
         "adversary_version": scorer.version,
         "adversary_model_version": scorer.model_version,
         "adversary_nodes": len(nodes),
+        # an AUROC is only as sure as its rarer class: ML is wrong on 7 of 1,032 wildcard eval
+        # nodes late in an experiment (bench/RESULTS.md)
+        "adversary_nodes_wrong": sum(errors),
         "ml_node_error_rate": sum(errors) / len(errors),
         "adversary_auroc": auroc(scores, errors),
         "uncertainty_auroc": auroc([lp for _, lp in answers], errors),
@@ -166,6 +169,8 @@ def _store_metrics(store: Store, result: dict[str, Any]) -> None:
         "adversary_auroc",
         "uncertainty_auroc",
         "adversary_calibration_error",
+        "adversary_nodes",
+        "adversary_nodes_wrong",
     ):
         if result.get(name) is not None:
             names[name] = result[name]

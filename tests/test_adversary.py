@@ -125,6 +125,15 @@ def test_train_adversary_records_a_version_tied_to_the_model(ida: Run, db: Path)
     e = ida("eval", "--json").json()
     assert e["adversary_version"] == 1 and e["adversary_nodes"] > 0 and e["warning"] is None
     assert 0 <= e["adversary_calibration_error"] <= 1
+    assert 0 <= e["adversary_nodes_wrong"] <= e["adversary_nodes"]
+    with duckdb.connect(str(db), read_only=True) as con:  # the counts behind the AUROCs are kept
+        stored = dict(
+            con.execute("SELECT name, value FROM metrics WHERE name LIKE 'adversary_nodes%'").fetchall()
+        )
+    assert stored == {
+        "adversary_nodes": e["adversary_nodes"],
+        "adversary_nodes_wrong": e["adversary_nodes_wrong"],
+    }
     # a newer model makes the adversary stale: say so and name the command
     assert ida("train", "model", *TINY).code == 0
     r = ida("eval")
