@@ -111,7 +111,7 @@ def fit(
     held_idx = np.flatnonzero(held_mask)
     # ML's layout: its questions as one position where ML reads them so
     cfg = ModelConfig(vocab_size=len(ml.vocab), width=opts.width, layers=opts.layers, bag=ml.net.cfg.bag)
-    net = AdvNet(cfg)
+    net = AdvNet(cfg, confidence_prior=True)
     dist = current()
     model = dist.wrap(net)  # under torchrun: data parallel, the same steps as one process
     optimizer = torch.optim.AdamW(net.parameters(), lr=opts.lr, weight_decay=0.01)
@@ -190,6 +190,7 @@ def fit(
     calibrator = Calibrator.fit(raw, errors, held_lp)  # the stored map uses every held-out node
     payload = {
         "config": cfg.to_dict(),
+        "confidence_prior": net.confidence_prior,
         "model": best_state,
         "vocab": list(ml.vocab.tokens),  # the ids it was trained on (translation() for another ML's)
         **calibrator.to_payload(),

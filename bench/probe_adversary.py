@@ -9,11 +9,14 @@ VARIANT (which answer rows, labelled how; the overseer's fan-out / fan-in rows a
   truth     the same rows, each target replaced by its ground truth (an oracle: diagnosis only)
   clean     only the answer rows whose A* equals the truth (what a noise filter could at best keep)
 The database and its checkpoints are copied first (the original is not written). Prints one JSON
-line: both AUROCs on the same nodes, and how noisy the stored targets were."""
+line: both AUROCs on the same nodes, and how noisy the stored targets were.
+PROBE_PRIOR=0 trains the adversary without its confidence prior (adversary.net.AdvNet), as before
+the seventh session."""
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import sys
 import tempfile
@@ -64,6 +67,12 @@ def main() -> None:
     elif variant != "stored":
         raise SystemExit(f"unknown variant {variant}")
     adversarial.gather = lambda con, task, supervised: rows  # type: ignore[assignment]
+    prior = os.environ.get("PROBE_PRIOR", "1") != "0"
+    if not prior:
+        from adversary import train as adv_train
+        from adversary.net import AdvNet
+
+        adv_train.AdvNet = lambda cfg, confidence_prior=True: AdvNet(cfg, False)  # type: ignore[assignment,misc]
     t0 = time.perf_counter()
     r = adversarial.train_adversary(
         store,
@@ -84,6 +93,7 @@ def main() -> None:
             {
                 "db": str(src),
                 "variant": variant,
+                "prior": prior,
                 "steps": steps,
                 "seed": seed,
                 "model_version": ml.version,

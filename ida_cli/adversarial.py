@@ -225,8 +225,8 @@ def load_scorer(
     store: Store, task: str, ml: Any, required: bool = True
 ) -> tuple[AdvScorer | None, str | None]:
     """The latest adversary for `task` and a warning when it judged an older model than `ml`."""
-    from adversary.net import AdvNet, Calibrator
-    from ida_cli.model.net import ModelConfig
+    from adversary.net import Calibrator
+    from adversary.net import build as build_adversary
     from ida_cli.versions import latest
 
     with store.read() as con:
@@ -246,8 +246,7 @@ def load_scorer(
             )
         return None, None
     payload = checkpoints.load(store, info)
-    net = AdvNet(ModelConfig(**payload["config"]))
-    net.load_state_dict(payload["model"])
+    net = build_adversary(payload)
     scorer = AdvScorer(
         net, Calibrator.from_payload(payload), ml, info["version"], judged, payload.get("vocab")
     )

@@ -71,6 +71,31 @@ def test_another_models_vocabulary_is_translated_to_the_adversarys() -> None:
     assert translation(["<pad>", "<unk>", "a"], None, 3) is None
 
 
+def test_an_untrained_adversary_ranks_as_mls_confidence_and_old_ones_still_load() -> None:
+    import torch
+
+    from adversary.net import AdvNet, build
+    from ida_cli.model.net import ModelConfig
+
+    cfg = ModelConfig(vocab_size=12, width=16, layers=1, heads=2)
+    torch.manual_seed(0)
+    net = AdvNet(cfg, confidence_prior=True).eval()
+    b, s, t = 6, 2, 5
+    slots = torch.randint(1, 12, (b, s, 1))
+    seq = torch.randint(1, 12, (b, t))
+    pos = torch.arange(t).repeat(b, 1)
+    seg = torch.zeros(b, t, dtype=torch.long)
+    last = torch.stack([torch.arange(b), torch.full((b,), t - 1)], dim=1)
+    logp = torch.tensor([-0.001, -3.0, -0.02, -0.5, -8.0, -0.0001])
+    with torch.no_grad():
+        z = net(slots, seq, pos, seg, last, logp)
+    assert torch.equal(torch.argsort(z), torch.argsort(-logp))  # the less sure ML, the likelier wrong
+    assert torch.allclose(torch.sigmoid(z), -logp / (1 - logp), atol=1e-4)
+    old = AdvNet(cfg)  # an adversary saved before the prior: no key in its payload, a narrower head
+    again = build({"config": cfg.to_dict(), "model": old.state_dict()})
+    assert not again.confidence_prior and again.head.in_features == 16 + 2
+
+
 def test_train_adversary_records_a_version_tied_to_the_model(ida: Run, db: Path) -> None:
     ida(
         "questions",

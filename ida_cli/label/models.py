@@ -56,9 +56,9 @@ class StoreModels:
 def load_adversary(store: Store, task: str, version: int, ml: Any) -> Scorer:
     """Adversary `version` (as adversarial.load_scorer loads the latest one)."""
 
-    from adversary.net import AdvNet, Calibrator
+    from adversary.net import Calibrator
+    from adversary.net import build as build_adversary
     from ida_cli.adversarial import AdvScorer
-    from ida_cli.model.net import ModelConfig
     from ida_cli.versions import latest
 
     with store.read() as con:
@@ -69,8 +69,7 @@ def load_adversary(store: Store, task: str, version: int, ml: Any) -> Scorer:
             "SELECT model_version FROM versions WHERE kind = 'adversary' AND version = ?", [version]
         ).fetchone()[0]
     payload = checkpoints.load(store, info)
-    net = AdvNet(ModelConfig(**payload["config"]))
-    net.load_state_dict(payload["model"])
+    net = build_adversary(payload)
     return AdvScorer(net, Calibrator.from_payload(payload), ml, version, judged, payload.get("vocab"))
 
 
