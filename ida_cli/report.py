@@ -15,18 +15,26 @@ from ida_cli.store import Store
 LEVELS = (0.9, 0.95, 0.99)
 
 
-def read_curves(dbs: Sequence[Path]) -> list[dict[str, Any]]:
+def read_curves(dbs: Sequence[Path]) -> tuple[list[dict[str, Any]], list[Path]]:
+    """Every curve point of the databases, and the databases with none yet. A glob over a folder
+    of experiments often takes in one that has just started (its first cycle not evaluated); that
+    one is left out, unless no database has a point."""
     from ida_cli.experiment import curve
 
     points: list[dict[str, Any]] = []
+    empty: list[Path] = []
     for db in dbs:
         store = Store(db, command="ida report")
         got = curve(store)
         if not got:
-            raise UsageError(f"{db} holds no experiment curve: run `ida experiment --db {db} ...` first")
+            empty.append(db)
+            continue
         label = variants(store)
         points += [{**p, "db": str(db), "variant": label.get(p["experiment"], p["strategy"])} for p in got]
-    return points
+    if not points:
+        db = empty[0]
+        raise UsageError(f"{db} holds no experiment curve: run `ida experiment --db {db} ...` first")
+    return points, empty
 
 
 def variant(flags: dict[str, Any]) -> str:

@@ -82,6 +82,18 @@ def test_experiment_runs_to_budget_and_stores_the_curve(ida: Run, db: Path, tmp_
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     summary = rep.json()["summary"]
     assert [(s["task"], s["strategy"], s["runs"]) for s in summary] == [("wildcard", "full", 1)]
+    # an experiment that has just started (no point yet) is left out of a comparison, with a warning;
+    # alone, it is an error
+    fresh = tmp_path / "fresh.duckdb"
+    assert ida("--db", str(fresh), "init").code == 0
+    rep = ida("report", str(db), str(fresh), "--json")
+    assert rep.code == 0 and rep.json()["summary"] == summary
+    assert " ".join(rep.stderr.split()) == f"warning: {fresh} has no curve point yet: left out"
+    rep = ida("report", str(fresh))
+    assert (rep.code, rep.stderr) == (
+        2,
+        f"error: {fresh} holds no experiment curve: run `ida experiment --db {fresh} ...` first\n",
+    )
 
 
 def test_experiment_bad_input(ida: Run, db: Path, tmp_path: Path) -> None:

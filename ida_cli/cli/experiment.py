@@ -132,7 +132,9 @@ def report(
     """Compare experiments: HC@0.9/0.95/0.99 and final accuracy per task and strategy."""
     from ida_cli.report import compare, plot_curves, read_curves
 
-    points = read_curves(dbs)
+    points, empty = read_curves(dbs)
+    for db in empty:
+        console(stderr=True).print(f"warning: {db} has no curve point yet: left out")
     if plot is not None:
         from ida_cli.outputs import check_output
 
