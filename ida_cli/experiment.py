@@ -2,8 +2,8 @@
 
 Each cycle amplifies a fixed number of training questions, retrains ML (from scratch unless
 --warm-start) and the adversary, evaluates, and stores one point of the learning curve (the phases
-are in `ida_cli.cycle`). Every phase commits before the next
-starts and the position is stored, so a killed experiment resumes where it stopped. The
+are in `ida_cli.cycle`). Every phase commits before the next starts and the position is stored,
+so a killed experiment resumes where it stopped. The
 `supervised` pseudo-strategy is the baseline: each cycle labels the same number of new questions
 with their ground truth and trains on all labelled so far; its curve is in labelled examples."""
 
