@@ -15,8 +15,9 @@ import json
 import shutil
 import statistics
 import sys
-import tempfile
 from pathlib import Path
+
+from scratch import copy_db  # bench/scratch.py
 
 from ida_cli import training
 from ida_cli.evaluate import evaluate
@@ -26,9 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def one(src: Path, steps: int, by_length: bool, seed: int) -> dict[str, float | bool]:
-    tmp = Path(tempfile.mkdtemp(prefix="bucketing-"))
-    db = tmp / "b.duckdb"
-    shutil.copy(src, db)
+    tmp, db = copy_db(src, "bucketing-")
     try:
         store = Store(db)
         with store.read() as con:

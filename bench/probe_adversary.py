@@ -19,11 +19,10 @@ import json
 import os
 import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-import duckdb
+from scratch import copy_db  # bench/scratch.py
 
 from ida_cli import adversarial
 from ida_cli.evaluate import adversary_quality, expert_steps
@@ -38,15 +37,7 @@ from ida_cli.versions import load_model
 def main() -> None:
     src, variant, steps = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3])
     seed = int(sys.argv[4]) if len(sys.argv) > 4 else 0
-    tmp = Path(tempfile.mkdtemp(prefix="probe-adversary-"))
-    db = tmp / "probe.duckdb"
-    shutil.copy(src, db)
-    shutil.copytree(src.with_name(src.name + ".checkpoints"), tmp / "probe.duckdb.checkpoints")
-    with duckdb.connect(str(db)) as con:  # the versions name their checkpoints by path
-        con.execute(
-            "UPDATE versions SET checkpoint = replace(checkpoint, ?, ?)",
-            [str(src.with_name(src.name + ".checkpoints")), str(tmp / "probe.duckdb.checkpoints")],
-        )
+    tmp, db = copy_db(src, "probe-adversary-", checkpoints=True)
     store = Store(db)
     with store.read() as con:
         task_name = resolve_task(con, None)

@@ -18,11 +18,10 @@ import json
 import os
 import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-import duckdb
+from scratch import copy_db  # bench/scratch.py
 
 from ida_cli import training
 from ida_cli.evaluate import evaluate
@@ -33,17 +32,8 @@ from ida_cli.tasks.base import canonical
 
 def main() -> None:
     src, variant, seconds = Path(sys.argv[1]), sys.argv[2], float(sys.argv[3])
-    tmp = Path(tempfile.mkdtemp(prefix="probe-targets-"))
-    db = tmp / "probe.duckdb"
-    shutil.copy(src, db)
     warm = os.environ.get("PROBE_WARM") == "1"  # start from the experiment's latest model, as a cycle does
-    if warm:
-        shutil.copytree(src.with_name(src.name + ".checkpoints"), tmp / "probe.duckdb.checkpoints")
-        with duckdb.connect(str(db)) as con:  # the versions name their checkpoints by path
-            con.execute(
-                "UPDATE versions SET checkpoint = replace(checkpoint, ?, ?)",
-                [str(src.with_name(src.name + ".checkpoints")), str(tmp / "probe.duckdb.checkpoints")],
-            )
+    tmp, db = copy_db(src, "probe-targets-", checkpoints=warm)
     store = Store(db)
     with store.read() as con:
         task_name = training.resolve_task(con, None)

@@ -13,8 +13,9 @@ import json
 import shutil
 import statistics
 import sys
-import tempfile
 from pathlib import Path
+
+from scratch import copy_db  # bench/scratch.py
 
 from ida_cli import training
 from ida_cli.evaluate import evaluate
@@ -23,9 +24,7 @@ from ida_cli.store import Store
 
 
 def refit(src: Path, steps: int, seed: int) -> float:
-    tmp = Path(tempfile.mkdtemp(prefix="refit-"))
-    db = tmp / "r.duckdb"
-    shutil.copy(src, db)
+    tmp, db = copy_db(src, "refit-")
     try:
         store = Store(db)
         with store.read() as con:

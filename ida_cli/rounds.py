@@ -30,7 +30,7 @@ from ida_cli.errors import Interrupted, UsageError
 from ida_cli.ml import ML
 from ida_cli.overseer import ScriptedOverseer
 from ida_cli.round_options import RoundOptions, RoundResult, check_options, make_strategy
-from ida_cli.store import Store, records
+from ida_cli.store import Store, claims, records
 from ida_cli.tasks import get_task
 from ida_cli.tree import Tree
 
@@ -84,6 +84,7 @@ def _run_round(
                 f"the model is for task {ml.task}, not {task_name}: "
                 f"train one with `ida train model --task {task_name}`"
             )
+        claims.expire_round_claims(con)
         pool = records.unlabelled_pool(con, task_name)
         if not pool:
             raise UsageError(
@@ -99,9 +100,26 @@ def _run_round(
     if opts.pick == "adversary":
         assert ml is not None and scorer is not None  # check_options
         rows, pick_params = pick_by_adversary(rows, opts.questions, opts.temperature, rng, ml, scorer)
-    result = _create_round(store, opts, task_name, rows, pick_params, session_id, ml)
-    if dispatcher is not None:
-        return dispatcher.walk(store, opts, rows, result, session_id, progress, ml, scorer)
+    result, rows = _create_round(store, opts, task_name, rows, pick_params, session_id, ml)
+    # proof of life for the round's claims while it walks (store/claims.py)
+    with claims.Heartbeat(store, session_id):
+        if dispatcher is not None:
+            return dispatcher.walk(store, opts, rows, result, session_id, progress, ml, scorer)
+        return _walk(store, opts, task_name, rows, result, session_id, progress, ml, scorer)
+
+
+def _walk(
+    store: Store,
+    opts: RoundOptions,
+    task_name: str,
+    rows: list[dict[str, Any]],
+    result: RoundResult,
+    session_id: str,
+    progress: Callable[[int, int], None] | None,
+    ml: ML | None,
+    scorer: Scorer | None,
+) -> RoundResult:
+    """Walk the round's trees in this process, writing finished ones in batches."""
     round_id = result.round_id
     walker = make_walker(opts, task_name, len(rows), ml, scorer)
     pending: list[Tree] = []
@@ -186,8 +204,20 @@ def _create_round(
     pick_params: dict[str, Any],
     session_id: str,
     ml: ML | None,
-) -> RoundResult:
+) -> tuple[RoundResult, list[dict[str, Any]]]:
     with store.write() as con:
+        # the pool was read in an earlier transaction (--pick adversary scores it outside the lock):
+        # questions a person or another round took up meanwhile are left to them
+        claims.expire_round_claims(con)
+        gone = claims.taken(con, [row["id"] for row in rows])
+        if gone:
+            rows = [row for row in rows if row["id"] not in gone]
+            pick_params = {**pick_params, "taken_meanwhile": len(gone)}
+        if not rows:
+            raise UsageError(
+                f"every question picked for task {task_name} was taken up by another round or "
+                "`ida label` session meanwhile: run the round again"
+            )
         records.create_session(con, session_id, "round", opts.oracle, os.getpid())
         round_id = records.create_round(
             con,
@@ -205,9 +235,10 @@ def _create_round(
             seed=opts.seed,
             questions=len(rows),
         )
+        claims.claim_for_round(con, round_id, session_id, [row["id"] for row in rows])
     result = RoundResult(round_id, task_name, opts.strategy, opts.oracle, opts.questions, 0)
     result.pick_info = dict(pick_params)
-    return result
+    return result, rows
 
 
 def make_walker(
@@ -265,6 +296,7 @@ def _ml_batches(walker: Walker) -> int:
 
 def _finish(store: Store, round_id: int, session_id: str, status: str) -> None:
     with store.write() as con:
+        claims.release_round(con, round_id)
         records.finish_round(con, round_id, status)
         records.end_session(con, session_id, status)
 

@@ -9,7 +9,6 @@ happen together, and the (question, slot) primary key refuses a double claim eve
 from __future__ import annotations
 
 import json
-import os
 import socket
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from ida_cli.store import records
+from ida_cli.store.claims import claim_timeout, dead_rounds, process_alive
 from ida_cli.store.db import insert_row, next_id, now
 from ida_cli.tasks.base import JSON
 
@@ -29,17 +29,6 @@ STEP_KINDS = ("fan_out", "fan_in")
 _NOT_SUPERSEDED = (
     "a.id NOT IN (SELECT u.supersedes FROM actions u WHERE u.supersedes IS NOT NULL AND u.tree_id IS NULL)"
 )
-DEFAULT_CLAIM_TIMEOUT = 120.0
-
-
-def claim_timeout() -> float:
-    """Seconds after which a claim by an annotator with no live session may be taken over."""
-    return float(os.environ.get("IDA_CLAIM_TIMEOUT", DEFAULT_CLAIM_TIMEOUT))
-
-
-def heartbeat_every() -> float:
-    """How often a live session says it is alive: well within the claim timeout."""
-    return max(min(claim_timeout() / 4, 30.0), 0.1)
 
 
 @dataclass
@@ -82,26 +71,6 @@ def actor_of(annotator: str) -> str:
 
 
 # -- sessions -----------------------------------------------------------------------------------
-def _alive(pid: int) -> bool:
-    """A process of this host is still an ida (not gone, a zombie, or a reused pid)."""
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:  # a zombie (killed, not yet reaped), or the pid reused by another program, is not labelling
-        with open(f"/proc/{pid}/stat") as f:
-            if f.read().rsplit(")", 1)[-1].split()[0] == "Z":
-                return False
-        with open(f"/proc/{pid}/cmdline", "rb") as f:
-            return b"ida" in f.read()
-    except OSError:
-        return True
-
-
 @dataclass
 class Presence:
     """An annotator's label sessions: one is live (open, seen within the claim timeout, and its
@@ -124,7 +93,7 @@ def presence(con: Con, kill_dead: bool = True) -> dict[str, Presence]:
     for sid, actor, pid, host, status, seen, ended in rows:
         name = str(actor)[len("human:") :]
         p = out.setdefault(name, Presence(None, None))
-        dead = status == "open" and host in (None, here) and not _alive(int(pid))
+        dead = status == "open" and host in (None, here) and not process_alive(int(pid))
         if dead:
             ended = None  # it died some time after it was last seen
             if kill_dead:  # recorded as ending when it was last seen
@@ -167,10 +136,6 @@ def claim_sessions(con: Con, annotator: str) -> tuple[int, str] | None:
     one still live, if any."""
     p = presence(con).get(annotator)
     return None if p is None else p.live
-
-
-def heartbeat(con: Con, session_id: str) -> None:
-    con.execute("UPDATE sessions SET heartbeat_at = ? WHERE id = ?", [now(), session_id])
 
 
 # -- rounds -------------------------------------------------------------------------------------
@@ -237,8 +202,10 @@ def available(
 ) -> list[tuple[int, bool]]:
     """Training questions of `task` that `annotator` may take, by id, each with whether taking it
     means taking over a stale claim: no tree from outside `ida label`, fewer than `overlap` live
-    claims (a claim is live unless it is an open item of a `stale` annotator), and not taken up
-    (open, done or skipped) by `annotator` before."""
+    claims (a claim is live unless it is an open item of a `stale` annotator), not being walked by
+    a live `ida round` (store/claims.py), and not taken up (open, done or skipped) by `annotator`
+    before."""
+    dead = [r for r, _, _ in dead_rounds(con)]
     rows = con.execute(
         f"""WITH held AS (
                 SELECT c.question_id, count(*) FILTER (WHERE NOT (i.status = 'open'
@@ -249,10 +216,12 @@ def available(
             WHERE q.task = ? AND q.split = 'train' AND coalesce(h.live, 0) < ?
               AND NOT EXISTS (SELECT 1 FROM trees t WHERE t.question_id = q.id
                               AND NOT EXISTS (SELECT 1 FROM label_items l WHERE l.tree_id = t.id))
+              AND NOT EXISTS (SELECT 1 FROM round_claims r WHERE r.question_id = q.id
+                              AND r.round_id NOT IN (SELECT unnest(?::BIGINT[])))
               AND NOT EXISTS (SELECT 1 FROM label_items m WHERE m.question_id = q.id AND m.annotator = ?
                               AND m.status IN ('open', 'done', 'skipped'))
             ORDER BY q.id""",
-        [list(stale), list(stale), task, overlap, annotator],
+        [list(stale), list(stale), task, overlap, dead, annotator],
     ).fetchall()
     return [(int(r[0]), bool(r[1])) for r in rows]
 

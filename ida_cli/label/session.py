@@ -25,7 +25,6 @@ from ida_cli.errors import (
     UsageError,
 )
 from ida_cli.label import records as lrec
-from ida_cli.label.heartbeat import Heartbeat
 from ida_cli.label.human import HumanOverseer, Quit, Reclaimed, Restart, Skip, describe, pairs
 from ida_cli.label.models import Models, SeenML, SeenStrategy, StoreModels
 from ida_cli.label.prompts import Prompter, suggest
@@ -34,6 +33,7 @@ from ida_cli.label.term import Term
 from ida_cli.ml import ML
 from ida_cli.overseer import step_json
 from ida_cli.store import Store, records
+from ida_cli.store.claims import Heartbeat
 from ida_cli.store.db import now
 from ida_cli.tasks import get_task
 from ida_cli.tasks.base import JSON, Step, Transcript, canonical

@@ -108,6 +108,14 @@ MIGRATIONS: list[str] = [
     CREATE TABLE checkpoints (
         sha256 VARCHAR PRIMARY KEY, data BLOB NOT NULL, bytes BIGINT NOT NULL, created_at TIMESTAMP NOT NULL);
     """,
+    # 6: the questions a scripted `ida round` is walking, claimed when the round is created and given
+    # back when it ends, so that `ida label` and other rounds leave them alone meanwhile; one row per
+    # question, so that two rounds can never hold the same one (ida_cli/store/claims.py)
+    """
+    CREATE TABLE round_claims (
+        question_id BIGINT PRIMARY KEY, round_id BIGINT NOT NULL, session_id VARCHAR NOT NULL,
+        claimed_at TIMESTAMP NOT NULL);
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -126,6 +134,7 @@ TABLES = (
     "audits",
     "label_items",
     "label_claims",
+    "round_claims",
     "checkpoints",
     "experiments",
     "curve",

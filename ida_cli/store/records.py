@@ -106,13 +106,15 @@ def question_tasks(con: Con, split: str = "train") -> list[str]:
 
 
 def unlabelled_pool(con: Con, task: str) -> list[int]:
-    """Training questions of `task` that no tree answers yet and that no `ida label` session has
-    claimed (a person may be answering it right now), by id."""
+    """Training questions of `task` that no tree answers yet, that no `ida label` session has
+    claimed (a person may be answering it right now) and that no round is walking, by id. (The
+    claims of rounds whose process died are dropped first: `claims.expire_round_claims`.)"""
     rows = con.execute(
         """SELECT q.id FROM questions q WHERE q.task = ? AND q.split = 'train'
            AND NOT EXISTS (SELECT 1 FROM trees t WHERE t.question_id = q.id)
            AND NOT EXISTS (SELECT 1 FROM label_claims c JOIN label_items i ON i.id = c.item_id
-                           WHERE c.question_id = q.id AND i.status = 'open') ORDER BY q.id""",
+                           WHERE c.question_id = q.id AND i.status = 'open')
+           AND NOT EXISTS (SELECT 1 FROM round_claims r WHERE r.question_id = q.id) ORDER BY q.id""",
         [task],
     ).fetchall()
     return [r[0] for r in rows]
