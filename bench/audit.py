@@ -29,8 +29,8 @@ sys.path.insert(0, str(ROOT))
 
 from adversary.select import FullStrategy  # noqa: E402
 from ida_cli.amplify import Walker  # noqa: E402
-from ida_cli.audit import ScriptedOracle, localize  # noqa: E402
 from ida_cli.errors import IdaError  # noqa: E402
+from ida_cli.localize import ScriptedOracle, localize  # noqa: E402
 from ida_cli.overseer import ScriptedOverseer  # noqa: E402
 from ida_cli.tasks import BUILTIN, get_task  # noqa: E402
 from ida_cli.tasks.base import JSON, UNKNOWN, Ask, Task, canonical  # noqa: E402

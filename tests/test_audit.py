@@ -15,8 +15,9 @@ import pytest
 
 from bench.audit import noisy_scores, plant
 from ida_cli.amplify import FullStrategy, Walker
-from ida_cli.audit import Scores, ScriptedOracle, child_order, localize
+from ida_cli.audit import Scores
 from ida_cli.errors import UsageError
+from ida_cli.localize import ScriptedOracle, child_order, localize
 from ida_cli.overseer import ScriptedOverseer
 from ida_cli.store import Store, records
 from ida_cli.tasks import BUILTIN, get_task

@@ -16,7 +16,7 @@ from ida_cli.cli.common import JSON_OPTION, console, emit_json, store
 from ida_cli.errors import Interrupted, UsageError
 
 if TYPE_CHECKING:
-    from ida_cli.audit import AuditResult
+    from ida_cli.localize import AuditResult
     from ida_cli.tasks.base import Task
     from ida_cli.tree import Node, Tree
 
