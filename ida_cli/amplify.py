@@ -16,23 +16,23 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any, Protocol, cast
+from typing import Any, cast
 
 import numpy as np
 
-from adversary.select import NEEDS, Choice, FullStrategy, Strategy
+from adversary.select import Choice, FullStrategy, Strategy
 from ida_cli.errors import IdaError, UsageError
 from ida_cli.ml import ML
 from ida_cli.overseer import (
     MODEL_MAX_SUBQUESTIONS,
     BatchedOverseer,
-    ModelOverseer,
     Overseer,
     primed_step,
 )
+from ida_cli.scorer import Scorer, StepScorer, require, require_primed
 from ida_cli.store.db import now
 from ida_cli.tasks.base import JSON, UNKNOWN, Answer, Ask, Step, Task, canonical
 from ida_cli.tree import Action, Node, Tree
@@ -40,74 +40,14 @@ from ida_cli.walk_driver import Co, Frontier, Job, Request
 
 DEFAULT_MAX_DEPTH = 200
 DEFAULT_CONCURRENCY = 64
-# The distillation walk has an untrained model for an overseer: bound its trees well above the
-# scripted experts' (at most ~20 deep and ~600 nodes at size 64) but far below runaway size.
-DISTILL_MAX_DEPTH = 40
-DISTILL_MAX_NODES = 2000
 # H' asks ML for steps only while a tree has fewer nodes than this (then H' is H): an ML that
-# decomposes badly but confidently cannot grow a tree without bound
-PRIMED_MAX_NODES = DISTILL_MAX_NODES
-__all__ = [
-    "FullStrategy",
-    "Scorer",
-    "StepScorer",
-    "Strategy",
-    "WalkError",
-    "Walker",
-    "distill",
-    "require",
-    "require_primed",
-]
+# decomposes badly but confidently cannot grow a tree without bound (the distillation walk's bound)
+PRIMED_MAX_NODES = 2000
+__all__ = ["FullStrategy", "Strategy", "WalkError", "Walker"]
 
 
 class WalkError(IdaError):
     pass
-
-
-class Scorer(Protocol):
-    """The adversary as the walker needs it: batched S for (context, question, ML's answer).
-    `logps`, ML's log p of those answers where the caller has them, saves recomputing them."""
-
-    def score(
-        self, items: Sequence[tuple[JSON, JSON, JSON]], logps: Sequence[float] | None = None
-    ) -> list[float]: ...
-
-
-class StepScorer(Scorer, Protocol):
-    """The adversary as H' needs it too: S for ML's fan-out / fan-in steps, items
-    (context, question, transcript, step)."""
-
-    def score_steps(self, mode: str, items: Sequence[tuple[JSON, JSON, Any, Any]]) -> list[float]: ...
-
-
-def require(strategy: str, has_ml: bool, has_scorer: bool) -> None:
-    """Refuse a strategy whose inputs are missing, naming the command that makes them."""
-    needs = NEEDS.get(strategy, "")
-    if needs == "model" and not has_ml:
-        raise UsageError(
-            f"--strategy {strategy} needs a trained model: run `ida train model` first "
-            "(or use --strategy full)"
-        )
-    if needs == "adversary" and not has_ml:
-        raise UsageError(
-            f"--strategy {strategy} needs a trained model and adversary: run `ida train model`, "
-            "then `ida train adversary` (or use --strategy full)"
-        )
-    if needs == "adversary" and not has_scorer:
-        raise UsageError(
-            f"--strategy {strategy} needs a trained adversary: run `ida train adversary` first "
-            "(or use --strategy full)"
-        )
-
-
-def require_primed(what: str, has_ml: bool, scorer: Scorer | None) -> None:
-    """Refuse H' or an adversary pick (`what` names the flag) without a model and an adversary."""
-    if not has_ml:
-        raise UsageError(
-            f"{what} needs a trained model and adversary: run `ida train model`, then `ida train adversary`"
-        )
-    if scorer is None:
-        raise UsageError(f"{what} needs a trained adversary: run `ida train adversary` first")
 
 
 @dataclass
@@ -373,27 +313,3 @@ def _result(y: Step) -> JSON:
 def _set_seconds(tree: Tree, job: Job) -> Tree:
     tree.seconds = job.seconds
     return tree
-
-
-def distill(
-    task: Task,
-    items: Iterable[tuple[JSON, JSON, int | None]],
-    ml: ML,
-    seed: int = 0,
-    max_depth: int = DISTILL_MAX_DEPTH,
-    max_nodes: int = DISTILL_MAX_NODES,
-    concurrency: int = DEFAULT_CONCURRENCY,
-) -> list[Tree]:
-    """The distillation walk (SPEC 2.4): ML decomposes, answers and recombines (strategy full, up to
-    the guards, where ML's answer stands in): zero overseer calls. Trees have source "distill"."""
-    walker = Walker(
-        task,
-        ModelOverseer(task),
-        FullStrategy(),
-        seed,
-        ml=ml,
-        max_depth=max_depth,
-        max_nodes=max_nodes,
-        source="distill",
-    )
-    return list(walker.walk_many(items, concurrency))

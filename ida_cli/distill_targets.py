@@ -5,14 +5,24 @@ adversary is confident that it is right (calibrated P(wrong) ≤ 1 − confidenc
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ida_cli.errors import UsageError
 from ida_cli.store import Store
 from ida_cli.store.records import loads
 from ida_cli.tasks import get_task
-from ida_cli.tasks.base import JSON, UNKNOWN, canonical
+from ida_cli.tasks.base import JSON, UNKNOWN, Task, canonical
+
+if TYPE_CHECKING:
+    from ida_cli.ml import ML
+    from ida_cli.tree import Tree
+
+# The distillation walk has an untrained model for an overseer: bound its trees well above the
+# scripted experts' (at most ~20 deep and ~600 nodes at size 64) but far below runaway size.
+DISTILL_MAX_DEPTH = 40
+DISTILL_MAX_NODES = 2000
 
 
 @dataclass
@@ -49,7 +59,6 @@ def check_options(count: int, confidence: float, supervised: bool) -> None:
 
 def distill_targets(store: Store, task_name: str, count: int, confidence: float, seed: int) -> DistillTargets:
     from ida_cli.adversarial import load_scorer
-    from ida_cli.amplify import distill
     from ida_cli.versions import load_model
 
     ml = load_model(store, task_name)
@@ -88,3 +97,31 @@ def distill_targets(store: Store, task_name: str, count: int, confidence: float,
         model_version=ml.version,
         adversary_version=scorer.version,
     )
+
+
+def distill(
+    task: Task,
+    items: Iterable[tuple[JSON, JSON, int | None]],
+    ml: ML,
+    seed: int = 0,
+    max_depth: int = DISTILL_MAX_DEPTH,
+    max_nodes: int = DISTILL_MAX_NODES,
+    concurrency: int = 64,
+) -> list[Tree]:
+    """The distillation walk (SPEC 2.4): ML decomposes, answers and recombines (strategy full, up to
+    the guards, where ML's answer stands in): zero overseer calls. Trees have source "distill"."""
+    from adversary.select import FullStrategy
+    from ida_cli.amplify import Walker
+    from ida_cli.overseer import ModelOverseer
+
+    walker = Walker(
+        task,
+        ModelOverseer(task),
+        FullStrategy(),
+        seed,
+        ml=ml,
+        max_depth=max_depth,
+        max_nodes=max_nodes,
+        source="distill",
+    )
+    return list(walker.walk_many(items, concurrency))

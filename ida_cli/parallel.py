@@ -27,7 +27,6 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from ida_cli.amplify import Scorer
 from ida_cli.errors import IdaError, Interrupted, UsageError
 from ida_cli.ml import ML
 from ida_cli.parallel_worker import ID_COLUMNS, TALLY, ChunkOut, Spec, _ignore_sigint, walk_chunk, warm_up
@@ -39,6 +38,7 @@ from ida_cli.rounds import (
     _finish,
     commit,
 )
+from ida_cli.scorer import Scorer
 from ida_cli.store import Store
 from ida_cli.store.db import insert_frame, next_id
 

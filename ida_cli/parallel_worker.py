@@ -10,11 +10,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ida_cli.amplify import Scorer, Walker
+from ida_cli.amplify import Walker
 from ida_cli.errors import UsageError
 from ida_cli.ml import ML
 from ida_cli.round_options import RoundOptions, RoundResult
 from ida_cli.rounds import _tally, make_walker
+from ida_cli.scorer import Scorer
 from ida_cli.store import Store, records
 from ida_cli.tree import Node, Tree
 

@@ -20,9 +20,9 @@ from adversary.select import (
     UncertaintyStrategy,
     anneal,
 )
-from ida_cli.amplify import Scorer, require, require_primed
 from ida_cli.errors import UsageError
 from ida_cli.ml import ML
+from ida_cli.scorer import Scorer, require, require_primed
 
 DEFAULT_P = 0.5
 # α where none is given: uncertainty recurses when ML is less sure than even odds; bernoulli when the

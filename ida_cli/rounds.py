@@ -25,11 +25,12 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import numpy as np
 
 from adversary.select import gumbel_top_k
-from ida_cli.amplify import Scorer, Walker
+from ida_cli.amplify import Walker
 from ida_cli.errors import Interrupted, UsageError
 from ida_cli.ml import ML
 from ida_cli.overseer import ScriptedOverseer
 from ida_cli.round_options import RoundOptions, RoundResult, check_options, make_strategy
+from ida_cli.scorer import Scorer
 from ida_cli.store import Store, claims, records
 from ida_cli.tasks import get_task
 from ida_cli.tree import Tree

@@ -14,7 +14,8 @@ import duckdb
 import numpy as np
 import pytest
 
-from ida_cli.amplify import Walker, distill
+from ida_cli.amplify import Walker
+from ida_cli.distill_targets import distill
 from ida_cli.errors import Interrupted, UsageError
 from ida_cli.overseer import ModelOverseer, ScriptedOverseer
 from ida_cli.rounds import RoundOptions, check_options, make_strategy, run_round

@@ -10,9 +10,9 @@ import numpy as np
 
 from adversary.select import Choice, Strategy
 from ida_cli import checkpoints
-from ida_cli.amplify import Scorer
 from ida_cli.errors import UsageError
 from ida_cli.ml import ML
+from ida_cli.scorer import Scorer
 from ida_cli.store import Store
 from ida_cli.tasks.base import JSON, Step, Transcript
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import textwrap
 from collections.abc import Callable
 
-from ida_cli.amplify import Scorer
 from ida_cli.errors import ParseError
 from ida_cli.label.human import describe, parse_ask
 from ida_cli.label.screen import (
@@ -23,6 +22,7 @@ from ida_cli.label.screen import (
 from ida_cli.label.term import Term
 from ida_cli.ml import ML
 from ida_cli.overseer import valid_step
+from ida_cli.scorer import Scorer
 from ida_cli.tasks.base import JSON, Answer, Ask, Step, Task, Transcript, canonical
 
 

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from ida_cli.amplify import Scorer, Walker, require
+from ida_cli.amplify import Walker
 from ida_cli.errors import (
     DatabaseBusy,
     DatabaseUnreachable,
@@ -32,6 +32,7 @@ from ida_cli.label.screen import HELP, LINE_HINTS, Progress, View, context_lines
 from ida_cli.label.term import Term
 from ida_cli.ml import ML
 from ida_cli.overseer import step_json
+from ida_cli.scorer import Scorer, require
 from ida_cli.store import Store, records
 from ida_cli.store.claims import Heartbeat
 from ida_cli.store.db import now
