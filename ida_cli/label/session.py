@@ -2,22 +2,19 @@
 
 See the package docstring (ida_cli/label/__init__.py) for the design; this module holds the
 session loop (`LabelSession`); the overseer it hands the walker is `label.human.HumanOverseer`,
-the terminal dialogue is `label.prompts`, and ML and the adversary come from `label.models`."""
+the screen and keys are `label.desk`, the person's records `label.durable`, the terminal dialogue
+is `label.prompts`, and ML and the adversary come from `label.models`."""
 
 from __future__ import annotations
 
 import contextlib
 import os
-import statistics
-import time
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 from ida_cli.amplify import Walker
 from ida_cli.errors import (
-    DatabaseBusy,
     DatabaseUnreachable,
     IdaError,
     Interrupted,
@@ -25,23 +22,18 @@ from ida_cli.errors import (
     UsageError,
 )
 from ida_cli.label import records as lrec
-from ida_cli.label.human import HumanOverseer, Quit, Reclaimed, Restart, Skip, describe, pairs
+from ida_cli.label.desk import Desk
+from ida_cli.label.human import HumanOverseer, Quit, Reclaimed, Restart, Skip
 from ida_cli.label.models import Models, SeenML, SeenStrategy, StoreModels
-from ida_cli.label.prompts import Prompter, suggest
-from ida_cli.label.screen import HELP, LINE_HINTS, Progress, View, context_lines, context_pages
+from ida_cli.label.prompts import Prompter
+from ida_cli.label.screen import Progress
 from ida_cli.label.term import Term
 from ida_cli.ml import ML
-from ida_cli.overseer import step_json
 from ida_cli.scorer import Scorer, require
 from ida_cli.store import Store, records
 from ida_cli.store.claims import Heartbeat
-from ida_cli.store.db import now
 from ida_cli.tasks import get_task
-from ida_cli.tasks.base import JSON, Step, Transcript, canonical
 from ida_cli.tree import Tree
-
-RETRY_SECONDS = 1.0  # while the database server is unreachable, try again this often
-T = TypeVar("T")
 
 
 # -- options and models ---------------------------------------------------------------------------
@@ -68,7 +60,11 @@ class Summary:
     message: str = ""
 
 
-class LabelSession:
+class LabelSession(Desk):
+    """One person's session: find or make the round, serve question after question, store each tree.
+    The person's records are `DurableRecords` (label/durable.py), the screen and keys `Desk`
+    (label/desk.py)."""
+
     def __init__(self, store: Store, opts: LabelOptions, term: Term, models: Models | None = None) -> None:
         self.store, self.opts, self.term = store, opts, term
         self.prompt = Prompter(term)
@@ -247,15 +243,6 @@ class LabelSession:
         self._update_times()
         return item
 
-    def _update_times(self) -> None:
-        p = self.progress
-        p.calls = self.calls
-        p.median = statistics.median(self.seconds) if self.seconds else None
-        per_tree = self._calls_per_tree
-        p.eta = (
-            None if p.median is None or per_tree is None or p.left is None else p.left * per_tree * p.median
-        )
-
     # -- one question -------------------------------------------------------------------------------
     def _label(self, item: lrec.Item) -> None:
         self.item = item
@@ -335,309 +322,3 @@ class LabelSession:
             f"({tree.overseer_calls} calls, tree {tree.id})"
         )
         self.error = False
-
-    # -- records ------------------------------------------------------------------------------------
-    def _note(self, **extra: Any) -> dict[str, Any]:
-        return {"round": self.round.id, "item": self.item.id, "question": self.item.question_id, **extra}
-
-    def void(self, stale: list[lrec.StoredAction]) -> None:
-        """Steps the replayed tree no longer reaches (the model's answers changed): superseded by a
-        `void` record each, never deleted."""
-
-        def store() -> None:
-            with self.store.write() as con:
-                for act in stale:
-                    lrec.add_action(
-                        con,
-                        session_id=self.session_id,
-                        actor=self.actor,
-                        kind="void",
-                        step=act.step,
-                        primitive=False,
-                        result={"void": act.id},
-                        at=now(),
-                        seconds=0.0,
-                        note=self._note(reason="the tree no longer reaches this step on replay"),
-                        supersedes=act.id,
-                    )
-
-        self._retrying("nothing is lost: your steps are stored", store)
-        self.message = (
-            f"{len(stale)} earlier step(s) no longer fit this tree (ML's answers changed) and were set "
-            "aside; go on from here"
-        )
-        self.error = True
-
-    def _record(
-        self, kind: str, result: JSON, seconds: float, status: str | None = None, **note: Any
-    ) -> None:
-        """A skip or flag record (with the item's new status, for a skip), stored exactly once even
-        when the server goes away around the commit."""
-        token, at, item = uuid.uuid4().hex, now(), self.item
-        retried: list[bool] = []
-
-        def store() -> None:
-            with self.store.write() as con:
-                if not retried or lrec.action_by_token(con, item.id, token) is None:
-                    lrec.add_action(
-                        con,
-                        session_id=self.session_id,
-                        actor=self.actor,
-                        kind=kind,
-                        step=0,
-                        primitive=False,
-                        result=result,
-                        at=at,
-                        seconds=seconds,
-                        note=self._note(token=token, **note),
-                    )
-                if status is not None and lrec.item_status(con, item.id) == "open":
-                    lrec.set_item_status(con, item.id, status)
-
-        self._retrying(
-            f"your {kind} is kept and will be stored as soon as the database answers",
-            store,
-            on_retry=lambda: retried.append(True),
-        )
-
-    def _commit_step(
-        self,
-        kind: str,
-        step: int,
-        primitive: bool,
-        y: Step,
-        seconds: float,
-        note: dict[str, Any],
-        question: JSON,
-    ) -> tuple[int, str | None]:
-        """Store the person's step in its own transaction, before the walker sees it; while the
-        server is away the screen says so and the step waits here, and it is stored exactly once
-        (a token in its note tells whether an attempt whose reply was lost did commit). Returns the
-        action id and the item's status (not open: the question was reclaimed meanwhile)."""
-        token, at = uuid.uuid4().hex, now()
-        item = self.item
-
-        def store() -> tuple[int, str | None]:
-            with self.store.write(writer_lock=False) as con:  # appends one action: see Store.write
-                aid = lrec.action_by_token(con, item.id, token) if retried else None
-                if aid is None:
-                    aid = lrec.add_action(
-                        con,
-                        session_id=self.session_id,
-                        actor=self.actor,
-                        kind=kind,
-                        step=step,
-                        primitive=primitive,
-                        result=step_json(y),
-                        at=at,
-                        seconds=seconds,
-                        note=self._note(token=token, **note),
-                    )
-                return aid, lrec.item_status(con, item.id)
-
-        retried: list[bool] = []
-        step_text = describe(self.task, question, y)
-        what = f"your {step_text} is kept and will be stored as soon as the database answers"
-        return self._retrying(what, store, on_retry=lambda: retried.append(True))
-
-    def _retrying(self, what: str, fn: Callable[[], T], on_retry: Callable[[], None] | None = None) -> T:
-        """`fn()` (short transactions), tried again every RETRY_SECONDS while the database server is
-        unreachable or another writer holds the database past IDA_LOCK_TIMEOUT, with a screen that
-        says so and what is kept. Ctrl-C gives up (exit 130)."""
-        attempt = 0
-        while True:
-            try:
-                return fn()
-            except (DatabaseUnreachable, DatabaseBusy) as e:
-                attempt += 1
-                self.prompt.outage(str(e), what, attempt, RETRY_SECONDS, busy=isinstance(e, DatabaseBusy))
-                if on_retry is not None:
-                    on_retry()
-                time.sleep(RETRY_SECONDS)
-
-    def _undo(self, seconds: float) -> str:
-        """Supersede the person's last action in this question (or the skip just before it)."""
-        task, item, token, at = self.task, self.item, uuid.uuid4().hex, now()
-        found: list[lrec.StoredAction] = []  # the target, once an attempt has chosen it
-        retried: list[bool] = []
-
-        def store() -> str | None:
-            with self.store.write() as con:
-                if retried and found and lrec.action_by_token(con, item.id, token) is not None:
-                    return None  # the attempt whose reply was lost did commit
-                found.clear()
-                acts = lrec.live_actions(con, item.id, ("fan_out", "fan_in", "flag"))
-                target: lrec.StoredAction | None = acts[-1] if acts else None
-                prev = None
-                if target is None:
-                    prev = lrec.previous_item(con, item)
-                    skips = (
-                        lrec.live_actions(con, prev.id, ("skip",))
-                        if prev and prev.status == "skipped"
-                        else []
-                    )
-                    target = skips[-1] if skips else None
-                if target is None:
-                    return "nothing to undo in this question (finished questions stay as they are stored)"
-                # the skipped question comes back only if it has a free slot
-                if (
-                    target.kind == "skip"
-                    and prev is not None
-                    and not lrec.claim(con, prev.question_id, prev.id, self.opts.annotator, self.overlap)
-                ):
-                    return (
-                        f"cannot undo the skip: question {prev.question_id} is now being labelled "
-                        "by another annotator"
-                    )
-                found.append(target)
-                lrec.add_action(
-                    con,
-                    session_id=self.session_id,
-                    actor=self.actor,
-                    kind="undo",
-                    step=target.step,
-                    primitive=False,
-                    result={"undo": target.id},
-                    at=at,
-                    seconds=seconds,
-                    note=self._note(undone=target.kind, token=token),
-                    supersedes=target.id,
-                )
-                if target.kind == "skip" and prev is not None:
-                    lrec.set_item_status(con, prev.id, "open")
-                    lrec.set_item_status(con, item.id, "returned")
-                return None
-
-        refused = self._retrying(
-            "your undo is kept and will be stored as soon as the database answers",
-            store,
-            on_retry=lambda: retried.append(True),
-        )
-        if refused is not None:
-            return refused
-        target = found[0]
-        if target.kind == "flag":
-            return "flag removed"
-        if target.kind == "skip":
-            self.counted = max(self.counted - 1, 0)
-            self.summary.skipped = max(self.summary.skipped - 1, 0)
-            raise Restart("skip undone: back to the question you skipped")
-        node = target.note.get("node")
-        raise Restart(f"undone: your {describe(task, node, target.result)} at {task.question_text(node)}")
-
-    # -- the screen ---------------------------------------------------------------------------------
-    def _view(
-        self, overseer: HumanOverseer, kind: str, context: JSON, question: JSON, transcript: Transcript
-    ) -> View:
-        task, frame = self.task, overseer.stack[-1]
-        columns, _ = self.term.size()
-        if columns not in self._context_cache:
-            self._context_cache[columns] = context_lines(task, context, columns)
-        title = f"ida label · {task.name} · {self.opts.annotator} · round {self.round.id} · {self.strategy}"
-        if self.ml is None:
-            title += " · no model: pure HCH"
-        by = frame.sources
-        return View(
-            title=title,
-            progress=self.progress,
-            breadcrumb=[task.question_text(f.question) for f in overseer.stack],
-            context=self._context_cache[columns],
-            kind=kind,
-            question=task.question_text(question),
-            note="primitive: answer it from the facts in view"
-            if task.is_primitive(context, question)
-            else "",
-            decision=frame.decision,
-            transcript=[
-                (task.question_text(q), task.answer_text(q, a), by[i] if i < len(by) else "")
-                for i, (q, a) in enumerate(transcript)
-            ],
-            message=self.message,
-            error=self.error,
-        )
-
-    def live(
-        self, overseer: HumanOverseer, kind: str, context: JSON, question: JSON, transcript: Transcript
-    ) -> Step:
-        """Show the node and take the person's step; it is committed before the walker sees it."""
-        frame = overseer.stack[-1]
-        ancestors = [f.question for f in overseer.stack[:-1]]
-        avoid = {canonical(q) for q in [*ancestors, question]}
-        suggestion, hint = suggest(
-            self.task, self.ml, self.scorer, kind, context, question, transcript, avoid
-        )
-        t0 = time.monotonic()
-        self._update_times()
-        while True:
-            view = self._view(overseer, kind, context, question, transcript)
-            view.suggestion = hint
-            key = self.prompt.key(view)
-            self.message, self.error = None, False
-            y: Step | None = None
-            accepted = False
-            if key == "a":
-                y = self.prompt.answer(view, self.task, question, context)
-            elif key == "s":
-                y = self.prompt.subquestions(view, self.task, question, context, ancestors)
-            elif key in ("enter", "y"):
-                if suggestion is None:
-                    self.message = (
-                        "no suggestion to accept: there is no trained model yet (`ida train model`); "
-                        "press a to answer or s to ask"
-                        if self.ml is None
-                        else "ML has no usable suggestion here: press a to answer or s to ask"
-                    )
-                    self.error = True
-                else:
-                    y, accepted = suggestion, True
-            elif key == "k":
-                reason = self.prompt.line(view, "skip — reason (optional, ⏎ to skip): ", LINE_HINTS)
-                if reason is not None:
-                    self._record(
-                        "skip", {"skip": reason.strip() or None}, time.monotonic() - t0, status="skipped"
-                    )
-                    self.message = f"skipped {self.task.question_text(self.row['question'])}"
-                    raise Skip()
-            elif key == "f":
-                reason = self.prompt.line(view, "flag — reason (optional): ", LINE_HINTS)
-                if reason is not None:
-                    self._record(
-                        "flag", {"flag": reason.strip() or None}, time.monotonic() - t0, node=question
-                    )
-                    t0 = time.monotonic()
-                    self.message = "flagged for review; u removes the flag"
-            elif key == "u":
-                self.message = self._undo(time.monotonic() - t0)
-                t0 = time.monotonic()
-            elif key == "?":
-                self.prompt.page(lambda columns, rows: HELP.splitlines(), "any key: back · ↑/↓ scroll")
-            elif key == "c":
-                self.prompt.page(
-                    lambda columns, rows: context_pages(
-                        context_lines(self.task, context, columns), columns, rows
-                    ),
-                    "the whole context · space: next page · ↑/↓ scroll · any other key: back",
-                )
-            elif key in ("q", "ctrl-d"):
-                raise Quit()
-            elif key not in ("esc", "unknown"):
-                self.message, self.error = f"'{key}' does nothing here: press ? for the keys", True
-            if y is None:
-                continue
-            seconds = time.monotonic() - t0
-            note: dict[str, Any] = {"node": question, "path": ancestors, "accepted": accepted}
-            if kind == "fan_in":
-                note["transcript"] = pairs(transcript)
-            if suggestion is not None:
-                note["ml"] = step_json(suggestion)
-            step = 0 if kind == "fan_out" else frame.fan_ins
-            aid, status = self._commit_step(
-                kind, step, self.task.is_primitive(context, question), y, seconds, note, question
-            )
-            if status != "open":
-                raise Reclaimed()
-            overseer.taken.append(aid)
-            self.calls += 1
-            self.summary.calls += 1
-            self.seconds.append(seconds)
-            return y
