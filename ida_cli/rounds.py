@@ -24,11 +24,11 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
-from adversary.select import gumbel_top_k
 from ida_cli.amplify import Walker
 from ida_cli.errors import Interrupted, UsageError
 from ida_cli.ml import ML
 from ida_cli.overseer import ScriptedOverseer
+from ida_cli.pick import PICK_CANDIDATES_MIN, PICK_CANDIDATES_PER_QUESTION, pick_by_adversary
 from ida_cli.round_options import RoundOptions, RoundResult, check_options, make_strategy
 from ida_cli.scorer import Scorer
 from ida_cli.store import Store, claims, records
@@ -42,10 +42,6 @@ T = TypeVar("T")
 
 FLUSH_SECONDS = 1.0
 FLUSH_TREES = 500
-# --pick adversary scores this many random candidates per picked question, and at least the floor
-PICK_CANDIDATES_PER_QUESTION = 20
-PICK_CANDIDATES_MIN = 2000
-PICK_CHUNK = 4096  # candidates per batched ML / adversary call
 
 
 def run_round(
@@ -258,37 +254,6 @@ def make_walker(
         confidence=opts.confidence,
         temperature=opts.temperature,
     )
-
-
-def pick_by_adversary(
-    candidates: list[dict[str, Any]],
-    k: int,
-    temperature: float,
-    rng: np.random.Generator,
-    ml: ML,
-    scorer: Scorer,
-) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """`--pick adversary` (SPEC 2): ML answers every candidate question and the adversary scores
-    the answers (batched), then Gumbel-top-k over −S/τ picks k of them, so the round goes where ML
-    is predicted to fail. Returns the picked rows in question-id order and what the round's params
-    keep of the pick."""
-    scores: list[float] = []
-    for at in range(0, len(candidates), PICK_CHUNK):
-        chunk = candidates[at : at + PICK_CHUNK]
-        answers = ml.answer([(r["context"], r["question"]) for r in chunk])
-        scores += scorer.score(
-            [(r["context"], r["question"], a) for r, (a, _) in zip(chunk, answers, strict=True)],
-            [lp for _, lp in answers],
-        )
-    s = np.asarray(scores, dtype=float)
-    chosen = gumbel_top_k(s, k, temperature, rng)
-    picked = sorted(chosen, key=lambda i: int(candidates[i]["id"]))
-    info = {
-        "pick_candidates": len(candidates),
-        "pick_score_mean": float(s[chosen].mean()) if chosen else None,
-        "candidates_score_mean": float(s.mean()) if len(s) else None,
-    }
-    return [candidates[i] for i in picked], info
 
 
 def _ml_batches(walker: Walker) -> int:
