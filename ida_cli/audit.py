@@ -24,7 +24,7 @@ from ida_cli.localize import (
     summary,
     top,
 )
-from ida_cli.store import Store, records
+from ida_cli.store import Store, records, treestore
 from ida_cli.store.db import next_id, now
 from ida_cli.tasks import USER
 from ida_cli.tasks.base import UNKNOWN
@@ -101,7 +101,7 @@ def audit(
     """Audit one stored tree (oracle None: the scripted one) and store the result."""
     check_order(order)
     with store.read() as con:
-        tree = records.load_tree(con, tree_id)
+        tree = treestore.load_tree(con, tree_id)
     started = now()
     result = _one(tree, order, oracle, seed, Scores(store))
     _store(store, [result], oracle, started)
@@ -123,7 +123,7 @@ def audit_round(
             raise NotFound(f"no round with id {round_id}: see `ida export --table rounds` for the ids")
         sql = "SELECT id FROM trees WHERE round_id = ? ORDER BY id"
         ids = [r[0] for r in con.execute(sql, [round_id]).fetchall()]
-        trees = [records.load_tree(con, i) for i in ids]
+        trees = [treestore.load_tree(con, i) for i in ids]
     started, scores = now(), Scores(store)
     out = RoundAudit(round_id, len(trees), [], [])
     try:
@@ -165,7 +165,7 @@ def top_nodes(
     if k < 1:
         raise UsageError("--top must be at least 1")
     with store.read() as con:
-        tree = records.load_tree(con, tree_id)
+        tree = treestore.load_tree(con, tree_id)
     check_structure(tree)
     scores, source, warning = Scores(store)(tree)
     return tree, top(tree, scores, k), scores, source, warning

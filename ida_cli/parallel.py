@@ -5,7 +5,7 @@ The picked rows are cut into contiguous chunks. A worker builds the round's walk
 `rounds.make_walker` (loading the model and adversary versions the parent has, if any) and walks a
 chunk from its position in the round, so each tree draws from the generator of its question id and,
 under an α schedule, uses the strategy of its position: the trees are those of the serial round.
-The worker then lays the chunk out as rows with `records.write_trees` (the serial round's own code)
+The worker then lays the chunk out as rows with `treestore.write_trees` (the serial round's own code)
 in an in-memory database of the project's schema, ids from 1, and returns Arrow tables and its
 tallies; the parent shifts the ids past the database's and inserts the chunks in order, so tree,
 node and action ids come out as in the serial round too. JSON encoding and building rows, most of

@@ -16,7 +16,7 @@ from ida_cli.ml import ML
 from ida_cli.round_options import RoundOptions, RoundResult
 from ida_cli.rounds import _tally, make_walker
 from ida_cli.scorer import Scorer
-from ida_cli.store import Store, records
+from ida_cli.store import Store, treestore
 from ida_cli.tree import Node, Tree
 
 # the id columns write_trees fills, table by table, with the table each one's ids belong to
@@ -70,11 +70,11 @@ def warm_up() -> None:
 
 
 def _layout(trees: list[Tree], session_id: str | None) -> dict[str, Any]:
-    """The rows records.write_trees makes of `trees`, as Arrow tables with ids from 1."""
+    """The rows treestore.write_trees makes of `trees`, as Arrow tables with ids from 1."""
     con = _SCRATCH[0]
     con.execute("BEGIN TRANSACTION")
     try:
-        records.write_trees(con, trees, session_id)
+        treestore.write_trees(con, trees, session_id)
         return {t: con.execute(f"SELECT * FROM {t} ORDER BY id").to_arrow_table() for t in ID_COLUMNS}
     finally:
         con.execute("ROLLBACK")

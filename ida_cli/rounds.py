@@ -31,7 +31,7 @@ from ida_cli.overseer import ScriptedOverseer
 from ida_cli.pick import PICK_CANDIDATES_MIN, PICK_CANDIDATES_PER_QUESTION, pick_by_adversary
 from ida_cli.round_options import RoundOptions, RoundResult, check_options, make_strategy
 from ida_cli.scorer import Scorer
-from ida_cli.store import Store, claims, records
+from ida_cli.store import Store, claims, records, treestore
 from ida_cli.tasks import get_task
 from ida_cli.tree import Tree
 
@@ -125,7 +125,7 @@ def _walk(
     def flush() -> None:
         nonlocal pending, last_flush
         if pending:
-            _, interrupted = commit(store, lambda con: records.write_trees(con, pending, session_id))
+            _, interrupted = commit(store, lambda con: treestore.write_trees(con, pending, session_id))
             result.tree_ids.extend(t.id for t in pending)
             pending = []
             if interrupted:

@@ -7,14 +7,14 @@ from pathlib import Path
 
 from ida_cli.errors import ParseError, UsageError
 from ida_cli.outputs import atomic_path
-from ida_cli.store import Store, records
+from ida_cli.store import Store, records, treestore
 from ida_cli.tasks import BUILTIN, USER, get_task
 from ida_cli.tree import Tree, tree_from_json
 
 
 def show(store: Store, tree_id: int) -> Tree:
     with store.read() as con:
-        return records.load_tree(con, tree_id)
+        return treestore.load_tree(con, tree_id)
 
 
 def export(store: Store, tree_id: int, path: Path) -> Tree:
@@ -69,7 +69,7 @@ def import_file(store: Store, path: Path) -> Tree:
     tree = parse_file(path)
     node_ids = [n.id for n in tree.root.walk()]
     with store.write() as con:
-        taken = records.tree_ids_taken(con, tree.id, node_ids)
+        taken = treestore.tree_ids_taken(con, tree.id, node_ids)
         if taken:
             raise UsageError(f"{path}: {taken}: export it again with other ids or use another --db")
         d = digest(tree.task, tree.context)
@@ -92,7 +92,7 @@ def import_file(store: Store, path: Path) -> Tree:
                 [],
             )
             tree.context_id = first
-        records.write_trees(con, [tree], None)
+        treestore.write_trees(con, [tree], None)
     return tree
 
 

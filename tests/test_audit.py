@@ -19,7 +19,7 @@ from ida_cli.audit import Scores
 from ida_cli.errors import UsageError
 from ida_cli.localize import ScriptedOracle, child_order, localize
 from ida_cli.overseer import ScriptedOverseer
-from ida_cli.store import Store, records
+from ida_cli.store import Store, treestore
 from ida_cli.tasks import BUILTIN, get_task
 from ida_cli.tree import Node, Tree
 from tests.conftest import ROOT, Run
@@ -138,7 +138,7 @@ def _round(ida: Run, db: Path, task: str = "permutation", count: int = 4, skip: 
     store, rng, culprits = Store(db), np.random.default_rng(3), {}
     with store.read() as con:
         trees = [
-            records.load_tree(con, i) for (i,) in con.execute("SELECT id FROM trees ORDER BY id").fetchall()
+            treestore.load_tree(con, i) for (i,) in con.execute("SELECT id FROM trees ORDER BY id").fetchall()
         ]
     with store.write() as con:
         for tree in trees[skip:]:
@@ -146,7 +146,7 @@ def _round(ida: Run, db: Path, task: str = "permutation", count: int = 4, skip: 
             for table in ("actions", "nodes"):
                 con.execute(f"DELETE FROM {table} WHERE tree_id = ?", [tree.id])
             con.execute("DELETE FROM trees WHERE id = ?", [tree.id])
-            records.write_trees(con, [got[0]], None)  # fresh node ids, the culprit's among them
+            treestore.write_trees(con, [got[0]], None)  # fresh node ids, the culprit's among them
             culprits[tree.id] = got[1].id
     return culprits
 

@@ -37,7 +37,7 @@ again; replay ignores superseded actions. A stored step that the replay no longe
 pinned model vanished and ML now answers differently) is superseded by a "void" record, and the
 person is told. Skips and flags are actions too (result {"skip": reason} / {"flag": reason}).
 
-Finishing a tree. One transaction writes the tree and its nodes with `records.write_trees`
+Finishing a tree. One transaction writes the tree and its nodes with `treestore.write_trees`
 (passing the tree with no actions) and then links the item's live steps to it: each step's
 tree_id and node_id are set, in the walker's order, which is the order the steps were replayed
 or given. So each answer is stored exactly once, and a finished tree's actions are exactly the

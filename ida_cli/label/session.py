@@ -30,7 +30,7 @@ from ida_cli.label.screen import Progress
 from ida_cli.label.term import Term
 from ida_cli.ml import ML
 from ida_cli.scorer import Scorer, require
-from ida_cli.store import Store, records
+from ida_cli.store import Store, records, treestore
 from ida_cli.store.claims import Heartbeat
 from ida_cli.tasks import get_task
 from ida_cli.tree import Tree
@@ -297,7 +297,7 @@ class LabelSession(Desk):
                     return status
                 tree.id = 0  # fresh ids on every attempt (a failed one rolled back)
                 tree.seconds = lrec.item_seconds(con, item.id)
-                records.write_trees(con, [tree], None)
+                treestore.write_trees(con, [tree], None)
                 lrec.link_actions(
                     con, [(aid, tree.id, a.node.id) for aid, a in zip(taken, actions, strict=True)]
                 )
