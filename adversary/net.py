@@ -7,6 +7,7 @@ sure ML was. The head predicts p = P(ML is wrong); S = −p, so L_Adv = (S + ℓ
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -82,43 +83,82 @@ def build(payload: dict[str, Any]) -> AdvNet:
 
 class Calibrator:
     """Raw P(wrong) and ML's log p → calibrated P(wrong) by a logistic stack of the two (Platt
-    scaling with ML's confidence as a second input), stored as plain lists so that a checkpoint
-    loads with weights_only=True. Adversaries saved before the stack keep their isotonic map.
+    scaling with ML's confidence as a second input), one stack per kind of output (answer,
+    fan_out, fan_in) where the held-out nodes have enough of that kind, else the stack of all of
+    them; stored as plain lists so that a checkpoint loads with weights_only=True. Adversaries
+    saved before the stack keep their isotonic map, those saved before the kinds their one stack.
 
     The network trains on contexts ML trained on, where ML's confidence says little (it remembers
     them); the stack is fit on the held-out contexts, which ML never saw, as the questions a round
     asks are. Without it the adversary fell below ML's own confidence on fresh contexts (shortpath,
     0.953 against 0.966). An isotonic map on top cost ranking: its steps tie most scores where
-    errors are rare (wildcard, 2.6% wrong: 0.87 against 0.99 on held-out nodes; bench/RESULTS.md)."""
+    errors are rare (wildcard, 2.6% wrong: 0.87 against 0.99 on held-out nodes). ML's log p says
+    more of its answers than of its imitated steps, so one stack for all weighed it as for the
+    steps, which are most of the rows (bench/RESULTS.md)."""
+
+    MIN_KIND = 200  # held-out nodes of one kind (with both outcomes) for a stack of its own
 
     def __init__(
-        self, x: list[float] | None = None, y: list[float] | None = None, stack: list[float] | None = None
+        self,
+        x: list[float] | None = None,
+        y: list[float] | None = None,
+        stack: list[float] | None = None,
+        kinds: dict[str, list[float]] | None = None,
     ) -> None:
         self.x, self.y, self.stack = list(x or []), list(y or []), list(stack or [])
+        self.kinds = {k: list(v) for k, v in (kinds or {}).items()}
 
     @classmethod
     def from_payload(cls, payload: dict[str, Any]) -> Calibrator:
-        return cls(payload["calib_x"], payload["calib_y"], payload.get("calib_stack"))
+        return cls(
+            payload["calib_x"], payload["calib_y"], payload.get("calib_stack"), payload.get("calib_kinds")
+        )
 
-    def to_payload(self) -> dict[str, list[float]]:
-        return {"calib_x": self.x, "calib_y": self.y, "calib_stack": self.stack}
+    def to_payload(self) -> dict[str, Any]:
+        return {"calib_x": self.x, "calib_y": self.y, "calib_stack": self.stack, "calib_kinds": self.kinds}
 
     @classmethod
-    def fit(cls, raw: np.ndarray, errors: np.ndarray, logps: np.ndarray) -> Calibrator:
-        from sklearn.linear_model import LogisticRegression
-
-        if len(raw) < 10 or errors.all() or not errors.any():
+    def fit(
+        cls, raw: np.ndarray, errors: np.ndarray, logps: np.ndarray, kinds: Sequence[str] | None = None
+    ) -> Calibrator:
+        stack = _stack(raw, errors, logps)
+        if stack is None:
             return cls()
-        lr = LogisticRegression(C=1.0).fit(_features(raw, logps), errors)
-        return cls(stack=[*(float(w) for w in lr.coef_[0]), float(lr.intercept_[0])])
+        per_kind: dict[str, list[float]] = {}
+        if kinds is not None:
+            kind_of = np.asarray(kinds)
+            for kind in sorted(set(kind_of.tolist())):
+                at = kind_of == kind
+                if at.sum() >= cls.MIN_KIND and (own := _stack(raw[at], errors[at], logps[at])) is not None:
+                    per_kind[str(kind)] = own
+        return cls(stack=stack, kinds=per_kind)
 
-    def __call__(self, raw: np.ndarray, logps: np.ndarray) -> np.ndarray:
+    def __call__(
+        self, raw: np.ndarray, logps: np.ndarray, kind: str | Sequence[str] | None = None
+    ) -> np.ndarray:
+        """Calibrated P(wrong); `kind` names the kind of output of all rows, or of each."""
         if self.stack:
-            z = _features(raw, logps) @ np.asarray(self.stack[:2]) + self.stack[2]
+            raw, logps = np.asarray(raw, dtype=float), np.asarray(logps, dtype=float)
+            weights = np.tile(np.asarray(self.stack), (len(raw), 1))
+            if self.kinds and kind is not None:
+                kinds = [kind] * len(raw) if isinstance(kind, str) else list(kind)
+                for i, k in enumerate(kinds):
+                    if k in self.kinds:
+                        weights[i] = self.kinds[k]
+            z = (_features(raw, logps) * weights[:, :2]).sum(axis=1) + weights[:, 2]
             return np.asarray(1.0 / (1.0 + np.exp(-z)), dtype=float)
         if self.x:  # an adversary saved before the stack: its isotonic map of the raw score
             return np.interp(raw, self.x, self.y)
         return np.asarray(raw, dtype=float)
+
+
+def _stack(raw: np.ndarray, errors: np.ndarray, logps: np.ndarray) -> list[float] | None:
+    from sklearn.linear_model import LogisticRegression
+
+    if len(raw) < 10 or errors.all() or not errors.any():
+        return None
+    lr = LogisticRegression(C=1.0).fit(_features(raw, logps), errors)
+    return [*(float(w) for w in lr.coef_[0]), float(lr.intercept_[0])]
 
 
 def _features(raw: np.ndarray, logps: np.ndarray) -> np.ndarray:

@@ -1,5 +1,6 @@
 """Training the adversary: L_Adv = (S + ℓ)² with S = −P(wrong) and ℓ ML's 0/1 error (SPEC 2.2),
-early stopping on held-out contexts, then isotonic calibration on the same held-out slice."""
+early stopping on held-out contexts, then a calibration (adversary.net.Calibrator) fit on the same
+held-out slice."""
 
 from __future__ import annotations
 
@@ -170,9 +171,9 @@ def fit(
     half = np.array([judged.groups[i] % (2 * held_every) == 0 for i in held_idx])
     if half.all() or not half.any():
         half = np.arange(len(held_idx)) % 2 == 0
-    held_lp = logps[held_idx]
-    calibrator = Calibrator.fit(raw[half], errors[half], held_lp[half])
-    p = calibrator(raw[~half], held_lp[~half])
+    held_lp, kinds = logps[held_idx], np.asarray(judged.modes)[held_idx]
+    calibrator = Calibrator.fit(raw[half], errors[half], held_lp[half], kinds[half].tolist())
+    p = calibrator(raw[~half], held_lp[~half], kinds[~half].tolist())
     rep = errors[~half]
     metrics = {
         "steps": step,
@@ -187,7 +188,13 @@ def fit(
         "brier": brier(p, rep),
         "calibration_nodes": int(half.sum()),
     }
-    calibrator = Calibrator.fit(raw, errors, held_lp)  # the stored map uses every held-out node
+    answers = kinds[~half] == "answer"  # the nodes a round scores (the eval's AUROC is on answers)
+    if answers.any():
+        metrics["auroc_answers"] = auroc(-p[answers], rep[answers])
+        metrics["auroc_uncertainty_answers"] = auroc(held_lp[~half][answers], rep[answers])
+    calibrator = Calibrator.fit(
+        raw, errors, held_lp, kinds.tolist()
+    )  # the stored map uses every held-out node
     payload = {
         "config": cfg.to_dict(),
         "confidence_prior": net.confidence_prior,

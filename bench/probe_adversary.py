@@ -93,6 +93,8 @@ def main() -> None:
                 "train_error_rate": r["metrics"]["ml_error_rate"],
                 "held_auroc": round(r["metrics"]["auroc"], 3),
                 "held_auroc_uncertainty": round(r["metrics"]["auroc_uncertainty"], 3),
+                "held_auroc_answers": r["metrics"].get("auroc_answers"),
+                "held_auroc_uncertainty_answers": r["metrics"].get("auroc_uncertainty_answers"),
                 "eval_nodes": quality["adversary_nodes"],
                 "eval_error_rate": round(quality["ml_node_error_rate"], 4),
                 "eval_auroc": round(quality["adversary_auroc"], 3),

@@ -200,7 +200,7 @@ class AdvScorer:
         p = predict(
             self.net, self.ml, [c for c, _, _ in items], inputs, outputs, np.asarray(logps), self.table
         )
-        return [-float(v) for v in self.calibrator(p, np.asarray(logps))]
+        return [-float(v) for v in self.calibrator(p, np.asarray(logps), "answer")]
 
     def score_steps(self, mode: str, items: Sequence[tuple[JSON, JSON, Any, Any]]) -> list[float]:
         """Adv.fan_out(Q, Y) / Adv.fan_in(Q, transcript, Y): S for ML's imitation Y of the overseer's
@@ -218,7 +218,7 @@ class AdvScorer:
         from adversary.train import predict
 
         p = predict(self.net, self.ml, [c for c, *_ in items], inputs, outputs, np.asarray(logps), self.table)
-        return [-float(v) for v in self.calibrator(p, np.asarray(logps))]
+        return [-float(v) for v in self.calibrator(p, np.asarray(logps), mode)]
 
 
 def load_scorer(

@@ -53,6 +53,37 @@ def test_the_stack_takes_mls_confidence_where_the_raw_score_misses_it() -> None:
     assert np.allclose(again(raw[test], logps[test]), cal(raw[test], logps[test]))
 
 
+def test_each_kind_of_output_gets_its_own_stack() -> None:
+    """ML's log p says much of its answers and little of its imitated steps: one stack for both,
+    fit mostly on steps, ranks the answers worse than a stack of their own."""
+    rng = np.random.default_rng(2)
+    n_steps, n_answers = 6000, 1000
+    kinds = ["fan_out"] * n_steps + ["answer"] * n_answers
+    errors = rng.random(n_steps + n_answers) < 0.3
+    signal = np.where(errors, 1.0, 0.0)
+    on_answer = np.arange(n_steps + n_answers) >= n_steps
+    raw = np.clip(
+        0.3 + 0.2 * np.where(on_answer, 0.2, 1.0) * signal + rng.normal(0, 0.1, len(kinds)), 0.01, 0.99
+    )
+    logps = -np.where(on_answer, 2.0, 0.1) * signal + rng.normal(0, 0.5, len(kinds))
+    train = rng.random(len(kinds)) < 0.5
+    kind_arr = np.asarray(kinds)
+    one = Calibrator.fit(raw[train], errors[train], logps[train])
+    per = Calibrator.fit(raw[train], errors[train], logps[train], kind_arr[train].tolist())
+    assert set(per.kinds) == {"answer", "fan_out"}
+    test = ~train & on_answer
+    assert (
+        auroc(-per(raw[test], logps[test], "answer"), errors[test])
+        > auroc(-one(raw[test], logps[test]), errors[test]) + 0.02
+    )
+    # per row, and through the payload
+    again = Calibrator.from_payload(per.to_payload())
+    mixed = kind_arr[~train].tolist()
+    assert np.allclose(again(raw[~train], logps[~train], mixed), per(raw[~train], logps[~train], mixed))
+    # a kind without a stack of its own falls back to the stack of all
+    assert np.allclose(per(raw[:5], logps[:5], "fan_in"), one(raw[:5], logps[:5]))
+
+
 def test_an_adversary_saved_before_the_stack_keeps_its_isotonic_map() -> None:
     old = Calibrator.from_payload({"calib_x": [0.0, 1.0], "calib_y": [0.0, 0.5]})
     assert np.allclose(old(np.array([0.2, 0.8]), np.array([-9.0, 0.0])), [0.1, 0.4])
