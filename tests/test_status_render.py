@@ -54,3 +54,35 @@ def test_status_shows_each_annotators_progress() -> None:
     assert ["annotator", "done", "skipped", "open", "expired", "steps", "median", "s", "live"] in lines
     assert ["ann", "4", "1", "1", "0", "17", "2.500", "yes"] in lines
     assert ["bob", "2", "0", "0", "1", "6", "-", "no"] in lines
+
+
+ROUND = {
+    "round": 3,
+    "task": "wildcard",
+    "strategy": "adversary",
+    "oracle": "scripted",
+    "questions": 38,
+    "overseer_calls": 90,
+    "primitive_calls": 40,
+    "model_calls": 120,
+    "nodes": 300,
+    "recursions_per_step": 1.0,
+    "accuracy": 0.95,
+    "correct": 38,
+    "with_truth": 40,
+    "seconds": 2.0,
+    "nodes_per_second": 150.0,
+}
+
+
+def test_a_round_says_how_many_picked_questions_were_taken_meanwhile() -> None:
+    from ida_cli.cli.render import round_table
+
+    def text(doc: dict[str, object]) -> str:
+        console = Console(width=120, record=True, color_system=None)
+        console.print(round_table(doc))
+        return " ".join(w for w in console.export_text().split() if w not in "│┃")
+
+    assert "questions 38 overseer calls 90 (40 primitive)" in text(ROUND)
+    taken = text({**ROUND, "taken_meanwhile": 2})
+    assert "questions 38 (2 picked were taken up by a person or another round meanwhile)" in taken

@@ -57,8 +57,14 @@ def round_table(doc: dict[str, Any]) -> Group:
     table.add_column(justify="right", style="bold")
     table.add_column()
     acc = doc["accuracy"]
+    taken = doc.get("taken_meanwhile")
     rows = [
-        ("questions", doc["questions"]),
+        (
+            "questions",
+            doc["questions"]
+            if not taken
+            else f"{doc['questions']} ({taken} picked were taken up by a person or another round meanwhile)",
+        ),
         ("overseer calls", f"{doc['overseer_calls']} ({doc['primitive_calls']} primitive)"),
         ("model calls", doc["model_calls"]),
         ("nodes", doc["nodes"]),
