@@ -11,7 +11,8 @@ VARIANT (which answer rows, labelled how; the overseer's fan-out / fan-in rows a
 The database and its checkpoints are copied first (the original is not written). Prints one JSON
 line: both AUROCs on the same nodes, and how noisy the stored targets were.
 PROBE_PRIOR=0 trains the adversary without its confidence prior (adversary.net.AdvNet), as before
-the seventh session."""
+the seventh session. PROBE_LAYERS, PROBE_WIDTH (default 2, 128) size its network and PROBE_PATIENCE
+(default 4) is how many evaluations, 50 steps apart, may pass without a better held-out Brier."""
 
 from __future__ import annotations
 
@@ -68,7 +69,15 @@ def main() -> None:
     r = adversarial.train_adversary(
         store,
         adversarial.TrainAdvOptions(
-            task=task_name, minutes=60, max_steps=steps, seed=seed, eval_every=50, patience=4, max_rows=20000
+            task=task_name,
+            minutes=60,
+            max_steps=steps,
+            seed=seed,
+            eval_every=50,
+            patience=int(os.environ.get("PROBE_PATIENCE", 4)),
+            max_rows=20000,
+            layers=int(os.environ.get("PROBE_LAYERS", 2)),
+            width=int(os.environ.get("PROBE_WIDTH", 128)),
         ),
     )
     ml = load_model(store, task_name)
@@ -86,6 +95,9 @@ def main() -> None:
                 "variant": variant,
                 "prior": prior,
                 "steps": steps,
+                "steps_run": r["metrics"]["steps"],
+                "layers": int(os.environ.get("PROBE_LAYERS", 2)),
+                "width": int(os.environ.get("PROBE_WIDTH", 128)),
                 "seed": seed,
                 "model_version": ml.version,
                 "answer_rows": len(answer_rows),
