@@ -192,9 +192,8 @@ def fit(
     if answers.any():
         metrics["auroc_answers"] = auroc(-p[answers], rep[answers])
         metrics["auroc_uncertainty_answers"] = auroc(held_lp[~half][answers], rep[answers])
-    calibrator = Calibrator.fit(
-        raw, errors, held_lp, kinds.tolist()
-    )  # the stored map uses every held-out node
+    # the stored map uses every held-out node
+    calibrator = Calibrator.fit(raw, errors, held_lp, kinds.tolist())
     payload = {
         "config": cfg.to_dict(),
         "confidence_prior": net.confidence_prior,
