@@ -141,10 +141,9 @@ class Calibrator:
             raw, logps = np.asarray(raw, dtype=float), np.asarray(logps, dtype=float)
             weights = np.tile(np.asarray(self.stack), (len(raw), 1))
             if self.kinds and kind is not None:
-                kinds = [kind] * len(raw) if isinstance(kind, str) else list(kind)
-                for i, k in enumerate(kinds):
-                    if k in self.kinds:
-                        weights[i] = self.kinds[k]
+                kinds = np.full(len(raw), kind) if isinstance(kind, str) else np.asarray(kind)
+                for k, stack in self.kinds.items():
+                    weights[kinds == k] = stack
             z = (_features(raw, logps) * weights[:, :2]).sum(axis=1) + weights[:, 2]
             return np.asarray(1.0 / (1.0 + np.exp(-z)), dtype=float)
         if self.x:  # an adversary saved before the stack: its isotonic map of the raw score

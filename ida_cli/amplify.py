@@ -24,6 +24,7 @@ from typing import Any, cast
 import numpy as np
 
 from adversary.select import Choice, FullStrategy, Strategy
+from ida_cli.distill_targets import DISTILL_MAX_NODES
 from ida_cli.errors import IdaError, UsageError
 from ida_cli.ml import ML
 from ida_cli.overseer import (
@@ -42,7 +43,7 @@ DEFAULT_MAX_DEPTH = 200
 DEFAULT_CONCURRENCY = 64
 # H' asks ML for steps only while a tree has fewer nodes than this (then H' is H): an ML that
 # decomposes badly but confidently cannot grow a tree without bound (the distillation walk's bound)
-PRIMED_MAX_NODES = 2000
+PRIMED_MAX_NODES = DISTILL_MAX_NODES
 __all__ = ["FullStrategy", "Strategy", "WalkError", "Walker"]
 
 

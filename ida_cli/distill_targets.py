@@ -106,12 +106,12 @@ def distill(
     seed: int = 0,
     max_depth: int = DISTILL_MAX_DEPTH,
     max_nodes: int = DISTILL_MAX_NODES,
-    concurrency: int = 64,
+    concurrency: int | None = None,
 ) -> list[Tree]:
     """The distillation walk (SPEC 2.4): ML decomposes, answers and recombines (strategy full, up to
     the guards, where ML's answer stands in): zero overseer calls. Trees have source "distill"."""
     from adversary.select import FullStrategy
-    from ida_cli.amplify import Walker
+    from ida_cli.amplify import DEFAULT_CONCURRENCY, Walker
     from ida_cli.overseer import ModelOverseer
 
     walker = Walker(
@@ -124,4 +124,4 @@ def distill(
         max_nodes=max_nodes,
         source="distill",
     )
-    return list(walker.walk_many(items, concurrency))
+    return list(walker.walk_many(items, concurrency or DEFAULT_CONCURRENCY))

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from ida_cli.errors import IdaError
 from ida_cli.store.db import now
 
 if TYPE_CHECKING:
@@ -68,9 +69,7 @@ class Heartbeat:
     server away for a moment) are ignored."""
 
     def __init__(self, store: Store, session_id: str) -> None:
-        from ida_cli.errors import IdaError
-
-        self.store, self.session_id, self._errors = store, session_id, IdaError
+        self.store, self.session_id = store, session_id
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="ida-heartbeat", daemon=True)
 
@@ -80,7 +79,7 @@ class Heartbeat:
     def _run(self) -> None:
         every = heartbeat_every()
         while not self._stop.wait(every):
-            with contextlib.suppress(self._errors), self.store.write() as con:
+            with contextlib.suppress(IdaError), self.store.write() as con:
                 heartbeat(con, self.session_id)
 
     def stop(self) -> None:
