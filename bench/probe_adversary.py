@@ -12,7 +12,10 @@ The database and its checkpoints are copied first (the original is not written).
 line: both AUROCs on the same nodes, and how noisy the stored targets were.
 PROBE_PRIOR=0 trains the adversary without its confidence prior (adversary.net.AdvNet), as before
 the seventh session. PROBE_LAYERS, PROBE_WIDTH (default 2, 128) size its network and PROBE_PATIENCE
-(default 4) is how many evaluations, 50 steps apart, may pass without a better held-out Brier."""
+(default 4) is how many evaluations, 50 steps apart, may pass without a better held-out Brier.
+PROBE_EVAL_EXTRA=N first adds N eval questions on fresh contexts to the copy (4 to a context, seed
+PROBE_EVAL_SEED, default 7), for a larger sample of contexts; `eval_gap` is the adversary's AUROC
+minus ML's confidence's with a 95% bootstrap interval over contexts."""
 
 from __future__ import annotations
 
@@ -27,6 +30,7 @@ from scratch import copy_db  # bench/scratch.py
 
 from ida_cli import adversarial
 from ida_cli.evaluate import adversary_quality, expert_steps
+from ida_cli.questions import generate
 from ida_cli.store import Store
 from ida_cli.store.records import loads
 from ida_cli.tasks import get_task
@@ -42,9 +46,16 @@ def main() -> None:
     store = Store(db)
     with store.read() as con:
         task_name = resolve_task(con, None)
+        size = con.execute("SELECT max(size) FROM questions WHERE split = 'eval'").fetchone()[0]
+        own = con.execute("SELECT DISTINCT context_id FROM questions WHERE split = 'eval'").fetchall()
+        original = {r[0] for r in own}
+    extra = int(os.environ.get("PROBE_EVAL_EXTRA", 0))
+    if extra:
+        generate(store, task_name, size, extra, int(os.environ.get("PROBE_EVAL_SEED", 7)), "eval", 4)
+    with store.read() as con:
         rows = gather(con, task_name, False)
         evals = con.execute(
-            """SELECT c.data, q.question FROM questions q JOIN contexts c ON c.id = q.context_id
+            """SELECT c.id, c.data, q.question FROM questions q JOIN contexts c ON c.id = q.context_id
                WHERE q.task = ? AND q.split = 'eval' ORDER BY q.id""",
             [task_name],
         ).fetchall()
@@ -82,12 +93,22 @@ def main() -> None:
     )
     ml = load_model(store, task_name)
     assert ml is not None
-    nodes = []
-    for data, q in evals:
+    nodes, groups = [], []
+    for cid, data, q in evals:
         ctx = loads(data)
         walk = expert_steps(task, ctx, json.loads(q), 10**6)
-        nodes += [(ctx, sq) for mode, sq, _, _ in walk if mode == "fan_out"]
-    quality = adversary_quality(store, task, ml, nodes)
+        for mode, sq, _, _ in walk:
+            if mode == "fan_out":
+                nodes.append((ctx, sq))
+                groups.append(cid)
+    quality = adversary_quality(store, task, ml, nodes, groups)
+    gap_keys = ("adversary_auroc_gap", "adversary_auroc_gap_low", "adversary_auroc_gap_high")
+    before = None
+    if extra:  # the same adversary on the database's own eval contexts alone, for comparison
+        keep = [i for i, c in enumerate(groups) if c in original]
+        q0 = adversary_quality(store, task, ml, [nodes[i] for i in keep], [groups[i] for i in keep])
+        before = [q0["adversary_contexts"], round(q0["adversary_auroc"], 3)]
+        before += [round(q0["uncertainty_auroc"], 3)] + [round(q0[k], 4) for k in gap_keys]
     print(
         json.dumps(
             {
@@ -111,6 +132,10 @@ def main() -> None:
                 "eval_error_rate": round(quality["ml_node_error_rate"], 4),
                 "eval_auroc": round(quality["adversary_auroc"], 3),
                 "eval_auroc_uncertainty": round(quality["uncertainty_auroc"], 3),
+                "eval_extra": extra,
+                "eval_contexts": quality["adversary_contexts"],
+                "eval_gap": [round(quality[k], 4) for k in gap_keys],
+                "own_eval_contexts_auroc_conf_gap": before,
                 "wall": round(time.perf_counter() - t0, 1),
             }
         ),

@@ -74,7 +74,6 @@ def evaluate(
     strict = task_name == "user"
     slots: dict[int, list[list[int]]] = {}
     answers: list[Example] = []
-    nodes: list[tuple[JSON, JSON]] = []  # eval-split nodes with ground truth, for the adversary
     steps: list[Example] = []
     for cid, data, q, truth in rows:
         ctx, question, answer = loads(data), json.loads(q), json.loads(truth)
@@ -96,8 +95,6 @@ def evaluate(
             and len({e.group for e in steps}) < IMITATION_QUESTIONS
         ):
             for mode, sq, transcript, y in expert_steps(task, ctx, question, IMITATION_STEPS - len(steps)):
-                if mode == "fan_out" and len(nodes) < ADVERSARY_NODES:
-                    nodes.append((ctx, sq))
                 steps.append(
                     Example(
                         cid,
@@ -127,15 +124,47 @@ def evaluate(
             got = [ok for ex, ok in zip(steps, step_hits, strict=True) if ex.kind == mode]
             result[f"{mode}_accuracy"] = sum(got) / len(got) if got else None
             result[f"{mode}_steps"] = len(got)
-    result.update(adversary_quality(store, task, ml, nodes))
+    if task.has_expert:
+        nodes, groups = adversary_nodes(task, rows, ADVERSARY_NODES)
+        result.update(adversary_quality(store, task, ml, nodes, groups))
     _store_metrics(store, result)
     return result
 
 
-def adversary_quality(store: Store, task: Task, ml: Any, nodes: list[tuple[JSON, JSON]]) -> dict[str, Any]:
+def adversary_nodes(
+    task: Task, rows: list[tuple[Any, ...]], limit: int
+) -> tuple[list[tuple[JSON, JSON]], list[int]]:
+    """Up to `limit` nodes of the scripted trees of eval questions, and each one's context id. The
+    questions are taken one per context in turn (every context's first, then every second, ...):
+    the nodes of one context share its failure modes, so spreading them over contexts is what makes
+    an AUROC on them a measurement rather than a few contexts' anecdote."""
+    rank: dict[Any, int] = {}
+    ranked = []
+    for i, row in enumerate(rows):
+        rank[row[0]] = rank.get(row[0], -1) + 1
+        ranked.append((rank[row[0]], i, row))
+    nodes: list[tuple[JSON, JSON]] = []
+    groups: list[int] = []
+    for _, _, (cid, data, q, _) in sorted(ranked, key=lambda t: (t[0], t[1])):
+        if len(nodes) >= limit:
+            break
+        ctx = loads(data)
+        for mode, sq, _, _ in expert_steps(task, ctx, json.loads(q), limit - len(nodes)):
+            if mode == "fan_out" and len(nodes) < limit:
+                nodes.append((ctx, sq))
+                groups.append(cid)
+    return nodes, groups
+
+
+def adversary_quality(
+    store: Store, task: Task, ml: Any, nodes: list[tuple[JSON, JSON]], groups: list[Any]
+) -> dict[str, Any]:
     """AUROC of −S for ML's errors and the calibration error, on held-out (eval-split) nodes with
-    ground truth, beside the same AUROC for ML's own confidence (the uncertainty baseline)."""
-    from adversary.metrics import auroc, calibration_error
+    ground truth, beside the same AUROC for ML's own confidence (the uncertainty baseline), and the
+    difference of the two with a 95% bootstrap interval over `groups` (the nodes' contexts)."""
+    import numpy as np
+
+    from adversary.metrics import auroc, auroc_gap, calibration_error
     from ida_cli.adversarial import load_scorer
 
     scorer, warning = load_scorer(store, task.name, ml, required=False)
@@ -143,9 +172,10 @@ def adversary_quality(store: Store, task: Task, ml: Any, nodes: list[tuple[JSON,
         return {}
     answers = ml.answer(nodes)
     errors = [a != task.truth(c, q) for (c, q), (a, _) in zip(nodes, answers, strict=True)]
-    scores = scorer.score(
-        [(c, q, a) for (c, q), (a, _) in zip(nodes, answers, strict=True)], [lp for _, lp in answers]
-    )
+    logps = [lp for _, lp in answers]
+    scores = scorer.score([(c, q, a) for (c, q), (a, _) in zip(nodes, answers, strict=True)], logps)
+    # an explicit, fixed generator: `ida eval` twice on one model prints one interval
+    gap = auroc_gap(scores, logps, errors, groups, np.random.default_rng(0))
     return {
         "adversary_version": scorer.version,
         "adversary_model_version": scorer.model_version,
@@ -155,7 +185,11 @@ def adversary_quality(store: Store, task: Task, ml: Any, nodes: list[tuple[JSON,
         "adversary_nodes_wrong": sum(errors),
         "ml_node_error_rate": sum(errors) / len(errors),
         "adversary_auroc": auroc(scores, errors),
-        "uncertainty_auroc": auroc([lp for _, lp in answers], errors),
+        "uncertainty_auroc": auroc(logps, errors),
+        "adversary_contexts": len(set(groups)),
+        "adversary_auroc_gap": None if gap is None else gap[0],
+        "adversary_auroc_gap_low": None if gap is None else gap[1],
+        "adversary_auroc_gap_high": None if gap is None else gap[2],
         "adversary_calibration_error": calibration_error([-x for x in scores], errors),
         "warning": warning,
     }
@@ -171,6 +205,9 @@ def _store_metrics(store: Store, result: dict[str, Any]) -> None:
         "adversary_calibration_error",
         "adversary_nodes",
         "adversary_nodes_wrong",
+        "adversary_auroc_gap",
+        "adversary_auroc_gap_low",
+        "adversary_auroc_gap_high",
     ):
         if result.get(name) is not None:
             names[name] = result[name]

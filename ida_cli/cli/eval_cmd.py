@@ -51,6 +51,12 @@ def eval_(
             f(r["adversary_auroc"]),
         )
         table.add_row("  ML's own confidence AUROC", f(r["uncertainty_auroc"]))
+        if r.get("adversary_auroc_gap") is not None:
+            table.add_row(
+                f"  adversary − confidence (95% interval over {r['adversary_contexts']} contexts)",
+                f"{r['adversary_auroc_gap']:+.3f} [{r['adversary_auroc_gap_low']:+.3f}, "
+                f"{r['adversary_auroc_gap_high']:+.3f}]",
+            )
         table.add_row("  adversary calibration error", f(r["adversary_calibration_error"]))
     table.add_row("overseer calls so far", f"{r['overseer_calls']} ({r['primitive_calls']} primitive)")
     console().print(table)
