@@ -88,7 +88,7 @@ def _annotators(con: Any) -> list[dict[str, Any]]:
     """Each `ida label` annotator's progress: questions done, skipped, open (claimed now) and
     expired (taken over after their session went away), their live steps and median seconds, and
     whether a session of theirs is live."""
-    from ida_cli.label.records import presence
+    from ida_cli.label.presence import presence
 
     items = {
         r[0]: r[1:]

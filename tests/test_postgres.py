@@ -362,17 +362,17 @@ def test_a_step_with_awkward_text_is_stored_as_given(
     quotes, backslashes, dollar signs and non-ASCII text come back unchanged."""
     from datetime import datetime
 
-    from ida_cli.label import records as lrec
+    from ida_cli.label import actions as acts
 
     db = str(tmp_path / "w.duckdb") if backend == "duckdb" else str(request.getfixturevalue("pg_url"))
     text = 'it\'s a \\\\ "quoted" $ida$ ünïcode; DROP TABLE actions; --'
     at = datetime(2026, 1, 2, 3, 4, 5, 678901)
     with Store(db).write() as con:
-        first = lrec.add_action(
+        first = acts.add_action(
             con, session_id="s'1", actor="human:o'neil ünï", kind="fan_out", step=0, primitive=True,
             result={"answer": text}, at=at, seconds=1.25, note={"item": 7, "why": text},
         )  # fmt: skip
-        second = lrec.add_action(
+        second = acts.add_action(
             con, session_id=None, actor="human:x", kind="undo", step=2, primitive=False,
             result={"undo": first}, at=at, seconds=0.0, note={"item": 7}, supersedes=first,
         )  # fmt: skip

@@ -25,7 +25,7 @@ import pytest
 
 from ida_cli.errors import DatabaseUnreachable, UsageError
 from ida_cli.label import LabelOptions, LabelSession
-from ida_cli.label import records as lrec
+from ida_cli.label import actions as acts
 from ida_cli.store import Store
 from ida_cli.store.db import next_id
 from ida_cli.tasks import get_task
@@ -379,14 +379,14 @@ def test_a_step_whose_commit_reply_is_lost_is_stored_once(
     db = str(tmp_path / "r.duckdb") if backend == "duckdb" else str(request.getfixturevalue("pg_url"))
     generate(db, 2)
     store = LosesReplies(db)
-    real = lrec.add_action
+    real = acts.add_action
 
     def add_action(con: Any, **kw: Any) -> int:
         if kw["kind"] == "fan_out":
             store.stepped = True
         return real(con, **kw)
 
-    monkeypatch.setattr(lrec, "add_action", add_action)
+    monkeypatch.setattr(acts, "add_action", add_action)
     term = AcceptingTerm(budget=6)
     session = LabelSession(store, LabelOptions("lou", task=TASK, strategy="full"), term, ExpertModels())
     session.start()

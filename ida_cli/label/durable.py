@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ida_cli.errors import DatabaseBusy, DatabaseUnreachable
+from ida_cli.label import actions as acts
 from ida_cli.label import records as lrec
 from ida_cli.label.human import Restart, describe
 from ida_cli.overseer import step_json
@@ -47,14 +48,14 @@ class DurableRecords:
     def _note(self, **extra: Any) -> dict[str, Any]:
         return {"round": self.round.id, "item": self.item.id, "question": self.item.question_id, **extra}
 
-    def void(self, stale: list[lrec.StoredAction]) -> None:
+    def void(self, stale: list[acts.StoredAction]) -> None:
         """Steps the replayed tree no longer reaches (the model's answers changed): superseded by a
         `void` record each, never deleted."""
 
         def store() -> None:
             with self.store.write() as con:
                 for act in stale:
-                    lrec.add_action(
+                    acts.add_action(
                         con,
                         session_id=self.session_id,
                         actor=self.actor,
@@ -85,8 +86,8 @@ class DurableRecords:
 
         def store() -> None:
             with self.store.write() as con:
-                if not retried or lrec.action_by_token(con, item.id, token) is None:
-                    lrec.add_action(
+                if not retried or acts.action_by_token(con, item.id, token) is None:
+                    acts.add_action(
                         con,
                         session_id=self.session_id,
                         actor=self.actor,
@@ -126,9 +127,9 @@ class DurableRecords:
 
         def store() -> tuple[int, str | None]:
             with self.store.write(writer_lock=False) as con:  # appends one action: see Store.write
-                aid = lrec.action_by_token(con, item.id, token) if retried else None
+                aid = acts.action_by_token(con, item.id, token) if retried else None
                 if aid is None:
-                    aid = lrec.add_action(
+                    aid = acts.add_action(
                         con,
                         session_id=self.session_id,
                         actor=self.actor,
@@ -165,21 +166,21 @@ class DurableRecords:
     def _undo(self, seconds: float) -> str:
         """Supersede the person's last action in this question (or the skip just before it)."""
         task, item, token, at = self.task, self.item, uuid.uuid4().hex, now()
-        found: list[lrec.StoredAction] = []  # the target, once an attempt has chosen it
+        found: list[acts.StoredAction] = []  # the target, once an attempt has chosen it
         retried: list[bool] = []
 
         def store() -> str | None:
             with self.store.write() as con:
-                if retried and found and lrec.action_by_token(con, item.id, token) is not None:
+                if retried and found and acts.action_by_token(con, item.id, token) is not None:
                     return None  # the attempt whose reply was lost did commit
                 found.clear()
-                acts = lrec.live_actions(con, item.id, ("fan_out", "fan_in", "flag"))
-                target: lrec.StoredAction | None = acts[-1] if acts else None
+                live = acts.live_actions(con, item.id, ("fan_out", "fan_in", "flag"))
+                target: acts.StoredAction | None = live[-1] if live else None
                 prev = None
                 if target is None:
                     prev = lrec.previous_item(con, item)
                     skips = (
-                        lrec.live_actions(con, prev.id, ("skip",))
+                        acts.live_actions(con, prev.id, ("skip",))
                         if prev and prev.status == "skipped"
                         else []
                     )
@@ -197,7 +198,7 @@ class DurableRecords:
                         "by another annotator"
                     )
                 found.append(target)
-                lrec.add_action(
+                acts.add_action(
                     con,
                     session_id=self.session_id,
                     actor=self.actor,

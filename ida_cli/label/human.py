@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from adversary.select import Choice
 from ida_cli.errors import ParseError
-from ida_cli.label import records as lrec
+from ida_cli.label import actions as acts
 from ida_cli.overseer import step_json
 from ida_cli.tasks.base import JSON, UNKNOWN, Answer, Ask, Step, Task, Transcript, canonical
 
@@ -59,12 +59,12 @@ class HumanOverseer:
 
     def __init__(self, session: LabelSession) -> None:
         self.session = session
-        self.actor = lrec.actor_of(session.opts.annotator)
+        self.actor = acts.actor_of(session.opts.annotator)
         self.stack: list[Frame] = []
-        self.replay: deque[lrec.StoredAction] = deque()
+        self.replay: deque[acts.StoredAction] = deque()
         self.taken: list[int] = []  # action ids of this walk's steps, in the walker's order
 
-    def begin(self, replay: list[lrec.StoredAction]) -> None:
+    def begin(self, replay: list[acts.StoredAction]) -> None:
         self.stack, self.replay, self.taken = [], deque(replay), []
 
     # the walker's calls

@@ -1,5 +1,6 @@
-"""What `ida label` reads and writes: label rounds, their items (label_items), the claims that
-serve each question to at most K annotators (label_claims), and the person's actions. Every function
+"""What `ida label` reads and writes: label rounds, their items (label_items) and the claims that
+serve each question to at most K annotators (label_claims); the person's actions are in
+label/actions.py, who is present in label/presence.py. Every function
 runs inside one short transaction that its caller opens; nothing here waits for a person.
 
 Claims are race-free because every write transaction holds the store's writer lock (the flock of a
@@ -9,26 +10,18 @@ happen together, and the (question, slot) primary key refuses a double claim eve
 from __future__ import annotations
 
 import json
-import socket
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
 
+from ida_cli.label.presence import stale_annotators
 from ida_cli.store import records
-from ida_cli.store.claims import claim_timeout, dead_rounds, process_alive
-from ida_cli.store.db import insert_row, next_id, now
-from ida_cli.tasks.base import JSON
+from ida_cli.store.claims import dead_rounds
+from ida_cli.store.db import next_id, now
 
 Con = Any
-STEP_KINDS = ("fan_out", "fan_in")
-# the person's records besides steps: undo (supersedes a step or a flag or a skip), skip, flag, and
-# void (a step set aside because the tree no longer reaches it on replay)
-_NOT_SUPERSEDED = (
-    "a.id NOT IN (SELECT u.supersedes FROM actions u WHERE u.supersedes IS NOT NULL AND u.tree_id IS NULL)"
-)
 
 
 @dataclass
@@ -54,88 +47,6 @@ class Item:
     status: str
     model_version: int | None
     adversary_version: int | None
-
-
-@dataclass
-class StoredAction:
-    id: int
-    kind: str
-    step: int
-    result: JSON
-    note: dict[str, Any]
-    seconds: float
-
-
-def actor_of(annotator: str) -> str:
-    return f"human:{annotator}"
-
-
-# -- sessions -----------------------------------------------------------------------------------
-@dataclass
-class Presence:
-    """An annotator's label sessions: one is live (open, seen within the claim timeout, and its
-    process alive where this host can tell), and when any of them was last seen."""
-
-    live: tuple[int, str] | None  # (pid, host) of a live session
-    last_seen: datetime | None
-
-
-def presence(con: Con, kill_dead: bool = True) -> dict[str, Presence]:
-    """Every annotator's presence, by name. Open sessions of this host whose process is gone are
-    closed as killed (their claims still wait out the timeout from when they were last seen)."""
-    here = socket.gethostname()
-    cutoff = now() - timedelta(seconds=claim_timeout())
-    rows = con.execute(
-        """SELECT id, actor, pid, host, status, coalesce(heartbeat_at, started_at), ended_at
-           FROM sessions WHERE command = 'label' AND actor LIKE 'human:%'"""
-    ).fetchall()
-    out: dict[str, Presence] = {}
-    for sid, actor, pid, host, status, seen, ended in rows:
-        name = str(actor)[len("human:") :]
-        p = out.setdefault(name, Presence(None, None))
-        dead = status == "open" and host in (None, here) and not process_alive(int(pid))
-        if dead:
-            ended = None  # it died some time after it was last seen
-            if kill_dead:  # recorded as ending when it was last seen
-                con.execute("UPDATE sessions SET status = 'killed', ended_at = ? WHERE id = ?", [seen, sid])
-        last = max(t for t in (seen, ended) if t is not None)
-        p.last_seen = last if p.last_seen is None else max(p.last_seen, last)
-        if status != "open" or dead:
-            continue
-        if seen >= cutoff and p.live is None:
-            p.live = (int(pid), str(host or here))
-    return out
-
-
-def stale_annotators(con: Con, annotator: str, kill_dead: bool = True) -> list[str]:
-    """Annotators other than `annotator` holding open claims who have no live session and were last
-    seen more than the claim timeout ago: their claims may be taken over."""
-    holders = [
-        r[0]
-        for r in con.execute(
-            """SELECT DISTINCT i.annotator FROM label_claims c JOIN label_items i ON i.id = c.item_id
-               WHERE i.status = 'open'"""
-        ).fetchall()
-    ]
-    if not holders:
-        return []
-    cutoff = now() - timedelta(seconds=claim_timeout())
-    seen = presence(con, kill_dead)
-    out = []
-    for name in holders:
-        if name == annotator:
-            continue
-        p = seen.get(name)
-        if p is None or (p.live is None and (p.last_seen is None or p.last_seen < cutoff)):
-            out.append(name)
-    return out
-
-
-def claim_sessions(con: Con, annotator: str) -> tuple[int, str] | None:
-    """Close this annotator's label sessions whose process is gone (killed); return (pid, host) of
-    one still live, if any."""
-    p = presence(con).get(annotator)
-    return None if p is None else p.live
 
 
 # -- rounds -------------------------------------------------------------------------------------
@@ -347,84 +258,3 @@ def round_counts(con: Con, round_id: int) -> dict[str, Any]:
         ).fetchall()
     ]
     return {"done": int(done), "skipped": int(skipped), "calls_per_tree": calls, "seconds": seconds}
-
-
-# -- actions ------------------------------------------------------------------------------------
-def add_action(
-    con: Con,
-    *,
-    session_id: str,
-    actor: str,
-    kind: str,
-    step: int,
-    primitive: bool,
-    result: JSON,
-    at: datetime,
-    seconds: float,
-    note: dict[str, Any],
-    supersedes: int | None = None,
-) -> int:
-    aid = next_id(con, "actions")
-    insert_row(
-        con,
-        "actions",
-        {
-            "id": aid,
-            "session_id": session_id,
-            "actor": actor,
-            "kind": kind,
-            "step": step,
-            "primitive": primitive,
-            "result": records.dumps(result),
-            "created_at": at,
-            "seconds": float(seconds),
-            "supersedes": supersedes,
-            "note": records.dumps(note),
-            "item_id": note.get("item"),
-        },
-    )
-    return aid
-
-
-def action_by_token(con: Con, item_id: int, token: str) -> int | None:
-    """The action of the item whose note carries `token` (a step whose commit may or may not have
-    happened before the connection was lost), if it was stored."""
-    rows = con.execute(
-        "SELECT id, note FROM actions WHERE item_id = ? AND tree_id IS NULL ORDER BY id DESC", [item_id]
-    ).fetchall()
-    for aid, note in rows:
-        if note and json.loads(note).get("token") == token:
-            return int(aid)
-    return None
-
-
-def live_actions(con: Con, item_id: int, kinds: tuple[str, ...] = STEP_KINDS) -> list[StoredAction]:
-    """The item's actions of `kinds` that no tree has taken yet and nothing supersedes, in order."""
-    marks = ", ".join("?" for _ in kinds)
-    rows = con.execute(
-        f"""SELECT a.id, a.kind, a.step, a.result, a.note, a.seconds FROM actions a
-            WHERE a.tree_id IS NULL AND a.kind IN ({marks}) AND a.item_id = ? AND {_NOT_SUPERSEDED}
-            ORDER BY a.id""",
-        [*kinds, item_id],
-    ).fetchall()
-    return [StoredAction(r[0], r[1], r[2], json.loads(r[3]), json.loads(r[4]), float(r[5])) for r in rows]
-
-
-def item_seconds(con: Con, item_id: int) -> float:
-    """Everything the person spent on the item: steps, undone ones, undos, flags."""
-    row = con.execute("SELECT coalesce(sum(a.seconds), 0) FROM actions a WHERE a.item_id = ?", [item_id])
-    return float(row.fetchone()[0])
-
-
-def link_actions(con: Con, links: list[tuple[int, int, int]]) -> None:
-    """(action id, tree id, node id): the tree that a live step went into."""
-    if links:  # one statement (on PostgreSQL each UPDATE is a temporary table and a round trip)
-        aids = [aid for aid, _, _ in links]
-        con.execute(
-            """UPDATE actions SET tree_id = v.tree, node_id = v.node
-               FROM (SELECT unnest(?::BIGINT[]) AS aid, unnest(?::BIGINT[]) AS tree,
-                            unnest(?::BIGINT[]) AS node) v
-               WHERE actions.id = v.aid AND actions.tree_id IS NULL
-               AND actions.id >= ? AND actions.id <= ?""",
-            [aids, [t for _, t, _ in links], [n for _, _, n in links], min(aids), max(aids)],
-        )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import socket
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +22,8 @@ from ida_cli.errors import (
     NoDatabase,
     UsageError,
 )
+from ida_cli.label import actions as acts
+from ida_cli.label import presence as pres
 from ida_cli.label import records as lrec
 from ida_cli.label.desk import Desk
 from ida_cli.label.human import HumanOverseer, Quit, Reclaimed, Restart, Skip
@@ -31,7 +34,7 @@ from ida_cli.label.term import Term
 from ida_cli.ml import ML
 from ida_cli.scorer import Scorer, require
 from ida_cli.store import Store, records, treestore
-from ida_cli.store.claims import Heartbeat
+from ida_cli.store.claims import Heartbeat, claim_timeout
 from ida_cli.tasks import get_task
 from ida_cli.tree import Tree
 
@@ -69,7 +72,7 @@ class LabelSession(Desk):
         self.store, self.opts, self.term = store, opts, term
         self.prompt = Prompter(term)
         self.models: Models = models or StoreModels(store)
-        self.actor = lrec.actor_of(opts.annotator)
+        self.actor = acts.actor_of(opts.annotator)
         self.session_id = uuid.uuid4().hex
         self.message: str | None = None
         self.error = False
@@ -109,16 +112,16 @@ class LabelSession(Desk):
         overlap = self.opts.overlap or int((rnd.params.get("overlap") if rnd else None) or 1)
         self.overlap = overlap
         with self.store.write() as con:
-            live = lrec.claim_sessions(con, self.opts.annotator)
+            live = pres.claim_sessions(con, self.opts.annotator)
             if live is not None:
                 pid, host = live
-                where = f"pid {pid}" if host == lrec.socket.gethostname() else f"pid {pid} on {host}"
+                where = f"pid {pid}" if host == socket.gethostname() else f"pid {pid} on {host}"
                 raise UsageError(
                     f"{self.opts.annotator} is already labelling in another `ida label` ({where}): "
                     "finish there, or use another --annotator"
                 )
             has_open = rnd is not None and lrec.open_item(con, rnd.id) is not None
-            stale = lrec.stale_annotators(con, self.opts.annotator)
+            stale = pres.stale_annotators(con, self.opts.annotator)
             if not has_open and not lrec.available(con, task_name, self.opts.annotator, overlap, stale):
                 raise UsageError(self.no_questions(task_name))
             records.create_session(con, self.session_id, "label", self.actor, os.getpid())
@@ -204,7 +207,7 @@ class LabelSession(Desk):
     def _reclaimed_message(self, item: lrec.Item) -> str:
         return (
             f"question {item.question_id} was given to another annotator while this session was away "
-            f"(more than {lrec.claim_timeout():.0f} s unseen); your steps on it are kept"
+            f"(more than {claim_timeout():.0f} s unseen); your steps on it are kept"
         )
 
     def _next_item(self) -> lrec.Item | None:
@@ -227,7 +230,7 @@ class LabelSession(Desk):
         def progress(item: lrec.Item | None, left: int | None) -> tuple[int, dict[str, Any]]:
             with self.store.read() as con:
                 if left is None:
-                    stale = lrec.stale_annotators(con, self.opts.annotator, kill_dead=False)
+                    stale = pres.stale_annotators(con, self.opts.annotator, kill_dead=False)
                     pool = lrec.available(con, self.task.name, self.opts.annotator, self.overlap, stale)
                     left = len(pool) + (item is not None)
                 return left, lrec.round_counts(con, self.round.id)
@@ -247,10 +250,10 @@ class LabelSession(Desk):
     def _label(self, item: lrec.Item) -> None:
         self.item = item
 
-        def load() -> tuple[dict[str, Any], list[lrec.StoredAction]]:
+        def load() -> tuple[dict[str, Any], list[acts.StoredAction]]:
             with self.store.read() as con:
                 [row] = records.load_questions(con, [item.question_id])
-                return row, lrec.live_actions(con, item.id)
+                return row, acts.live_actions(con, item.id)
 
         row, replay = self._retrying(
             "nothing is lost: the question comes as soon as the database answers", load
@@ -296,9 +299,9 @@ class LabelSession(Desk):
                 if status != "open":  # stored by an attempt whose reply was lost, or reclaimed
                     return status
                 tree.id = 0  # fresh ids on every attempt (a failed one rolled back)
-                tree.seconds = lrec.item_seconds(con, item.id)
+                tree.seconds = acts.item_seconds(con, item.id)
                 treestore.write_trees(con, [tree], None)
-                lrec.link_actions(
+                acts.link_actions(
                     con, [(aid, tree.id, a.node.id) for aid, a in zip(taken, actions, strict=True)]
                 )
                 lrec.finish_item(con, item, tree.id, tree.seconds)
