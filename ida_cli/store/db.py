@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from ida_cli.errors import DatabaseBusy, NoDatabase, NotADatabase, SchemaTooNew, StoreError
-from ida_cli.store import postgres
+from ida_cli.store import pg_url, postgres
 from ida_cli.store.migrations import MIGRATIONS, SCHEMA_VERSION
 
 DEFAULT_LOCK_TIMEOUT = 5.0
@@ -60,7 +60,7 @@ class Store:
     def __init__(self, db: str | Path, command: str = "ida") -> None:
         self.command = command
         text = str(db)
-        self.pg: postgres.PgUrl | None = postgres.parse(text) if postgres.is_url(text) else None
+        self.pg: pg_url.PgUrl | None = pg_url.parse(text) if pg_url.is_url(text) else None
         if self.pg is None:
             self.path = Path(db)
         else:
@@ -94,7 +94,7 @@ class Store:
         try:
             return schema_version(con, self.display) > 0
         except duckdb.Error as e:
-            raise postgres.query_error(self.pg, e) from None
+            raise pg_url.query_error(self.pg, e) from None
         finally:
             con.close()
 
@@ -107,7 +107,7 @@ class Store:
         try:
             return postgres.size_bytes(con)
         except duckdb.Error as e:
-            raise postgres.query_error(self.pg, e) from None
+            raise pg_url.query_error(self.pg, e) from None
         finally:
             con.close()
 
@@ -255,7 +255,7 @@ class Store:
                     raise
                 con.execute("COMMIT")
             except duckdb.Error as e:
-                raise postgres.query_error(url, e) from None
+                raise pg_url.query_error(url, e) from None
             finally:
                 con.close()
 
@@ -307,7 +307,7 @@ class Store:
                 db.migrated = True
             yield con
         except duckdb.Error as e:
-            raise postgres.query_error(url, e) from None
+            raise pg_url.query_error(url, e) from None
         finally:
             con.close()
 
