@@ -4,6 +4,7 @@ held-out slice."""
 
 from __future__ import annotations
 
+import copy
 import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
@@ -97,19 +98,52 @@ def predict(
     return raw_scores(net, _examples(ml, contexts, inputs, outputs, table), logps)
 
 
+FRESH_MAX_REPEAT = 8
+
+
+def _with_fresh(
+    exs: list[Example], train_idx: np.ndarray, learn_idx: np.ndarray
+) -> tuple[list[Example], np.ndarray]:
+    """The training examples with half of the held-out contexts added, repeated until they are
+    about as many as the rest (at most FRESH_MAX_REPEAT times), and each one's row in the labels.
+    On the contexts ML trained on, its errors are those of a model that has seen them; the errors
+    a round and `ida eval` meet are on contexts it has not, and only held-out contexts show those.
+    Repeats are copies, so that each is its own example in a batch."""
+    train = [exs[i] for i in train_idx]
+    if not len(learn_idx):
+        return train, train_idx
+    reps = int(min(FRESH_MAX_REPEAT, max(1, round(len(train_idx) / len(learn_idx)))))
+    rows = [train_idx]
+    for _ in range(reps):
+        train += [copy.copy(exs[i]) for i in learn_idx]
+        rows.append(learn_idx)
+    return train, np.concatenate(rows)
+
+
 def fit(
     ml: Any, judged: Any, opts: Any, held_every: int, on_progress: Callable[[Any], None] | None
 ) -> dict[str, Any]:
     set_seed(opts.seed)
     exs = _examples(ml, judged.contexts, judged.inputs, judged.outputs)
     y, logps = judged.errors.astype(np.float32), judged.logps.astype(np.float32)
-    held_mask = np.array([g % held_every == 0 for g in judged.groups])
+    groups = np.asarray(judged.groups)
+    held_mask = groups % held_every == 0
+    fresh = np.zeros(len(exs), dtype=bool)  # held-out contexts the network learns from (opts.fresh)
     if held_mask.all() or not held_mask.any():
         held_mask = np.ones(len(exs), dtype=bool)  # too few contexts to hold any out
         train_idx = np.arange(len(exs))
     else:
         train_idx = np.flatnonzero(~held_mask)
+        if opts.fresh:
+            fresh = held_mask & (groups % (2 * held_every) != 0)
+            if not (held_mask & ~fresh).any():
+                fresh[:] = False
+            held_mask &= ~fresh
+    # the held-out contexts the calibration is fit on; the others report
+    cal_every = (4 if fresh.any() else 2) * held_every
     held_idx = np.flatnonzero(held_mask)
+    train_exs, train_idx = _with_fresh(exs, train_idx, np.flatnonzero(fresh))
+    held_exs = [exs[i] for i in held_idx]
     # ML's layout: its questions as one position where ML reads them so
     cfg = ModelConfig(vocab_size=len(ml.vocab), width=opts.width, layers=opts.layers, bag=ml.net.cfg.bag)
     net = AdvNet(cfg, confidence_prior=True)
@@ -117,7 +151,6 @@ def fit(
     model = dist.wrap(net)  # under torchrun: data parallel, the same steps as one process
     optimizer = torch.optim.AdamW(net.parameters(), lr=opts.lr, weight_decay=0.01)
     rng = np.random.default_rng(opts.seed)
-    train_exs, held_exs = [exs[i] for i in train_idx], [exs[i] for i in held_idx]
     best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
     best, stale, step = float("inf"), 0, 0
     deadline = time.perf_counter() + opts.minutes * 60
@@ -168,7 +201,7 @@ def fit(
     # calibration error is measured out of sample
     raw = raw_scores(net, held_exs, logps[held_idx])
     errors = y[held_idx].astype(bool)
-    half = np.array([judged.groups[i] % (2 * held_every) == 0 for i in held_idx])
+    half = groups[held_idx] % cal_every == 0
     if half.all() or not half.any():
         half = np.arange(len(held_idx)) % 2 == 0
     held_lp, kinds = logps[held_idx], np.asarray(judged.modes)[held_idx]

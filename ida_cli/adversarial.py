@@ -35,6 +35,7 @@ class TrainAdvOptions:
     patience: int = 5
     lr: float = 1e-3
     max_rows: int = 0  # judge at most this many examples (a uniform sample; 0: all)
+    fresh: bool = False  # the network also learns from half of the held-out contexts (adversary.train)
 
 
 @dataclass
