@@ -104,62 +104,104 @@ class Calibrator:
         y: list[float] | None = None,
         stack: list[float] | None = None,
         kinds: dict[str, list[float]] | None = None,
+        probe_kinds: dict[str, list[float]] | None = None,
     ) -> None:
         self.x, self.y, self.stack = list(x or []), list(y or []), list(stack or [])
         self.kinds = {k: list(v) for k, v in (kinds or {}).items()}
+        # kinds whose stack also reads the probe of ML's state (adversary.probe)
+        self.probe_kinds = {k: list(v) for k, v in (probe_kinds or {}).items()}
 
     @classmethod
     def from_payload(cls, payload: dict[str, Any]) -> Calibrator:
         return cls(
-            payload["calib_x"], payload["calib_y"], payload.get("calib_stack"), payload.get("calib_kinds")
+            payload["calib_x"],
+            payload["calib_y"],
+            payload.get("calib_stack"),
+            payload.get("calib_kinds"),
+            payload.get("calib_probe_kinds"),
         )
 
     def to_payload(self) -> dict[str, Any]:
-        return {"calib_x": self.x, "calib_y": self.y, "calib_stack": self.stack, "calib_kinds": self.kinds}
+        return {
+            "calib_x": self.x,
+            "calib_y": self.y,
+            "calib_stack": self.stack,
+            "calib_kinds": self.kinds,
+            "calib_probe_kinds": self.probe_kinds,
+        }
 
     @classmethod
     def fit(
-        cls, raw: np.ndarray, errors: np.ndarray, logps: np.ndarray, kinds: Sequence[str] | None = None
+        cls,
+        raw: np.ndarray,
+        errors: np.ndarray,
+        logps: np.ndarray,
+        kinds: Sequence[str] | None = None,
+        probe: np.ndarray | None = None,
     ) -> Calibrator:
+        """`probe`: the out-of-fold logit of the state probe per row, NaN where its kind has none."""
         stack = _stack(raw, errors, logps)
         if stack is None:
             return cls()
         per_kind: dict[str, list[float]] = {}
+        with_probe: dict[str, list[float]] = {}
         if kinds is not None:
             kind_of = np.asarray(kinds)
             for kind in sorted(set(kind_of.tolist())):
                 at = kind_of == kind
                 if at.sum() >= cls.MIN_KIND and (own := _stack(raw[at], errors[at], logps[at])) is not None:
                     per_kind[str(kind)] = own
-        return cls(stack=stack, kinds=per_kind)
+                if probe is not None:
+                    at = at & np.isfinite(probe)
+                    if at.sum() >= cls.MIN_KIND:
+                        own = _stack(raw[at], errors[at], logps[at], probe[at])
+                        if own is not None:
+                            with_probe[str(kind)] = own
+        return cls(stack=stack, kinds=per_kind, probe_kinds=with_probe)
 
     def __call__(
-        self, raw: np.ndarray, logps: np.ndarray, kind: str | Sequence[str] | None = None
+        self,
+        raw: np.ndarray,
+        logps: np.ndarray,
+        kind: str | Sequence[str] | None = None,
+        probe: np.ndarray | None = None,
     ) -> np.ndarray:
-        """Calibrated P(wrong); `kind` names the kind of output of all rows, or of each."""
+        """Calibrated P(wrong); `kind` names the kind of output of all rows, or of each; `probe`,
+        the state probe's logit per row (NaN where none), is read where its kind has a stack for it."""
         if self.stack:
             raw, logps = np.asarray(raw, dtype=float), np.asarray(logps, dtype=float)
             weights = np.tile(np.asarray(self.stack), (len(raw), 1))
-            if self.kinds and kind is not None:
-                kinds = np.full(len(raw), kind) if isinstance(kind, str) else np.asarray(kind)
+            kinds = np.full(len(raw), kind) if isinstance(kind, str) else kind
+            kinds = None if kinds is None else np.asarray(kinds)
+            if self.kinds and kinds is not None:
                 for k, stack in self.kinds.items():
                     weights[kinds == k] = stack
             z = (_features(raw, logps) * weights[:, :2]).sum(axis=1) + weights[:, 2]
+            if probe is not None and self.probe_kinds and kinds is not None:
+                probe = np.asarray(probe, dtype=float)
+                for k, w in self.probe_kinds.items():
+                    at = (kinds == k) & np.isfinite(probe)
+                    z[at] = _features(raw[at], logps[at], probe[at]) @ np.asarray(w[:3]) + w[3]
             return np.asarray(1.0 / (1.0 + np.exp(-z)), dtype=float)
         if self.x:  # an adversary saved before the stack: its isotonic map of the raw score
             return np.interp(raw, self.x, self.y)
         return np.asarray(raw, dtype=float)
 
 
-def _stack(raw: np.ndarray, errors: np.ndarray, logps: np.ndarray) -> list[float] | None:
+def _stack(
+    raw: np.ndarray, errors: np.ndarray, logps: np.ndarray, probe: np.ndarray | None = None
+) -> list[float] | None:
     from sklearn.linear_model import LogisticRegression
 
     if len(raw) < 10 or errors.all() or not errors.any():
         return None
-    lr = LogisticRegression(C=1.0).fit(_features(raw, logps), errors)
+    lr = LogisticRegression(C=1.0).fit(_features(raw, logps, probe), errors)
     return [*(float(w) for w in lr.coef_[0]), float(lr.intercept_[0])]
 
 
-def _features(raw: np.ndarray, logps: np.ndarray) -> np.ndarray:
+def _features(raw: np.ndarray, logps: np.ndarray, probe: np.ndarray | None = None) -> np.ndarray:
     p = np.clip(np.asarray(raw, dtype=float), 1e-6, 1 - 1e-6)
-    return np.stack([np.log(p / (1 - p)), np.asarray(logps, dtype=float)], axis=1)
+    cols = [np.log(p / (1 - p)), np.asarray(logps, dtype=float)]
+    if probe is not None:
+        cols.append(np.asarray(probe, dtype=float))
+    return np.stack(cols, axis=1)

@@ -4,7 +4,6 @@ held-out slice."""
 
 from __future__ import annotations
 
-import copy
 import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
@@ -14,6 +13,7 @@ import torch
 
 from adversary.metrics import auroc, brier, calibration_error
 from adversary.net import AdvNet, Calibrator
+from adversary.probe import MIN_NODES, StateProbe, cross_fit
 from ida_cli.model.batch import EOS_ID, Example, batches, collate, pack
 from ida_cli.model.dist import Dist, current
 from ida_cli.model.net import ModelConfig, set_seed
@@ -98,26 +98,26 @@ def predict(
     return raw_scores(net, _examples(ml, contexts, inputs, outputs, table), logps)
 
 
-FRESH_MAX_REPEAT = 8
+def _state_probes(
+    ml: Any, judged: Any, held_idx: np.ndarray, logps: np.ndarray, errors: np.ndarray, kinds: np.ndarray
+) -> tuple[dict[str, StateProbe], np.ndarray]:
+    """A probe of ML's state per kind of output with enough held-out nodes (adversary.probe), and
+    each held-out node's out-of-fold probe logit (NaN where its kind has no probe)."""
+    from ida_cli.model.decode import input_states
 
-
-def _with_fresh(
-    exs: list[Example], train_idx: np.ndarray, learn_idx: np.ndarray
-) -> tuple[list[Example], np.ndarray]:
-    """The training examples with half of the held-out contexts added, repeated until they are
-    about as many as the rest (at most FRESH_MAX_REPEAT times), and each one's row in the labels.
-    On the contexts ML trained on, its errors are those of a model that has seen them; the errors
-    a round and `ida eval` meet are on contexts it has not, and only held-out contexts show those.
-    Repeats are copies, so that each is its own example in a batch."""
-    train = [exs[i] for i in train_idx]
-    if not len(learn_idx):
-        return train, train_idx
-    reps = int(min(FRESH_MAX_REPEAT, max(1, round(len(train_idx) / len(learn_idx)))))
-    rows = [train_idx]
-    for _ in range(reps):
-        train += [copy.copy(exs[i]) for i in learn_idx]
-        rows.append(learn_idx)
-    return train, np.concatenate(rows)
+    oof = np.full(len(held_idx), np.nan)
+    probes: dict[str, StateProbe] = {}
+    groups = np.asarray(judged.groups)[held_idx]
+    for kind in sorted(set(kinds.tolist())):
+        at = np.flatnonzero(kinds == kind)
+        if len(at) < MIN_NODES:
+            continue
+        states = input_states(ml, [(judged.contexts[held_idx[i]], judged.inputs[held_idx[i]]) for i in at])
+        got = cross_fit(states, logps[at], errors[at], groups[at])
+        probe = StateProbe.fit(states, logps[at], errors[at])
+        if got is not None and probe is not None:
+            oof[at], probes[str(kind)] = got, probe
+    return probes, oof
 
 
 def fit(
@@ -126,24 +126,13 @@ def fit(
     set_seed(opts.seed)
     exs = _examples(ml, judged.contexts, judged.inputs, judged.outputs)
     y, logps = judged.errors.astype(np.float32), judged.logps.astype(np.float32)
-    groups = np.asarray(judged.groups)
-    held_mask = groups % held_every == 0
-    fresh = np.zeros(len(exs), dtype=bool)  # held-out contexts the network learns from (opts.fresh)
+    held_mask = np.array([g % held_every == 0 for g in judged.groups])
     if held_mask.all() or not held_mask.any():
         held_mask = np.ones(len(exs), dtype=bool)  # too few contexts to hold any out
         train_idx = np.arange(len(exs))
     else:
         train_idx = np.flatnonzero(~held_mask)
-        if opts.fresh:
-            fresh = held_mask & (groups % (2 * held_every) != 0)
-            if not (held_mask & ~fresh).any():
-                fresh[:] = False
-            held_mask &= ~fresh
-    # the held-out contexts the calibration is fit on; the others report
-    cal_every = (4 if fresh.any() else 2) * held_every
     held_idx = np.flatnonzero(held_mask)
-    train_exs, train_idx = _with_fresh(exs, train_idx, np.flatnonzero(fresh))
-    held_exs = [exs[i] for i in held_idx]
     # ML's layout: its questions as one position where ML reads them so
     cfg = ModelConfig(vocab_size=len(ml.vocab), width=opts.width, layers=opts.layers, bag=ml.net.cfg.bag)
     net = AdvNet(cfg, confidence_prior=True)
@@ -151,6 +140,7 @@ def fit(
     model = dist.wrap(net)  # under torchrun: data parallel, the same steps as one process
     optimizer = torch.optim.AdamW(net.parameters(), lr=opts.lr, weight_decay=0.01)
     rng = np.random.default_rng(opts.seed)
+    train_exs, held_exs = [exs[i] for i in train_idx], [exs[i] for i in held_idx]
     best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
     best, stale, step = float("inf"), 0, 0
     deadline = time.perf_counter() + opts.minutes * 60
@@ -201,12 +191,13 @@ def fit(
     # calibration error is measured out of sample
     raw = raw_scores(net, held_exs, logps[held_idx])
     errors = y[held_idx].astype(bool)
-    half = groups[held_idx] % cal_every == 0
+    half = np.array([judged.groups[i] % (2 * held_every) == 0 for i in held_idx])
     if half.all() or not half.any():
         half = np.arange(len(held_idx)) % 2 == 0
     held_lp, kinds = logps[held_idx], np.asarray(judged.modes)[held_idx]
-    calibrator = Calibrator.fit(raw[half], errors[half], held_lp[half], kinds[half].tolist())
-    p = calibrator(raw[~half], held_lp[~half], kinds[~half].tolist())
+    probes, oof = _state_probes(ml, judged, held_idx, held_lp, errors, kinds)
+    calibrator = Calibrator.fit(raw[half], errors[half], held_lp[half], kinds[half].tolist(), oof[half])
+    p = calibrator(raw[~half], held_lp[~half], kinds[~half].tolist(), oof[~half])
     rep = errors[~half]
     metrics = {
         "steps": step,
@@ -226,13 +217,15 @@ def fit(
         metrics["auroc_answers"] = auroc(-p[answers], rep[answers])
         metrics["auroc_uncertainty_answers"] = auroc(held_lp[~half][answers], rep[answers])
     # the stored map uses every held-out node
-    calibrator = Calibrator.fit(raw, errors, held_lp, kinds.tolist())
+    calibrator = Calibrator.fit(raw, errors, held_lp, kinds.tolist(), oof)
+    metrics["probe_kinds"] = sorted(calibrator.probe_kinds)
     payload = {
         "config": cfg.to_dict(),
         "confidence_prior": net.confidence_prior,
         "model": best_state,
         "vocab": list(ml.vocab.tokens),  # the ids it was trained on (translation() for another ML's)
         **calibrator.to_payload(),
+        "probes": {k: probe.to_payload() for k, probe in probes.items()},
         "step": step,
         "metric": metrics["brier"],
     }

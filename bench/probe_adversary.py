@@ -15,8 +15,7 @@ the seventh session. PROBE_LAYERS, PROBE_WIDTH (default 2, 128) size its network
 (default 4) is how many evaluations, 50 steps apart, may pass without a better held-out Brier.
 PROBE_EVAL_EXTRA=N first adds N eval questions on fresh contexts to the copy (4 to a context, seed
 PROBE_EVAL_SEED, default 7), for a larger sample of contexts; `eval_gap` is the adversary's AUROC
-minus ML's confidence's with a 95% bootstrap interval over contexts. PROBE_FRESH=1 trains the
-adversary with `fresh` (adversary.train: the network also learns from half of the held-out contexts)."""
+minus ML's confidence's with a 95% bootstrap interval over contexts."""
 
 from __future__ import annotations
 
@@ -90,7 +89,6 @@ def main() -> None:
             max_rows=20000,
             layers=int(os.environ.get("PROBE_LAYERS", 2)),
             width=int(os.environ.get("PROBE_WIDTH", 128)),
-            fresh=os.environ.get("PROBE_FRESH", "0") == "1",
         ),
     )
     ml = load_model(store, task_name)
@@ -117,7 +115,6 @@ def main() -> None:
                 "db": str(src),
                 "variant": variant,
                 "prior": prior,
-                "fresh": os.environ.get("PROBE_FRESH", "0") == "1",
                 "steps": steps,
                 "steps_run": r["metrics"]["steps"],
                 "layers": int(os.environ.get("PROBE_LAYERS", 2)),

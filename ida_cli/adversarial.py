@@ -35,7 +35,6 @@ class TrainAdvOptions:
     patience: int = 5
     lr: float = 1e-3
     max_rows: int = 0  # judge at most this many examples (a uniform sample; 0: all)
-    fresh: bool = False  # the network also learns from half of the held-out contexts (adversary.train)
 
 
 @dataclass
@@ -172,6 +171,7 @@ class AdvScorer:
         version: int,
         model_version: int | None,
         vocab: list[str] | None = None,
+        probes: dict[str, Any] | None = None,
     ) -> None:
         from adversary.train import translation
 
@@ -179,6 +179,17 @@ class AdvScorer:
         self.version, self.model_version = version, model_version
         self.task = get_task(ml.task)
         self.table = translation(ml.vocab.tokens, vocab, net.cfg.vocab_size)
+        self.probes = probes or {}
+
+    def _probe(self, kind: str, contexts: list[JSON], inputs: list[list[str]], logps: Any) -> Any:
+        """The state probe's logit for each item, or None: a probe reads the states of the ML it was
+        fit on, and another version's states mean something else."""
+        probe = self.probes.get(kind)
+        if probe is None or getattr(self.ml, "net", None) is None or self.ml.version != self.model_version:
+            return None
+        from ida_cli.model.decode import input_states
+
+        return probe.logit(input_states(self.ml, list(zip(contexts, inputs, strict=True))), np.asarray(logps))
 
     def score(
         self, items: Sequence[tuple[JSON, JSON, JSON]], logps: Sequence[float] | None = None
@@ -198,10 +209,10 @@ class AdvScorer:
             )
         from adversary.train import predict
 
-        p = predict(
-            self.net, self.ml, [c for c, _, _ in items], inputs, outputs, np.asarray(logps), self.table
-        )
-        return [-float(v) for v in self.calibrator(p, np.asarray(logps), "answer")]
+        contexts = [c for c, _, _ in items]
+        p = predict(self.net, self.ml, contexts, inputs, outputs, np.asarray(logps), self.table)
+        probe = self._probe("answer", contexts, inputs, logps)
+        return [-float(v) for v in self.calibrator(p, np.asarray(logps), "answer", probe)]
 
     def score_steps(self, mode: str, items: Sequence[tuple[JSON, JSON, Any, Any]]) -> list[float]:
         """Adv.fan_out(Q, Y) / Adv.fan_in(Q, transcript, Y): S for ML's imitation Y of the overseer's
@@ -218,16 +229,28 @@ class AdvScorer:
         )
         from adversary.train import predict
 
-        p = predict(self.net, self.ml, [c for c, *_ in items], inputs, outputs, np.asarray(logps), self.table)
-        return [-float(v) for v in self.calibrator(p, np.asarray(logps), mode)]
+        contexts = [c for c, *_ in items]
+        p = predict(self.net, self.ml, contexts, inputs, outputs, np.asarray(logps), self.table)
+        probe = self._probe(mode, contexts, inputs, logps)
+        return [-float(v) for v in self.calibrator(p, np.asarray(logps), mode, probe)]
+
+
+def scorer_from_payload(payload: dict[str, Any], ml: Any, version: int, judged: int | None) -> AdvScorer:
+    """Adversary `version` from its checkpoint, scoring for `ml`; `judged` is the model version it
+    was trained against."""
+    from adversary.net import Calibrator
+    from adversary.net import build as build_adversary
+    from adversary.probe import StateProbe
+
+    probes = {k: StateProbe.from_payload(v) for k, v in (payload.get("probes") or {}).items()}
+    net, calibrator = build_adversary(payload), Calibrator.from_payload(payload)
+    return AdvScorer(net, calibrator, ml, version, judged, payload.get("vocab"), probes)
 
 
 def load_scorer(
     store: Store, task: str, ml: Any, required: bool = True
 ) -> tuple[AdvScorer | None, str | None]:
     """The latest adversary for `task` and a warning when it judged an older model than `ml`."""
-    from adversary.net import Calibrator
-    from adversary.net import build as build_adversary
     from ida_cli.versions import latest
 
     with store.read() as con:
@@ -246,11 +269,7 @@ def load_scorer(
                 f"no trained adversary for task {task}: run `ida train adversary --task {task}` first"
             )
         return None, None
-    payload = checkpoints.load(store, info)
-    net = build_adversary(payload)
-    scorer = AdvScorer(
-        net, Calibrator.from_payload(payload), ml, info["version"], judged, payload.get("vocab")
-    )
+    scorer = scorer_from_payload(checkpoints.load(store, info), ml, info["version"], judged)
     warning = None
     if ml is not None and judged != ml.version:
         warning = (

@@ -229,18 +229,3 @@ def test_rounds_with_every_strategy_use_the_trained_pair(ida: Run, db: Path) -> 
                                 WHERE r.strategy = 'adversary' AND n.parent_id IS NOT NULL
                                   AND n.score IS NULL""").fetchone()[0]
     assert scored == 0  # every child of an adversary round carries its score
-
-
-def test_fresh_contexts_join_training_as_copies_pointing_at_their_labels() -> None:
-    from adversary.train import FRESH_MAX_REPEAT, _with_fresh
-    from ida_cli.model.batch import Example
-
-    exs = [Example(i // 4, [[1]], [2, i], [3]) for i in range(40)]
-    train_idx, learn_idx = np.arange(4, 36), np.array([36, 37])
-    train, rows = _with_fresh(exs, train_idx, learn_idx)
-    reps = min(FRESH_MAX_REPEAT, 32 // 2)
-    assert len(train) == len(rows) == 32 + reps * 2
-    assert all(ex.inp == exs[r].inp for ex, r in zip(train, rows, strict=True))  # rows are their labels
-    assert len({id(ex) for ex in train}) == len(train)  # a repeat is its own example in a batch
-    plain, plain_rows = _with_fresh(exs, train_idx, np.array([], dtype=np.int64))
-    assert plain == [exs[i] for i in train_idx] and (plain_rows == train_idx).all()

@@ -56,9 +56,7 @@ class StoreModels:
 def load_adversary(store: Store, task: str, version: int, ml: Any) -> Scorer:
     """Adversary `version` (as adversarial.load_scorer loads the latest one)."""
 
-    from adversary.net import Calibrator
-    from adversary.net import build as build_adversary
-    from ida_cli.adversarial import AdvScorer
+    from ida_cli.adversarial import scorer_from_payload
     from ida_cli.versions import latest
 
     with store.read() as con:
@@ -68,9 +66,7 @@ def load_adversary(store: Store, task: str, version: int, ml: Any) -> Scorer:
         judged = con.execute(
             "SELECT model_version FROM versions WHERE kind = 'adversary' AND version = ?", [version]
         ).fetchone()[0]
-    payload = checkpoints.load(store, info)
-    net = build_adversary(payload)
-    return AdvScorer(net, Calibrator.from_payload(payload), ml, version, judged, payload.get("vocab"))
+    return scorer_from_payload(checkpoints.load(store, info), ml, version, judged)
 
 
 class SeenML:

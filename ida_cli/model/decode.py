@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 import torch
 
 from ida_cli.model.batch import EOS_ID, Example, collate, pack
@@ -148,6 +149,24 @@ def output_logp(ml: TorchML, items: Sequence[tuple[JSON, list[str], list[str]]])
             for ex, (i, g) in zip(flat, _segments(chunk), strict=True):
                 result[id(ex)] = float(picked[i][t["seg"][i] == g].sum())
     return [result[id(ex)] for ex in exs]
+
+
+def input_states(ml: TorchML, items: Sequence[tuple[JSON, list[str]]]) -> np.ndarray:
+    """ML's final state where it predicts the first output token, for (context, input tokens):
+    what ML made of the question before it answered (rows in the order of `items`)."""
+    exs = ml.examples(items)
+    index = {id(ex): i for i, ex in enumerate(exs)}
+    out = np.zeros((len(exs), ml.net.cfg.width), dtype=np.float32)
+    seqs = pack(exs, ml.per_seq)
+    with torch.no_grad():
+        for c in range(0, len(seqs), CHUNK):
+            chunk = seqs[c : c + CHUNK]
+            t = collate(chunk, decode=True, bag=ml.net.cfg.bag)
+            h = ml.net(t["slots"], t["seq"], t["pos"], t["seg"], t.get("bag"), hidden=True)
+            rows = h[t["last"][:, 0], t["last"][:, 1]].float().numpy()
+            for ex, row in zip([ex for seq in chunk for ex in seq], rows, strict=True):
+                out[index[id(ex)]] = row
+    return out
 
 
 def _segments(chunk: Sequence[Sequence[Example]]) -> list[tuple[int, int]]:

@@ -157,11 +157,13 @@ class Net(nn.Module):
         seg: torch.Tensor,
         bag: torch.Tensor | None = None,
         with_slots: bool = False,
+        hidden: bool = False,
     ) -> Any:
         """slots (B,S,K) token ids (0 = none); seq, pos, seg (B,T); seg −1 marks padding; bag
         (B,T,cfg.bag) the questions' tokens (collate(..., bag=cfg.bag)).
         Returns logits (B,T,V) for the sequence positions; with `with_slots`, also (B,S',V) for the
-        plain (not memory) slots, in their order, for the slot targets (batch.collate)."""
+        plain (not memory) slots, in their order, for the slot targets (batch.collate); with
+        `hidden`, the final states (B,T,width) that the head reads instead of the logits."""
         memory = None
         if self.cfg.memory:
             role_of: torch.Tensor = self.role_of  # type: ignore[assignment]
@@ -182,6 +184,8 @@ class Net(nn.Module):
         if with_slots:
             h = self.ln(x)
             return self.head(h[:, s:]), self.head(h[:, :s])
+        if hidden:
+            return self.ln(x[:, s:])
         return self.head(self.ln(x[:, s:]))
 
 
