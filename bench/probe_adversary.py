@@ -13,6 +13,7 @@ line: both AUROCs on the same nodes, and how noisy the stored targets were.
 PROBE_PRIOR=0 trains the adversary without its confidence prior (adversary.net.AdvNet), as before
 the seventh session. PROBE_LAYERS, PROBE_WIDTH (default 2, 128) size its network and PROBE_PATIENCE
 (default 4) is how many evaluations, 50 steps apart, may pass without a better held-out Brier.
+PROBE_MAX_ROWS (default 20000) is how many stored rows are judged (a uniform sample).
 PROBE_EVAL_EXTRA=N first adds N eval questions on fresh contexts to the copy (4 to a context, seed
 PROBE_EVAL_SEED, default 7), for a larger sample of contexts; `eval_gap` is the adversary's AUROC
 minus ML's confidence's with a 95% bootstrap interval over contexts."""
@@ -86,7 +87,7 @@ def main() -> None:
             seed=seed,
             eval_every=50,
             patience=int(os.environ.get("PROBE_PATIENCE", 4)),
-            max_rows=20000,
+            max_rows=int(os.environ.get("PROBE_MAX_ROWS", 20000)),
             layers=int(os.environ.get("PROBE_LAYERS", 2)),
             width=int(os.environ.get("PROBE_WIDTH", 128)),
         ),
@@ -133,6 +134,8 @@ def main() -> None:
                 "eval_auroc": round(quality["adversary_auroc"], 3),
                 "eval_auroc_uncertainty": round(quality["uncertainty_auroc"], 3),
                 "eval_extra": extra,
+                "probe_kinds": r["metrics"].get("probe_kinds"),
+                "max_rows": int(os.environ.get("PROBE_MAX_ROWS", 20000)),
                 "eval_contexts": quality["adversary_contexts"],
                 "eval_gap": [round(quality[k], 4) for k in gap_keys],
                 "own_eval_contexts_auroc_conf_gap": before,
