@@ -102,7 +102,36 @@ def main() -> None:
             if mode == "fan_out":
                 nodes.append((ctx, sq))
                 groups.append(cid)
+    decoded: dict[int, list] = {}  # ML decodes the nodes once for both scorings below
+    real_answer, real_score = ml.answer, adversarial.AdvScorer.score
+    real_load = adversarial.scorer_from_payload
+
+    def answer(items):  # type: ignore[no-untyped-def]
+        if id(items) not in decoded:
+            decoded[id(items)] = real_answer(items)
+        return decoded[id(items)]
+
+    ml.answer = answer  # type: ignore[method-assign]
+    scored: list[list[float]] = []
+
+    def score(self, items, logps=None):  # type: ignore[no-untyped-def]
+        out = real_score(self, items, logps)
+        scored.append(out)
+        return out
+
+    adversarial.AdvScorer.score = score  # type: ignore[method-assign]
     quality = adversary_quality(store, task, ml, nodes, groups)
+    # the same adversary without its probe of ML's state, on the same nodes: a paired comparison
+    adversarial.scorer_from_payload = lambda payload, *a: real_load({**payload, "probes": {}}, *a)
+    plain = adversary_quality(store, task, ml, nodes, groups)
+    adversarial.scorer_from_payload = real_load
+    adversarial.AdvScorer.score = real_score  # type: ignore[method-assign]
+    errors = [a != task.truth(c, q) for (c, q), (a, _) in zip(nodes, decoded[id(nodes)], strict=True)]
+    import numpy as np
+
+    from adversary.metrics import auroc_gap
+
+    probe_gap = auroc_gap(scored[-2], scored[-1], errors, groups, np.random.default_rng(0))
     gap_keys = ("adversary_auroc_gap", "adversary_auroc_gap_low", "adversary_auroc_gap_high")
     before = None
     if extra:  # the same adversary on the database's own eval contexts alone, for comparison
@@ -133,6 +162,8 @@ def main() -> None:
                 "eval_error_rate": round(quality["ml_node_error_rate"], 4),
                 "eval_auroc": round(quality["adversary_auroc"], 3),
                 "eval_auroc_uncertainty": round(quality["uncertainty_auroc"], 3),
+                "eval_auroc_without_probe": round(plain["adversary_auroc"], 4),
+                "eval_gap_probe_vs_without": None if probe_gap is None else [round(v, 4) for v in probe_gap],
                 "eval_extra": extra,
                 "probe_kinds": r["metrics"].get("probe_kinds"),
                 "max_rows": int(os.environ.get("PROBE_MAX_ROWS", 20000)),
