@@ -3,11 +3,11 @@ final state where it predicts its output's first token, beside its log p, fit on
 only (contexts ML never trained on, like the ones a round and `ida eval` meet).
 
 The adversary network reads ML's input and output and learns on the contexts ML trained on, where
-ML's errors are those of a model that has seen them; on fresh contexts it ranked ML's errors level
-with ML's own confidence (permutation, assignments). ML's state already holds what ML made of the
-question, and a linear read of it on fresh contexts separates right from wrong where log p does not
-(bench/probe_hidden.py, bench/RESULTS.md). Stored as plain lists: checkpoints load with
-weights_only=True."""
+ML's errors are those of a model that has seen them; on fresh contexts it ranked ML's errors within
+0.002 of ML's own confidence (permutation above, assignments below). ML's state already holds what
+ML made of the question, and a linear read of it on fresh contexts separates right from wrong where
+log p does not (permutation +0.009; bench/probe_hidden.py, bench/RESULTS.md). Stored as plain
+lists: checkpoints load with weights_only=True."""
 
 from __future__ import annotations
 
