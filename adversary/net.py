@@ -171,8 +171,7 @@ class Calibrator:
         if self.stack:
             raw, logps = np.asarray(raw, dtype=float), np.asarray(logps, dtype=float)
             weights = np.tile(np.asarray(self.stack), (len(raw), 1))
-            kinds = np.full(len(raw), kind) if isinstance(kind, str) else kind
-            kinds = None if kinds is None else np.asarray(kinds)
+            kinds = None if kind is None else np.asarray([kind] * len(raw) if isinstance(kind, str) else kind)
             if self.kinds and kinds is not None:
                 for k, stack in self.kinds.items():
                     weights[kinds == k] = stack

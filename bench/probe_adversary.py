@@ -27,8 +27,10 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 from scratch import copy_db  # bench/scratch.py
 
+from adversary.metrics import auroc_gap
 from ida_cli import adversarial
 from ida_cli.evaluate import adversary_quality, expert_steps
 from ida_cli.questions import generate
@@ -127,10 +129,6 @@ def main() -> None:
     adversarial.scorer_from_payload = real_load
     adversarial.AdvScorer.score = real_score  # type: ignore[method-assign]
     errors = [a != task.truth(c, q) for (c, q), (a, _) in zip(nodes, decoded[id(nodes)], strict=True)]
-    import numpy as np
-
-    from adversary.metrics import auroc_gap
-
     probe_gap = auroc_gap(scored[-2], scored[-1], errors, groups, np.random.default_rng(0))
     gap_keys = ("adversary_auroc_gap", "adversary_auroc_gap_low", "adversary_auroc_gap_high")
     before = None

@@ -18,12 +18,12 @@ import time
 from pathlib import Path
 
 import numpy as np
-import torch
 from scratch import copy_db  # bench/scratch.py
 
 from adversary.metrics import auroc, auroc_gap
+from adversary.probe import features
 from ida_cli.evaluate import expert_steps
-from ida_cli.model.batch import collate, pack
+from ida_cli.model.decode import input_states
 from ida_cli.model.vocab import input_tokens
 from ida_cli.questions import generate
 from ida_cli.store import Store
@@ -31,31 +31,6 @@ from ida_cli.store.records import loads
 from ida_cli.tasks import get_task
 from ida_cli.training import resolve_task
 from ida_cli.versions import load_model
-
-
-def hidden(ml, task, nodes) -> np.ndarray:  # type: ignore[no-untyped-def]
-    """ML's final (layer-normed) state at the position that predicts each node's first answer token."""
-    exs = ml.examples([(c, input_tokens(task, "answer", q)) for c, q in nodes])
-    index = {id(ex): i for i, ex in enumerate(exs)}
-    out = np.zeros((len(exs), ml.net.cfg.width), dtype=np.float32)
-    grabbed: list[torch.Tensor] = []
-    hook = ml.net.ln.register_forward_hook(lambda m, i, o: grabbed.append(o))
-    try:
-        with torch.no_grad():
-            seqs = pack(exs, ml.per_seq)
-            for c in range(0, len(seqs), 256):
-                chunk = seqs[c : c + 256]
-                t = collate(chunk, decode=True, bag=ml.net.cfg.bag)
-                grabbed.clear()
-                ml.net(t["slots"], t["seq"], t["pos"], t["seg"], t.get("bag"))
-                h = grabbed[-1]  # Net.forward applies ln to the sequence positions only
-                last = t["last"]
-                rows = h[last[:, 0], last[:, 1]].numpy()
-                for ex, row in zip([ex for seq in chunk for ex in seq], rows, strict=True):
-                    out[index[id(ex)]] = row
-    finally:
-        hook.remove()
-    return out
 
 
 def main() -> None:
@@ -92,11 +67,12 @@ def main() -> None:
     answers = ml.answer(nodes)
     errors = np.array([a != task.truth(c, q) for (c, q), (a, _) in zip(nodes, answers, strict=True)])
     logp = np.array([lp for _, lp in answers])
-    h = hidden(ml, task, nodes)
-    conf = np.stack([logp, np.log(-np.minimum(logp, 0) + 1e-6)], axis=1)
+    h = input_states(ml, [(c, input_tokens(task, "answer", q)) for c, q in nodes])
     g = np.asarray(groups)
     results = {}
-    for name, x in (("logp", conf), ("hidden+logp", np.concatenate([h, conf], axis=1))):
+    # the product's probe (adversary.probe) reads the same features; this one was measured with
+    # scikit-learn's default C = 1.0, as the figures in bench/RESULTS.md were
+    for name, x in (("logp", features(h[:, :0], logp)), ("hidden+logp", features(h, logp))):
         p = np.zeros(len(g))
         for train, test in GroupKFold(5).split(x, errors, g):
             scale = StandardScaler().fit(x[train])
