@@ -28,14 +28,13 @@ import time
 from pathlib import Path
 
 import numpy as np
-from scratch import copy_db  # bench/scratch.py
+from scratch import copy_db, eval_nodes  # bench/scratch.py
 
 from adversary.metrics import auroc_gap
 from ida_cli import adversarial
-from ida_cli.evaluate import adversary_quality, expert_steps
+from ida_cli.evaluate import adversary_quality
 from ida_cli.questions import generate
 from ida_cli.store import Store
-from ida_cli.store.records import loads
 from ida_cli.tasks import get_task
 from ida_cli.tasks.base import canonical
 from ida_cli.training import gather, resolve_task
@@ -57,11 +56,6 @@ def main() -> None:
         generate(store, task_name, size, extra, int(os.environ.get("PROBE_EVAL_SEED", 7)), "eval", 4)
     with store.read() as con:
         rows = gather(con, task_name, False)
-        evals = con.execute(
-            """SELECT c.id, c.data, q.question FROM questions q JOIN contexts c ON c.id = q.context_id
-               WHERE q.task = ? AND q.split = 'eval' ORDER BY q.id""",
-            [task_name],
-        ).fetchall()
     task = get_task(task_name)
     answer_rows = [r for r in rows.items if r[2] == "answer"]
     noisy = [canonical(task.truth(r[1], r[3])) != canonical(r[5]) for r in answer_rows]
@@ -96,14 +90,7 @@ def main() -> None:
     )
     ml = load_model(store, task_name)
     assert ml is not None
-    nodes, groups = [], []
-    for cid, data, q in evals:
-        ctx = loads(data)
-        walk = expert_steps(task, ctx, json.loads(q), 10**6)
-        for mode, sq, _, _ in walk:
-            if mode == "fan_out":
-                nodes.append((ctx, sq))
-                groups.append(cid)
+    nodes, groups = eval_nodes(store, task_name)
     decoded: dict[int, list] = {}  # ML decodes the nodes once for both scorings below
     real_answer, real_score = ml.answer, adversarial.AdvScorer.score
     real_load = adversarial.scorer_from_payload

@@ -18,16 +18,14 @@ import time
 from pathlib import Path
 
 import numpy as np
-from scratch import copy_db  # bench/scratch.py
+from scratch import copy_db, eval_nodes  # bench/scratch.py
 
 from adversary.metrics import auroc, auroc_gap
 from adversary.probe import features
-from ida_cli.evaluate import expert_steps
 from ida_cli.model.decode import input_states
 from ida_cli.model.vocab import input_tokens
 from ida_cli.questions import generate
 from ida_cli.store import Store
-from ida_cli.store.records import loads
 from ida_cli.tasks import get_task
 from ida_cli.training import resolve_task
 from ida_cli.versions import load_model
@@ -48,22 +46,10 @@ def main() -> None:
         size = con.execute("SELECT max(size) FROM questions WHERE split = 'eval'").fetchone()[0]
     if extra:
         generate(store, task_name, size, extra, 7, "eval", 4)
-    with store.read() as con:
-        evals = con.execute(
-            """SELECT c.id, c.data, q.question FROM questions q JOIN contexts c ON c.id = q.context_id
-               WHERE q.task = ? AND q.split = 'eval' ORDER BY q.id""",
-            [task_name],
-        ).fetchall()
     task = get_task(task_name)
     ml = load_model(store, task_name)
     assert ml is not None
-    nodes, groups = [], []
-    for cid, data, q in evals:
-        ctx = loads(data)
-        for mode, sq, _, _ in expert_steps(task, ctx, json.loads(q), 10**6):
-            if mode == "fan_out":
-                nodes.append((ctx, sq))
-                groups.append(cid)
+    nodes, groups = eval_nodes(store, task_name)
     answers = ml.answer(nodes)
     errors = np.array([a != task.truth(c, q) for (c, q), (a, _) in zip(nodes, answers, strict=True)])
     logp = np.array([lp for _, lp in answers])

@@ -6,6 +6,7 @@ from __future__ import annotations
 import shutil
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
@@ -23,3 +24,30 @@ def copy_db(src: Path, prefix: str, checkpoints: bool = False) -> tuple[Path, Pa
         with duckdb.connect(str(db)) as con:
             con.execute("UPDATE versions SET checkpoint = replace(checkpoint, ?, ?)", [str(old), str(new)])
     return tmp, db
+
+
+def eval_nodes(store: Any, task_name: str) -> tuple[list[tuple[Any, Any]], list[int]]:
+    """(context, question) of every node of the scripted full-HCH tree of every eval question, and
+    each node's context id (the group a bootstrap over contexts resamples)."""
+    import json
+
+    from ida_cli.evaluate import expert_steps
+    from ida_cli.store.records import loads
+    from ida_cli.tasks import get_task
+
+    with store.read() as con:
+        evals = con.execute(
+            """SELECT c.id, c.data, q.question FROM questions q JOIN contexts c ON c.id = q.context_id
+               WHERE q.task = ? AND q.split = 'eval' ORDER BY q.id""",
+            [task_name],
+        ).fetchall()
+    task = get_task(task_name)
+    nodes: list[tuple[Any, Any]] = []
+    groups: list[int] = []
+    for cid, data, q in evals:
+        ctx = loads(data)
+        for mode, sq, _, _ in expert_steps(task, ctx, json.loads(q), 10**6):
+            if mode == "fan_out":
+                nodes.append((ctx, sq))
+                groups.append(cid)
+    return nodes, groups
