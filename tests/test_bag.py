@@ -75,3 +75,28 @@ def test_a_bag_network_refuses_plain_batches() -> None:
     t = collate([[Example(0, [[5]], [20, 30], [40])]])
     with pytest.raises(ValueError, match="reads questions as bags"):
         ml.net(t["slots"], t["seq"], t["pos"], t["seg"])
+
+
+def test_input_states_of_decoded_inputs_come_from_decoding_and_match_a_fresh_pass() -> None:
+    from ida_cli.model.decode import input_states
+
+    ml = _ml()
+    rng = np.random.default_rng(2)
+    c = TASK.generate_context(8, rng)
+    questions = TASK.generate_questions(c, 6, rng)
+    items = [(c, input_tokens(TASK, "answer", q)) for q in questions]
+    ml.answer([(c, q) for q in questions[:4]])  # decodes, and keeps the first four inputs' states
+    fresh = _ml()  # the same weights (seed 0), nothing decoded
+    expected = input_states(fresh, items)
+    forward = ml.net.forward
+    calls = []
+
+    def counted(*args, **kwargs):  # type: ignore[no-untyped-def]
+        calls.append(1)
+        return forward(*args, **kwargs)
+
+    ml.net.forward = counted  # type: ignore[method-assign]
+    assert np.allclose(input_states(ml, items[:4]), expected[:4], atol=1e-5)
+    assert calls == []  # all four from the decoding's states
+    assert np.allclose(input_states(ml, items), expected, atol=1e-5)
+    assert len(calls) == 1  # one pass, for the two inputs not decoded

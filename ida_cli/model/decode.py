@@ -16,6 +16,12 @@ from ida_cli.tasks.base import JSON, Step, Transcript, canonical
 
 MAX_NEW = {"answer": 24, "fan_out": 40, "fan_in": 40}
 CHUNK = 256  # sequences per forward pass
+# ML's input states kept from its last decodings (rows of `width` floats): the adversary's state
+# probe reads the states of the very inputs a round or `ida eval` has just decoded, and recomputing
+# them was a full forward pass of ML, 2.2x the adversary's scoring time (bench/probe_cost.py)
+STATE_CACHE = 1 << 16
+
+StateKey = tuple[str, tuple[str, ...]]
 
 
 class TorchML:
@@ -40,6 +46,7 @@ class TorchML:
         self.max_new = {m: min(n, (max_out or {}).get(m, n)) for m, n in MAX_NEW.items()}
         self._task = get_task(task)
         self._strict = task == "user"  # built-in vocabularies cover every size; user text may not
+        self.states: dict[StateKey, np.ndarray] = {}  # (context, input tokens) → input state
 
     # -- the ML protocol --------------------------------------------------------------------------
     def answer(self, items: Sequence[tuple[JSON, JSON]]) -> list[tuple[JSON, float]]:
@@ -62,6 +69,21 @@ class TorchML:
         ]
 
     # -- decoding ---------------------------------------------------------------------------------
+    def state_keys(self, items: Sequence[tuple[JSON, list[str]]]) -> list[StateKey]:
+        canon: dict[int, str] = {}  # a batch shares few context objects: canonicalise each once
+        keys = []
+        for context, tokens in items:
+            if id(context) not in canon:
+                canon[id(context)] = canonical(context)
+            keys.append((canon[id(context)], tuple(tokens)))
+        return keys
+
+    def _keep_states(self, keys: list[StateKey], states: np.ndarray) -> None:
+        if len(self.states) + len(keys) > STATE_CACHE:
+            self.states.clear()
+        if len(keys) <= STATE_CACHE:
+            self.states.update(zip(keys, states, strict=True))
+
     def examples(self, items: Sequence[tuple[JSON, list[str]]]) -> list[Example]:
         """One example per item; items with the same context share a group (and a sequence)."""
         groups: dict[str, int] = {}  # equal contexts share a group even as distinct objects
@@ -83,6 +105,8 @@ class TorchML:
         logp = [0.0] * len(exs)
         done = [False] * len(exs)
         index = {id(ex): i for i, ex in enumerate(exs)}
+        # the first step's states are each input's state before its first output token
+        states: np.ndarray | None = np.zeros((len(exs), self.net.cfg.width), dtype=np.float32)
         with torch.no_grad():
             for _ in range(self.max_new[mode]):
                 live = [ex for ex, d in zip(exs, done, strict=True) if not d]
@@ -91,7 +115,10 @@ class TorchML:
                 seqs = pack(live, self.per_seq)
                 for c in range(0, len(seqs), CHUNK):
                     chunk = seqs[c : c + CHUNK]
-                    self._step(chunk, exs, index, logp, done)
+                    self._step(chunk, exs, index, logp, done, states)
+                if states is not None:
+                    self._keep_states(self.state_keys(items), states)
+                    states = None
         return [([self.vocab.tokens[i] for i in ex.out], lp) for ex, lp in zip(exs, logp, strict=True)]
 
     def _step(
@@ -101,13 +128,17 @@ class TorchML:
         index: dict[int, int],
         logp: list[float],
         done: list[bool],
+        states: np.ndarray | None = None,
     ) -> None:
         t = collate(chunk, decode=True, bag=self.net.cfg.bag)
-        logits = self.net(t["slots"], t["seq"], t["pos"], t["seg"], t.get("bag"))
+        h = self.net(t["slots"], t["seq"], t["pos"], t["seg"], t.get("bag"), hidden=True)
         last = t["last"]
-        lp = torch.log_softmax(logits[last[:, 0], last[:, 1]].float(), dim=-1)
+        h = h[last[:, 0], last[:, 1]]
+        lp = torch.log_softmax(self.net.head(h).float(), dim=-1)
         best = lp.argmax(dim=-1)
         flat = [ex for seq in chunk for ex in seq]
+        if states is not None:
+            states[[index[id(ex)] for ex in flat]] = h.float().numpy()
         for ex, tok, score in zip(flat, best.tolist(), lp.max(dim=-1).values.tolist(), strict=True):
             i = index[id(ex)]
             logp[i] += score
@@ -153,10 +184,20 @@ def output_logp(ml: TorchML, items: Sequence[tuple[JSON, list[str], list[str]]])
 
 def input_states(ml: TorchML, items: Sequence[tuple[JSON, list[str]]]) -> np.ndarray:
     """ML's final state where it predicts the first output token, for (context, input tokens):
-    what ML made of the question before it answered (rows in the order of `items`)."""
-    exs = ml.examples(items)
-    index = {id(ex): i for i, ex in enumerate(exs)}
-    out = np.zeros((len(exs), ml.net.cfg.width), dtype=np.float32)
+    what ML made of the question before it answered (rows in the order of `items`). Inputs ML has
+    just decoded are read from its cache; only the others cost a forward pass."""
+    out = np.zeros((len(items), ml.net.cfg.width), dtype=np.float32)
+    keys = ml.state_keys(items)
+    todo = []
+    for i, key in enumerate(keys):
+        if (row := ml.states.get(key)) is not None:
+            out[i] = row
+        else:
+            todo.append(i)
+    if not todo:
+        return out
+    exs = ml.examples([items[i] for i in todo])
+    index = {id(ex): todo[j] for j, ex in enumerate(exs)}
     seqs = pack(exs, ml.per_seq)
     with torch.no_grad():
         for c in range(0, len(seqs), CHUNK):
