@@ -18,16 +18,13 @@ import time
 from pathlib import Path
 
 import numpy as np
-from scratch import copy_db, eval_nodes  # bench/scratch.py
+from scratch import eval_nodes, with_eval_questions  # bench/scratch.py
 
 from adversary.metrics import auroc, auroc_gap
 from adversary.probe import features
 from ida_cli.model.decode import input_states
 from ida_cli.model.vocab import input_tokens
-from ida_cli.questions import generate
-from ida_cli.store import Store
 from ida_cli.tasks import get_task
-from ida_cli.training import resolve_task
 from ida_cli.versions import load_model
 
 
@@ -38,14 +35,8 @@ def main() -> None:
 
     src = Path(sys.argv[1])
     extra = int(sys.argv[2]) if len(sys.argv) > 2 else 2000
-    tmp, db = copy_db(src, "probe-hidden-", checkpoints=True)
-    store = Store(db)
     t0 = time.perf_counter()
-    with store.read() as con:
-        task_name = resolve_task(con, None)
-        size = con.execute("SELECT max(size) FROM questions WHERE split = 'eval'").fetchone()[0]
-    if extra:
-        generate(store, task_name, size, extra, 7, "eval", 4)
+    tmp, store, task_name = with_eval_questions(src, "probe-hidden-", extra)
     task = get_task(task_name)
     ml = load_model(store, task_name)
     assert ml is not None

@@ -51,3 +51,20 @@ def eval_nodes(store: Any, task_name: str) -> tuple[list[tuple[Any, Any]], list[
                 nodes.append((ctx, sq))
                 groups.append(cid)
     return nodes, groups
+
+
+def with_eval_questions(src: Path, prefix: str, extra: int, seed: int = 7) -> tuple[Path, Any, str]:
+    """A scratch copy of `src` with its checkpoints (copy_db) and `extra` more eval questions on
+    fresh contexts, 4 to a context: (the folder, its Store, the task)."""
+    from ida_cli.questions import generate
+    from ida_cli.store import Store
+    from ida_cli.training import resolve_task
+
+    tmp, db = copy_db(src, prefix, checkpoints=True)
+    store = Store(db)
+    with store.read() as con:
+        task_name = resolve_task(con, None)
+        size = con.execute("SELECT max(size) FROM questions WHERE split = 'eval'").fetchone()[0]
+    if extra:
+        generate(store, task_name, size, extra, seed, "eval", 4)
+    return tmp, store, task_name
