@@ -73,7 +73,6 @@ def main() -> None:
     with_d = np.concatenate([base, differs[:, None], unknown[:, None], (differs * leaf)[:, None]], axis=1)
     refit = cross_fit(base, errors, g)
     both = cross_fit(with_d, errors, g)
-    rng = np.random.default_rng(0)
 
     def r(v: float | None) -> float | None:
         return None if v is None else round(v, 4)
@@ -81,7 +80,7 @@ def main() -> None:
     def interval(gap: tuple[float, float, float] | None) -> list[float] | None:
         return None if gap is None else [round(v, 4) for v in gap]
 
-    gap_conf = auroc_gap(-both, logp, errors, g, rng)
+    gap_conf = auroc_gap(-both, logp, errors, g, np.random.default_rng(0))
     gap_stored = auroc_gap(s, logp, errors, g, np.random.default_rng(0))
     gap_adv = auroc_gap(-both, -refit, errors, g, np.random.default_rng(0))
     print(
