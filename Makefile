@@ -19,7 +19,7 @@ $(STAMP): $(BIN)/python pyproject.toml
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/python -m ida_cli.demo
+	$(BIN)/python -m ida_cli.experiment.demo
 
 # one pytest-xdist worker per core (tests/conftest.py gives each one torch thread)
 test: $(STAMP)

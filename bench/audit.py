@@ -27,14 +27,14 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from adversary.select import FullStrategy  # noqa: E402
-from ida_cli.amplify import Walker  # noqa: E402
+from ida_cli.audit.localize import ScriptedOracle, localize  # noqa: E402
 from ida_cli.errors import IdaError  # noqa: E402
-from ida_cli.localize import ScriptedOracle, localize  # noqa: E402
-from ida_cli.overseer import ScriptedOverseer  # noqa: E402
 from ida_cli.tasks import BUILTIN, get_task  # noqa: E402
-from ida_cli.tasks.base import JSON, UNKNOWN, Ask, Task, canonical  # noqa: E402
-from ida_cli.tree import Node, Tree  # noqa: E402
+from ida_cli.tasks.base import Task, canonical  # noqa: E402
+from ida_cli.vocabulary import JSON, UNKNOWN, Ask, Node, Tree  # noqa: E402
+from ida_cli.walk.overseer import ScriptedOverseer  # noqa: E402
+from ida_cli.walk.strategies import FullStrategy  # noqa: E402
+from ida_cli.walk.walker import Walker  # noqa: E402
 
 NOISE = (0.0, 0.5, 1.0)
 BUCKETS = (10, 30, 100, 300, 1000, 3000, 10_000)

@@ -16,9 +16,9 @@ from collections import Counter
 
 import numpy as np
 
-from ida_cli.evaluate import expert_steps
+from ida_cli.learn.evaluate import expert_steps
 from ida_cli.tasks import get_task
-from ida_cli.tasks.base import Ask
+from ida_cli.vocabulary import Ask
 
 TASKS = ("wildcard", "permutation", "unionfind", "shortpath", "assignments")
 

@@ -92,9 +92,9 @@ def bench_export(tmp: Path, rows: int = 1_000_000, repeats: int = 3) -> dict[str
 
 
 def bench_rounds(tmp: Path, questions: int = 500, repeats: int = 3) -> dict[str, dict[str, float]]:
-    from ida_cli.amplify import FullStrategy, Walker
-    from ida_cli.overseer import ScriptedOverseer
     from ida_cli.tasks import get_task
+    from ida_cli.walk.overseer import ScriptedOverseer
+    from ida_cli.walk.walker import FullStrategy, Walker
 
     out = {}
     for task_name in TASKS:

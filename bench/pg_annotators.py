@@ -76,7 +76,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "out" / "pg_annotators.json")
     args = parser.parse_args()
 
-    from ida_cli.questions import generate
+    from ida_cli.project.questions import generate
     from ida_cli.store import Store
     from tests.conftest import PgServer, postgres_bindir
     from tests.test_postgres_label import TASK, check_store

@@ -31,14 +31,14 @@ import numpy as np
 from scratch import copy_db, eval_nodes  # bench/scratch.py
 
 from adversary.metrics import auroc_gap
-from ida_cli import adversarial
-from ida_cli.evaluate import adversary_quality
-from ida_cli.questions import generate
+from ida_cli.learn import adversarial
+from ida_cli.learn.evaluate import adversary_quality
+from ida_cli.learn.training import gather, resolve_task
+from ida_cli.learn.versions import load_model
+from ida_cli.project.questions import generate
 from ida_cli.store import Store
 from ida_cli.tasks import get_task
-from ida_cli.tasks.base import canonical
-from ida_cli.training import gather, resolve_task
-from ida_cli.versions import load_model
+from ida_cli.vocabulary import canonical
 
 
 def main() -> None:

@@ -22,11 +22,11 @@ import numpy as np
 from scratch import eval_nodes, with_eval_questions  # bench/scratch.py
 
 from adversary.metrics import auroc, auroc_gap
-from ida_cli.adversarial import load_scorer
-from ida_cli.distill_targets import distill
+from ida_cli.learn.adversarial import load_scorer
+from ida_cli.learn.distill import distill
+from ida_cli.learn.versions import load_model
 from ida_cli.tasks import get_task
-from ida_cli.tasks.base import UNKNOWN, canonical
-from ida_cli.versions import load_model
+from ida_cli.vocabulary import UNKNOWN, canonical
 
 
 def cross_fit(x: np.ndarray, y: np.ndarray, g: np.ndarray) -> np.ndarray:

@@ -19,10 +19,10 @@ from pathlib import Path
 import numpy as np
 from scratch import eval_nodes  # bench/scratch.py
 
-from ida_cli import adversarial
+from ida_cli.learn import adversarial
+from ida_cli.learn.training import resolve_task
+from ida_cli.learn.versions import load_model
 from ida_cli.store import Store
-from ida_cli.training import resolve_task
-from ida_cli.versions import load_model
 
 
 def main() -> None:

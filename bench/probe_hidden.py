@@ -22,10 +22,10 @@ from scratch import eval_nodes, with_eval_questions  # bench/scratch.py
 
 from adversary.metrics import auroc, auroc_gap
 from adversary.probe import features
+from ida_cli.learn.versions import load_model
 from ida_cli.model.decode import input_states
 from ida_cli.model.vocab import input_tokens
 from ida_cli.tasks import get_task
-from ida_cli.versions import load_model
 
 
 def main() -> None:

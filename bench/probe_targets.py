@@ -23,11 +23,11 @@ from pathlib import Path
 
 from scratch import copy_db  # bench/scratch.py
 
-from ida_cli import training
-from ida_cli.evaluate import evaluate
+from ida_cli.learn import training
+from ida_cli.learn.evaluate import evaluate
 from ida_cli.store import Store
 from ida_cli.tasks import get_task
-from ida_cli.tasks.base import canonical
+from ida_cli.vocabulary import canonical
 
 
 def main() -> None:

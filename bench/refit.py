@@ -17,9 +17,9 @@ from pathlib import Path
 
 from scratch import copy_db  # bench/scratch.py
 
-from ida_cli import training
-from ida_cli.evaluate import evaluate
-from ida_cli.experiment import curve
+from ida_cli.experiment.run import curve
+from ida_cli.learn import training
+from ida_cli.learn.evaluate import evaluate
 from ida_cli.store import Store
 
 

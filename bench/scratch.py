@@ -31,7 +31,7 @@ def eval_nodes(store: Any, task_name: str) -> tuple[list[tuple[Any, Any]], list[
     each node's context id (the group a bootstrap over contexts resamples)."""
     import json
 
-    from ida_cli.evaluate import expert_steps
+    from ida_cli.learn.evaluate import expert_steps
     from ida_cli.store.records import loads
     from ida_cli.tasks import get_task
 
@@ -56,9 +56,9 @@ def eval_nodes(store: Any, task_name: str) -> tuple[list[tuple[Any, Any]], list[
 def with_eval_questions(src: Path, prefix: str, extra: int, seed: int = 7) -> tuple[Path, Any, str]:
     """A scratch copy of `src` with its checkpoints (copy_db) and `extra` more eval questions on
     fresh contexts, 4 to a context: (the folder, its Store, the task)."""
-    from ida_cli.questions import generate
+    from ida_cli.learn.training import resolve_task
+    from ida_cli.project.questions import generate
     from ida_cli.store import Store
-    from ida_cli.training import resolve_task
 
     tmp, db = copy_db(src, prefix, checkpoints=True)
     store = Store(db)

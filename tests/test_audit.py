@@ -14,14 +14,14 @@ import pexpect
 import pytest
 
 from bench.audit import noisy_scores, plant
-from ida_cli.amplify import FullStrategy, Walker
-from ida_cli.audit import Scores
+from ida_cli.audit.localize import ScriptedOracle, child_order, localize
+from ida_cli.audit.run import Scores
 from ida_cli.errors import UsageError
-from ida_cli.localize import ScriptedOracle, child_order, localize
-from ida_cli.overseer import ScriptedOverseer
 from ida_cli.store import Store, treestore
 from ida_cli.tasks import BUILTIN, get_task
-from ida_cli.tree import Node, Tree
+from ida_cli.vocabulary import Node, Tree
+from ida_cli.walk.overseer import ScriptedOverseer
+from ida_cli.walk.walker import FullStrategy, Walker
 from tests.conftest import ROOT, Run
 
 

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from sklearn.metrics import roc_auc_score
 
 from adversary.metrics import auroc_gap, weighted_auroc
-from ida_cli.evaluate import adversary_nodes
+from ida_cli.learn.evaluate import adversary_nodes
 from ida_cli.tasks import get_task
 from tests.conftest import Run
 

@@ -12,7 +12,7 @@ from ida_cli.model.decode import TorchML
 from ida_cli.model.net import ModelConfig, Net
 from ida_cli.model.vocab import Vocab, context_slots, input_tokens
 from ida_cli.tasks import get_task
-from ida_cli.tasks.base import JSON
+from ida_cli.vocabulary import JSON
 
 TASK = get_task("permutation")
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import duckdb
 
-from ida_cli.report import compare, hc
+from ida_cli.experiment.report import compare, hc
 from tests.conftest import Run
 
 QUICK = [
@@ -168,7 +168,7 @@ def test_experiment_primes_the_overseer_once_an_adversary_exists(ida: Run, db: P
 
 
 def test_a_variant_names_the_settings_that_differ_from_the_defaults() -> None:
-    from ida_cli.report import variant
+    from ida_cli.experiment.report import variant
 
     assert variant({"strategy": "full", "temperature": 1.0, "alpha": None}) == "full"
     flags = {"strategy": "adversary", "temperature": 0.05, "confidence": -0.15, "curriculum": True}
@@ -181,7 +181,7 @@ def test_a_flag_added_since_an_experiment_started_counts_as_its_default(ida: Run
     import pytest
 
     from ida_cli.errors import UsageError
-    from ida_cli.experiment import ExperimentOptions, start
+    from ida_cli.experiment.run import ExperimentOptions, start
     from ida_cli.store import Store
 
     assert ida("init").code == 0

@@ -22,7 +22,7 @@ import pytest
 from ida_cli.label import LabelOptions, LabelSession
 from ida_cli.store import Store
 from ida_cli.tasks import get_task
-from ida_cli.tasks.base import JSON, canonical
+from ida_cli.vocabulary import JSON, canonical
 from tests.conftest import ROOT, Run
 
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")

@@ -143,12 +143,12 @@ def test_eval_refuses_tampered_missing_or_foreign_checkpoints(ida: Run, db: Path
 
 
 def test_batched_decoding_agrees_with_single_calls_and_teacher_forcing(ida: Run, db: Path) -> None:
+    from ida_cli.learn.versions import load_model
     from ida_cli.model.batch import Example
     from ida_cli.model.train import evaluate
     from ida_cli.model.vocab import answer_tokens, context_slots, input_tokens
     from ida_cli.store import Store
     from ida_cli.tasks import get_task
-    from ida_cli.versions import load_model
 
     setup(ida, "permutation", 400)
     ida(

@@ -14,10 +14,10 @@ from typing import Any
 import duckdb
 import pytest
 
-from ida_cli import parallel
 from ida_cli.errors import Interrupted, NotFound
-from ida_cli.parallel import WorkerCrashed, chunk_size
-from ida_cli.rounds import RoundOptions, run_round
+from ida_cli.rounds import parallel
+from ida_cli.rounds.parallel import WorkerCrashed, chunk_size
+from ida_cli.rounds.run import RoundOptions, run_round
 from ida_cli.store import Store, treestore
 from tests.conftest import Run, ida_subprocess
 

@@ -280,7 +280,7 @@ with Store(sys.argv[1], command="ida hold").write() as con:
 def test_concurrent_writers_get_distinct_ids(pg_url: str) -> None:
     """Four writers generating questions at once, each on its own server connection: every id is
     allocated once (ids are max+1 under the advisory lock)."""
-    from ida_cli.questions import generate
+    from ida_cli.project.questions import generate
 
     assert cli("--db", pg_url, "init").code == 0
     errors: list[BaseException] = []

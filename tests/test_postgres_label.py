@@ -29,7 +29,7 @@ from ida_cli.label import actions as acts
 from ida_cli.store import Store
 from ida_cli.store.db import next_id
 from ida_cli.tasks import get_task
-from ida_cli.tasks.base import JSON
+from ida_cli.vocabulary import JSON
 from tests.conftest import ROOT, PgServer, in_process
 
 TASK = "wildcard"
@@ -121,7 +121,7 @@ def annotate(
 
 
 def generate(db: str, count: int, seed: int = 5) -> None:
-    from ida_cli.questions import generate as gen
+    from ida_cli.project.questions import generate as gen
 
     gen(Store(db), TASK, 8, count, seed)
 
@@ -184,7 +184,7 @@ def test_concurrent_annotators_in_processes_lose_and_duplicate_nothing(pg_url: s
     totals = check_store(pg_url, runs)
     assert totals["steps"] == 160 and totals["done"] >= 4
     # every annotator worked on their own questions; ida status shows each one's progress
-    from ida_cli.status import status
+    from ida_cli.project.status import status
 
     doc = {a["annotator"]: a for a in status(Store(pg_url))["annotators"]}
     assert set(doc) == set(names)
@@ -320,7 +320,7 @@ def test_a_dead_sessions_claim_is_taken_over_after_the_timeout(
 
 
 def _status(db: str) -> list[dict[str, Any]]:
-    from ida_cli.status import status
+    from ida_cli.project.status import status
 
     return list(status(Store(db))["annotators"])
 
@@ -421,7 +421,7 @@ def _label_as(db: str, name: str, *args: str) -> Any:
 def test_ida_label_in_a_terminal_against_the_server(pg_url: str) -> None:
     """`ida label` itself (a pseudo-terminal) with IDA_DB a PostgreSQL URL: steps are stored as
     given, and a second annotator is not served the question in progress unless --overlap allows."""
-    from ida_cli.questions import generate as gen
+    from ida_cli.project.questions import generate as gen
     from tests.test_label import POW
 
     gen(Store(pg_url), "permutation", 8, 1, 4)

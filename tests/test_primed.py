@@ -15,15 +15,15 @@ import duckdb
 import numpy as np
 import pytest
 
-from adversary.select import anneal
-from ida_cli.amplify import Walker
 from ida_cli.errors import UsageError
-from ida_cli.overseer import ScriptedOverseer, primed_take
-from ida_cli.rounds import RoundOptions, check_options, make_strategy, run_round
+from ida_cli.rounds.run import RoundOptions, check_options, make_strategy, run_round
 from ida_cli.store import Store
 from ida_cli.tasks import get_task
-from ida_cli.tasks.base import JSON, Ask, Step, Task, canonical
-from ida_cli.tree import Tree
+from ida_cli.tasks.base import Task
+from ida_cli.vocabulary import JSON, Ask, Step, Tree, canonical
+from ida_cli.walk.overseer import ScriptedOverseer, primed_take
+from ida_cli.walk.strategies import anneal
+from ida_cli.walk.walker import Walker
 from tests.conftest import Run
 from tests.test_walker_ml import FakeML, FakeScorer, GarbageML, _u, items_for, signature
 
@@ -346,7 +346,7 @@ def test_round_with_confidence_stores_the_primed_steps(ida: Run, db: Path) -> No
             assert n["primed"] == primed_take(n["score"], n["gumbel"], n["threshold"], -0.5, 0.3)
     assert by_model > 0  # nodes whose final answer was ML's step
     # training: every amplified node's answer (H' included, SPEC 2.2), only the real overseer's steps
-    from ida_cli.training import gather
+    from ida_cli.learn.training import gather
 
     with duckdb.connect(str(db), read_only=True) as con:
         rows = gather(con, "permutation", supervised=False)

@@ -12,7 +12,7 @@ import pytest
 
 from ida_cli.errors import Interrupted, StoreError
 from ida_cli.label import records as lrec
-from ida_cli.rounds import RoundOptions, run_round
+from ida_cli.rounds.run import RoundOptions, run_round
 from ida_cli.store import Store, claims, records
 from tests.conftest import Run
 

@@ -6,7 +6,7 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
-from adversary.select import (
+from ida_cli.walk.strategies import (
     anneal,
     choose_adversary,
     choose_bernoulli,

@@ -65,9 +65,9 @@ def test_the_stack_reads_the_probe_only_where_it_has_one() -> None:
 
 @pytest.mark.slow  # trains a model that is right on some nodes: minutes on 2 cores
 def test_a_trained_adversary_keeps_its_probes_and_skips_them_for_another_model(ida: Run, db: Path) -> None:
-    from ida_cli.adversarial import load_scorer
+    from ida_cli.learn.adversarial import load_scorer
+    from ida_cli.learn.versions import load_model
     from ida_cli.store import Store
-    from ida_cli.versions import load_model
 
     # enough training that ML is right on some nodes and wrong on others
     small = ["--layers", "2", "--width", "64", "--batch", "16", "--eval-every", "50", "--max-steps", "150"]

@@ -5,7 +5,8 @@ from hypothesis import strategies as st
 
 from ida_cli.errors import ParseError
 from ida_cli.tasks import get_task
-from ida_cli.tasks.base import UNKNOWN, Answer, Ask, expert_solve
+from ida_cli.tasks.base import expert_solve
+from ida_cli.vocabulary import UNKNOWN, Answer, Ask
 
 TASK = get_task("unionfind")
 

@@ -8,11 +8,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ida_cli.amplify import FullStrategy, Walker, WalkError
-from ida_cli.overseer import ScriptedOverseer
 from ida_cli.tasks import BUILTIN, get_task
-from ida_cli.tasks.base import Answer, Ask
-from ida_cli.tree import tree_from_json
+from ida_cli.vocabulary import Answer, Ask, tree_from_json
+from ida_cli.walk.overseer import ScriptedOverseer
+from ida_cli.walk.walker import FullStrategy, Walker, WalkError
 
 
 @settings(max_examples=25, deadline=None)

@@ -14,15 +14,15 @@ import duckdb
 import numpy as np
 import pytest
 
-from ida_cli.amplify import Walker
-from ida_cli.distill_targets import distill
 from ida_cli.errors import Interrupted, UsageError
-from ida_cli.overseer import ModelOverseer, ScriptedOverseer
-from ida_cli.rounds import RoundOptions, check_options, make_strategy, run_round
+from ida_cli.learn.distill import distill
+from ida_cli.rounds.run import RoundOptions, check_options, make_strategy, run_round
 from ida_cli.store import Store
 from ida_cli.tasks import get_task
-from ida_cli.tasks.base import JSON, UNKNOWN, Answer, Ask, Step, Task, Transcript, canonical
-from ida_cli.tree import Tree
+from ida_cli.tasks.base import Task
+from ida_cli.vocabulary import JSON, UNKNOWN, Answer, Ask, Step, Transcript, Tree, canonical
+from ida_cli.walk.overseer import ModelOverseer, ScriptedOverseer
+from ida_cli.walk.walker import Walker
 from tests.conftest import Run
 
 Item = tuple[JSON, JSON, int | None]

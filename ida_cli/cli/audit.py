@@ -16,9 +16,9 @@ from ida_cli.cli.common import JSON_OPTION, console, emit_json, store
 from ida_cli.errors import Interrupted, UsageError
 
 if TYPE_CHECKING:
-    from ida_cli.localize import AuditResult
+    from ida_cli.audit.localize import AuditResult
     from ida_cli.tasks.base import Task
-    from ida_cli.tree import Node, Tree
+    from ida_cli.vocabulary import Node, Tree
 
 KEYS = "press r (right), w (wrong) or q (quit)"
 
@@ -40,7 +40,7 @@ def audit(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Find the culprit of a wrong tree: a node whose answer is wrong while every answer it used is right."""
-    from ida_cli import audit as core
+    from ida_cli.audit import run as core
 
     if oracle not in ("scripted", "human"):
         raise UsageError(f"unknown oracle '{oracle}': use --oracle scripted or --oracle human")
@@ -74,7 +74,7 @@ def audit(
 
 def _text(task: Task, question: Any, answer: Any) -> tuple[str, str]:
     """A question and answer as text, or as JSON where they have no text form (malformed)."""
-    from ida_cli.tasks.base import canonical
+    from ida_cli.vocabulary import canonical
 
     try:
         q = task.question_text(question)
@@ -123,7 +123,7 @@ def _round_table(doc: dict[str, Any]) -> None:
 
 
 def _top(db: Any, tree_id: int, k: int, as_json: bool) -> None:
-    from ida_cli.audit import top_nodes
+    from ida_cli.audit.run import top_nodes
     from ida_cli.tasks import get_task
 
     tree, nodes, scores, source, warning = top_nodes(db, tree_id, k)

@@ -26,7 +26,7 @@ def init(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Create the database (idempotent; never clobbers labels)."""
-    from ida_cli.status import init as core
+    from ida_cli.project.status import init as core
 
     result = core(store(ctx, "init"), task, size, seed)
     if as_json:
@@ -66,7 +66,7 @@ def tasks(as_json: bool = JSON_OPTION) -> None:
 def status(ctx: typer.Context, as_json: bool = JSON_OPTION) -> None:
     """Counts, versions, the latest metrics."""
     from ida_cli.cli.render import status_panel
-    from ida_cli.status import status as core
+    from ida_cli.project.status import status as core
 
     result = core(store(ctx, "status"))
     if as_json:
@@ -83,7 +83,7 @@ def export(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Any stored table to parquet, csv or jsonl."""
-    from ida_cli.status import export_table
+    from ida_cli.project.status import export_table
 
     rows = export_table(store(ctx, "export"), table, fmt, output)
     if as_json:
@@ -99,7 +99,7 @@ def prune(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Delete the checkpoint files of all but the newest model and adversary versions."""
-    from ida_cli.prune import prune as core
+    from ida_cli.learn.prune import prune as core
 
     result = core(store(ctx, "prune"), keep, dry_run)
     if as_json:

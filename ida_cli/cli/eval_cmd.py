@@ -19,7 +19,7 @@ def eval_(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Accuracy of ML on the eval split, per question kind, and its imitation of the overseer."""
-    from ida_cli.evaluate import evaluate
+    from ida_cli.learn.evaluate import evaluate
 
     r = evaluate(store(ctx, "eval"), task, split, version)
     if r.get("warning"):

@@ -75,7 +75,7 @@ def experiment(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Scripted active learning: rounds and training alternate until the budget; the learning curve."""
-    from ida_cli.experiment import ExperimentOptions, run
+    from ida_cli.experiment.run import ExperimentOptions, run
 
     opts = ExperimentOptions(
         task=task,
@@ -100,7 +100,7 @@ def experiment(
         p=p,
     )
     if plot is not None:
-        from ida_cli.outputs import check_output
+        from ida_cli.project.outputs import check_output
 
         check_output(plot)
     err = console(stderr=True)
@@ -113,7 +113,7 @@ def experiment(
 
     points = run(store(ctx, "experiment"), opts, name or f"{task}-{strategy}-{seed}", on_event, extend)
     if plot is not None:
-        from ida_cli.report import plot_curves
+        from ida_cli.experiment.report import plot_curves
 
         plot_curves(points, plot)
     if as_json:
@@ -130,13 +130,13 @@ def report(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Compare experiments: HC@0.9/0.95/0.99 and final accuracy per task and strategy."""
-    from ida_cli.report import compare, plot_curves, read_curves
+    from ida_cli.experiment.report import compare, plot_curves, read_curves
 
     points, empty = read_curves(dbs)
     for db in empty:
         console(stderr=True).print(f"warning: {db} has no curve point yet: left out")
     if plot is not None:
-        from ida_cli.outputs import check_output
+        from ida_cli.project.outputs import check_output
 
         check_output(plot)
         plot_curves(points, plot)

@@ -62,10 +62,10 @@ def label(
             "ida label needs a terminal: stdin is not one (run it in an interactive shell; "
             "`ida round` amplifies without a person)"
         )
-    from adversary.select import STRATEGIES
     from ida_cli.label.screen import MIN_COLUMNS, MIN_ROWS, too_small
     from ida_cli.label.session import LabelOptions, LabelSession
     from ida_cli.label.term import Terminal
+    from ida_cli.walk.strategies import STRATEGIES
 
     if strategy is not None and strategy not in STRATEGIES:
         raise UsageError(f"unknown strategy '{strategy}': use one of {', '.join(STRATEGIES)}")

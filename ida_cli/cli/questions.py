@@ -23,7 +23,7 @@ def generate(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Make C questions with ground truth; eval contexts are never shared with train."""
-    from ida_cli.questions import generate as core
+    from ida_cli.project.questions import generate as core
 
     r = core(store(ctx, "questions generate"), task, size, count, seed, split, per_context)
     doc = {
@@ -56,7 +56,7 @@ def import_(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """User questions from JSONL/CSV/Parquet (question; optional task, context, truth, split)."""
-    from ida_cli.questions_io import import_file
+    from ida_cli.project.questions_io import import_file
 
     r = import_file(store(ctx, "questions import"), file, split)
     doc = {"path": r.path, "count": r.count, "tasks": r.tasks, "first_id": r.first_id, "last_id": r.last_id}
@@ -77,7 +77,7 @@ def export(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """One row a question: id, task, size, split, context, question, truth."""
-    from ida_cli.questions_io import export as core
+    from ida_cli.project.questions_io import export as core
 
     rows = core(store(ctx, "questions export"), output, fmt, task, split)
     if as_json:

@@ -13,7 +13,7 @@ from rich.table import Table
 from rich.text import Text
 from rich.tree import Tree as RichTree
 
-from ida_cli.tree import Node, Tree
+from ida_cli.vocabulary import Node, Tree
 
 
 @contextlib.contextmanager
@@ -240,7 +240,7 @@ def compare_table(rows: list[dict[str, Any]]) -> Table:
 
 def terminal_plot(points: list[dict[str, Any]], width: int = 60, height: int = 12) -> Text:
     """Accuracy against cost as characters, one mark per strategy."""
-    from ida_cli.report import cost
+    from ida_cli.experiment.report import cost
 
     if not points:
         return Text("")

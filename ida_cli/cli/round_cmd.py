@@ -45,7 +45,7 @@ def round_(
 ) -> None:
     """Amplify C training questions; store the trees; report overseer calls and accuracy."""
     from ida_cli.cli.render import progress_bar
-    from ida_cli.rounds import RoundOptions, load_models, run_round
+    from ida_cli.rounds.run import RoundOptions, load_models, run_round
 
     opts = RoundOptions(
         task=task,

@@ -67,7 +67,7 @@ def model(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Train ML: amplified answers and the overseer's steps (or --supervised: the ground truth)."""
-    from ida_cli.training import TrainModelOptions, train_model
+    from ida_cli.learn.training import TrainModelOptions, train_model
 
     opts = TrainModelOptions(
         task=task,
@@ -126,7 +126,7 @@ def adversary(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Train Adv on ML as it now is: predict where ML's answers and steps are wrong."""
-    from ida_cli.adversarial import TrainAdvOptions, train_adversary
+    from ida_cli.learn.adversarial import TrainAdvOptions, train_adversary
 
     opts = TrainAdvOptions(
         task=task,

@@ -19,7 +19,7 @@ def show(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """One tree as a picture (or its JSON)."""
-    from ida_cli.trees import show as core
+    from ida_cli.project.trees import show as core
 
     tree = core(store(ctx, "trees show"), tree_id)
     if as_json:
@@ -38,7 +38,7 @@ def export(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """One tree as JSON (SPEC 6.2)."""
-    from ida_cli.trees import export as core
+    from ida_cli.project.trees import export as core
 
     tree = core(store(ctx, "trees export"), tree_id, output)
     if as_json:
@@ -54,7 +54,7 @@ def import_(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Import a tree, keeping its tree and node ids; prints the tree id."""
-    from ida_cli.trees import import_file
+    from ida_cli.project.trees import import_file
 
     tree = import_file(store(ctx, "trees import"), file)
     if as_json:

@@ -11,7 +11,7 @@ from typing import Any
 
 from ida_cli.store import records
 from ida_cli.store.db import insert_row, next_id
-from ida_cli.tasks.base import JSON
+from ida_cli.vocabulary import JSON
 
 Con = Any
 STEP_KINDS = ("fan_out", "fan_in")

@@ -11,13 +11,12 @@ from ida_cli.label.durable import DurableRecords
 from ida_cli.label.human import HumanOverseer, Quit, Reclaimed, Skip, pairs
 from ida_cli.label.prompts import suggest
 from ida_cli.label.screen import HELP, LINE_HINTS, Progress, View, context_lines, context_pages
-from ida_cli.overseer import step_json
-from ida_cli.tasks.base import JSON, Step, Transcript, canonical
+from ida_cli.vocabulary import JSON, Step, Transcript, canonical
+from ida_cli.walk.overseer import step_json
 
 if TYPE_CHECKING:
     from ida_cli.label.term import Term
-    from ida_cli.ml import ML
-    from ida_cli.scorer import Scorer
+    from ida_cli.walk.ports import ML, Scorer
 
 
 class Desk(DurableRecords):

@@ -14,9 +14,9 @@ from ida_cli.errors import DatabaseBusy, DatabaseUnreachable
 from ida_cli.label import actions as acts
 from ida_cli.label import records as lrec
 from ida_cli.label.human import Restart, describe
-from ida_cli.overseer import step_json
 from ida_cli.store.db import now
-from ida_cli.tasks.base import JSON, Step
+from ida_cli.vocabulary import JSON, Step
+from ida_cli.walk.overseer import step_json
 
 if TYPE_CHECKING:
     from ida_cli.label.prompts import Prompter

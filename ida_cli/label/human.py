@@ -7,11 +7,12 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from adversary.select import Choice
 from ida_cli.errors import ParseError
 from ida_cli.label import actions as acts
-from ida_cli.overseer import step_json
-from ida_cli.tasks.base import JSON, UNKNOWN, Answer, Ask, Step, Task, Transcript, canonical
+from ida_cli.tasks.base import Task
+from ida_cli.vocabulary import JSON, UNKNOWN, Answer, Ask, Step, Transcript, canonical
+from ida_cli.walk.overseer import step_json
+from ida_cli.walk.strategies import Choice
 
 if TYPE_CHECKING:
     from ida_cli.label.session import LabelSession

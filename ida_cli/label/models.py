@@ -8,13 +8,12 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from adversary.select import Choice, Strategy
-from ida_cli import checkpoints
 from ida_cli.errors import UsageError
-from ida_cli.ml import ML
-from ida_cli.scorer import Scorer
+from ida_cli.learn import checkpoints
 from ida_cli.store import Store
-from ida_cli.tasks.base import JSON, Step, Transcript
+from ida_cli.vocabulary import JSON, Step, Transcript
+from ida_cli.walk.ports import ML, Scorer
+from ida_cli.walk.strategies import Choice, Strategy
 
 
 class Models(Protocol):
@@ -35,7 +34,7 @@ class StoreModels:
         self._cache: dict[tuple[int | None, int | None], tuple[ML | None, Scorer | None]] = {}
 
     def current(self, task: str) -> tuple[int | None, int | None]:
-        from ida_cli.versions import latest
+        from ida_cli.learn.versions import latest
 
         with self.store.read() as con:
             model = latest(con, "model", task)
@@ -45,7 +44,7 @@ class StoreModels:
     def load(self, task: str, model: int | None, adversary: int | None) -> tuple[ML | None, Scorer | None]:
         key = (model, adversary)
         if key not in self._cache:
-            from ida_cli.versions import load_model
+            from ida_cli.learn.versions import load_model
 
             ml = load_model(self.store, task, version=model) if model is not None else None
             scorer = load_adversary(self.store, task, adversary, ml) if adversary and ml else None
@@ -56,8 +55,8 @@ class StoreModels:
 def load_adversary(store: Store, task: str, version: int, ml: Any) -> Scorer:
     """Adversary `version` (as adversarial.load_scorer loads the latest one)."""
 
-    from ida_cli.adversarial import scorer_from_payload
-    from ida_cli.versions import latest
+    from ida_cli.learn.adversarial import scorer_from_payload
+    from ida_cli.learn.versions import latest
 
     with store.read() as con:
         info = latest(con, "adversary", task, version)

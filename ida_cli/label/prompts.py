@@ -20,10 +20,10 @@ from ida_cli.label.screen import (
     too_small,
 )
 from ida_cli.label.term import Term
-from ida_cli.ml import ML
-from ida_cli.overseer import valid_step
-from ida_cli.scorer import Scorer
-from ida_cli.tasks.base import JSON, Answer, Ask, Step, Task, Transcript, canonical
+from ida_cli.tasks.base import Task
+from ida_cli.vocabulary import JSON, Answer, Ask, Step, Transcript, canonical
+from ida_cli.walk.overseer import valid_step
+from ida_cli.walk.ports import ML, Scorer
 
 
 class Prompter:

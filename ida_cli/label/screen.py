@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from rich.console import Console
 from rich.text import Text
 
-from ida_cli.tasks.base import JSON, Task
+from ida_cli.tasks.base import Task
+from ida_cli.vocabulary import JSON
 
 MIN_COLUMNS, MIN_ROWS = 80, 24
 MIN_CONTEXT_ROWS = 3

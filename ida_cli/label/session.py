@@ -14,7 +14,6 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from ida_cli.amplify import Walker
 from ida_cli.errors import (
     DatabaseUnreachable,
     IdaError,
@@ -31,12 +30,12 @@ from ida_cli.label.models import Models, SeenML, SeenStrategy, StoreModels
 from ida_cli.label.prompts import Prompter
 from ida_cli.label.screen import Progress
 from ida_cli.label.term import Term
-from ida_cli.ml import ML
-from ida_cli.scorer import Scorer, require
 from ida_cli.store import Store, records, treestore
 from ida_cli.store.claims import Heartbeat, claim_timeout
 from ida_cli.tasks import get_task
-from ida_cli.tree import Tree
+from ida_cli.vocabulary import Tree
+from ida_cli.walk.ports import ML, Scorer, require
+from ida_cli.walk.walker import Walker
 
 
 # -- options and models ---------------------------------------------------------------------------
@@ -90,7 +89,7 @@ class LabelSession(Desk):
         """Find or make the round, check there is work, and open the session (one transaction)."""
         if not self.store.exists():
             raise NoDatabase(f"no database at {self.store.display}: run `ida init` (or pass --db)")
-        from ida_cli.rounds import _default_task, make_strategy
+        from ida_cli.rounds.run import _default_task, make_strategy
 
         with self.store.read() as con:
             rounds = lrec.open_rounds(con, self.opts.annotator)

@@ -1,4 +1,4 @@
-"""ML as the walker sees it (ida_cli.ml.ML): batched greedy decoding with log-probabilities."""
+"""ML as the walker sees it (ida_cli.walk.ports.ML): batched greedy decoding with log-probabilities."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from ida_cli.model.batch import EOS_ID, Example, collate, pack
 from ida_cli.model.net import Net
 from ida_cli.model.vocab import Vocab, context_slots, input_tokens, parse_answer, parse_step
 from ida_cli.tasks import get_task
-from ida_cli.tasks.base import JSON, Step, Transcript, canonical
+from ida_cli.vocabulary import JSON, Step, Transcript, canonical
 
 MAX_NEW = {"answer": 24, "fan_out": 40, "fan_in": 40}
 CHUNK = 256  # sequences per forward pass

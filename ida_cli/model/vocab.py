@@ -10,7 +10,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from ida_cli.errors import ParseError, UsageError
-from ida_cli.tasks.base import JSON, UNKNOWN, Answer, Ask, Step, Task, Transcript
+from ida_cli.tasks.base import Task
+from ida_cli.vocabulary import JSON, UNKNOWN, Answer, Ask, Step, Transcript
 
 PAD, UNK, BOS, EOS = "<pad>", "<unk>", "<bos>", "<eos>"
 ANS, ASK, SEP, SQ, SA = "<ans>", "<ask>", "<sep>", "<sq>", "<sa>"

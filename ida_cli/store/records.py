@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ida_cli.store.db import insert_frame, next_id, now
-from ida_cli.tasks.base import JSON, canonical
+from ida_cli.vocabulary import JSON, canonical
 
 Con = Any
 

@@ -9,7 +9,7 @@ from typing import Any
 from ida_cli.errors import NotFound, UsageError
 from ida_cli.store.db import insert_frame, next_id, now
 from ida_cli.store.records import dumps, loads
-from ida_cli.tree import Node, Tree
+from ida_cli.vocabulary import Node, Tree
 
 Con = Any
 

@@ -7,20 +7,8 @@ import re
 
 import numpy as np
 
-from ida_cli.tasks.base import (
-    JSON,
-    UNKNOWN,
-    Answer,
-    Ask,
-    ParseError,
-    Step,
-    Task,
-    Transcript,
-    is_int,
-    need,
-    parse_int,
-    split_question_text,
-)
+from ida_cli.tasks.base import ParseError, Task, is_int, need, parse_int, split_question_text
+from ida_cli.vocabulary import JSON, UNKNOWN, Answer, Ask, Step, Transcript
 
 VALUES = 8  # variables and table entries range over 0..VALUES-1
 KINDS = ("value", "operands", "apply")

@@ -7,42 +7,15 @@ vocabularies for the model. Every question's text starts with a kind word (`pow 
 
 from __future__ import annotations
 
-import json
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
 from ida_cli.errors import ParseError, UsageError
+from ida_cli.vocabulary import JSON, UNKNOWN, Ask, Step, Transcript, canonical
 
-JSON = Any
-UNKNOWN = "?"  # "I don't know": what the expert answers to malformed subanswers; never correct
 MIN_SIZE, MAX_SIZE = 8, 64
-
-
-@dataclass(frozen=True)
-class Answer:
-    value: JSON
-
-
-@dataclass(frozen=True)
-class Ask:
-    questions: tuple[JSON, ...]
-
-    def __post_init__(self) -> None:
-        if not 1 <= len(self.questions) <= 2:
-            raise ValueError("a step asks one or two subquestions")
-
-
-Step = Answer | Ask
-Transcript = Sequence[tuple[JSON, JSON]]
-
-
-def canonical(value: JSON) -> str:
-    """One string per JSON value: for equality, hashing and storage."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"))
 
 
 class Task(ABC):

@@ -4,20 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ida_cli.tasks.base import (
-    JSON,
-    UNKNOWN,
-    Answer,
-    Ask,
-    ParseError,
-    Step,
-    Task,
-    Transcript,
-    is_int,
-    need,
-    parse_int,
-    split_question_text,
-)
+from ida_cli.tasks.base import ParseError, Task, is_int, need, parse_int, split_question_text
+from ida_cli.vocabulary import JSON, UNKNOWN, Answer, Ask, Step, Transcript
 
 K_BITS = 6  # top-level k is drawn from [2, 2^K_BITS); a full-HCH tree then has at most ~100 nodes
 

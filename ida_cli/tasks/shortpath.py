@@ -17,22 +17,17 @@ from itertools import pairwise
 import numpy as np
 
 from ida_cli.tasks.base import (
-    JSON,
     MAX_SIZE,
     MIN_SIZE,
-    UNKNOWN,
-    Answer,
-    Ask,
     ParseError,
-    Step,
     Task,
-    Transcript,
     is_int,
     need,
     parse_int,
     parse_value,
     split_question_text,
 )
+from ida_cli.vocabulary import JSON, UNKNOWN, Answer, Ask, Step, Transcript
 
 CLIP = 12  # dist answers saturate here, so the answer vocabulary stays small at any size
 INF = "inf"

@@ -14,19 +14,8 @@ from collections import deque
 
 import numpy as np
 
-from ida_cli.tasks.base import (
-    JSON,
-    UNKNOWN,
-    Answer,
-    Ask,
-    ParseError,
-    Step,
-    Task,
-    Transcript,
-    is_int,
-    need,
-    split_question_text,
-)
+from ida_cli.tasks.base import ParseError, Task, is_int, need, split_question_text
+from ida_cli.vocabulary import JSON, UNKNOWN, Answer, Ask, Step, Transcript
 
 VALUES = 10  # root values are 0..9: one digit each, a small vocabulary
 TOP_KINDS = ("value", "parent", "depth")

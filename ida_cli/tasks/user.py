@@ -9,7 +9,8 @@ from __future__ import annotations
 import numpy as np
 
 from ida_cli.errors import ParseError, UsageError
-from ida_cli.tasks.base import JSON, UNKNOWN, Step, Task, Transcript
+from ida_cli.tasks.base import Task
+from ida_cli.vocabulary import JSON, UNKNOWN, Step, Transcript
 
 NO_EXPERT = "task user has no scripted expert: use --oracle human (or `ida label`)"
 

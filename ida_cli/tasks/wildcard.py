@@ -6,19 +6,8 @@ from itertools import product
 
 import numpy as np
 
-from ida_cli.tasks.base import (
-    JSON,
-    UNKNOWN,
-    Answer,
-    Ask,
-    ParseError,
-    Step,
-    Task,
-    Transcript,
-    is_int,
-    need,
-    split_question_text,
-)
+from ida_cli.tasks.base import ParseError, Task, is_int, need, split_question_text
+from ida_cli.vocabulary import JSON, UNKNOWN, Answer, Ask, Step, Transcript
 
 LETTERS = "ab"
 STAR = "*"

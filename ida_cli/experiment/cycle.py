@@ -1,0 +1,148 @@
+"""One cycle of `ida experiment`, phase by phase: a round (or, for the supervised baseline, a
+batch of labelled questions), ML's training, the adversary's, and the evaluation that stores one
+point of the curve. Each phase reads the options and the experiment's state and updates the state;
+`ida_cli.experiment.run` commits it between phases."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ida_cli.experiment.run import ExperimentOptions
+from ida_cli.store import Store
+from ida_cli.store.db import now
+
+AGREEMENT_WINDOW, AGREEMENT_TARGET = 3, 0.85
+STEP_BUDGET_MINUTES = 60.0  # with a step budget, time is only a backstop
+
+
+def ensure_pool(store: Store, opts: ExperimentOptions, state: dict[str, Any]) -> None:
+    from ida_cli.project import questions
+
+    size = state["size"]
+    if size not in state["sizes_generated"]:
+        questions.generate(store, opts.task, size, opts.pool, opts.seed + 1000 * size, "train")
+        state["sizes_generated"].append(size)
+
+
+def label(store: Store, opts: ExperimentOptions, state: dict[str, Any]) -> None:
+    """The cycle's new labels: a round of amplification, or ground truth for the baseline."""
+    from ida_cli.project import questions
+    from ida_cli.rounds.run import RoundOptions, load_models, run_round
+
+    if opts.strategy == "supervised":  # labelling = generating questions with their ground truth
+        questions.generate(
+            store, opts.task, opts.size, opts.per_round, opts.seed * 7919 + state["cycle"], "train"
+        )
+        state["labelled"] += opts.per_round
+        return
+    ensure_pool(store, opts, state)
+    ropts = RoundOptions(
+        task=opts.task,
+        strategy=opts.strategy,
+        questions=opts.per_round,
+        seed=opts.seed * 10007 + state["cycle"],
+        alpha=opts.alpha,
+        temperature=opts.temperature,
+        p=opts.p,
+        confidence=opts.confidence,
+    )
+    ml, scorer, _ = load_models(store, ropts)
+    if ml is None or (scorer is None and opts.strategy in ("adversary", "bernoulli")):
+        ropts.strategy, ropts.alpha, ropts.p = "full", None, None  # bootstrap: nothing to stand in for H yet
+    if ml is None or scorer is None:
+        ropts.confidence = None
+    result = run_round(store, ropts, ml=ml, scorer=scorer)
+    state["calls"] += result.overseer_calls
+    state["primitive"] += result.primitive_calls
+    state["labelled"] += result.trees
+    state["round_id"] = result.round_id
+    if opts.curriculum:
+        curriculum(store, opts, state, result.round_id)
+
+
+def curriculum(store: Store, opts: ExperimentOptions, state: dict[str, Any], round_id: int) -> None:
+    """The 2018 paper's curriculum: raise the size by one when ML agrees with the amplified targets
+    (ML's recorded answer equals the overseer's) above 0.85 over a moving window of rounds."""
+    with store.read() as con:
+        agree, total = con.execute(
+            """SELECT count(*) FILTER (WHERE n.ml_answer = n.answer), count(*) FROM nodes n
+               JOIN trees t ON t.id = n.tree_id
+               WHERE t.round_id = ? AND n.recursed AND n.ml_answer IS NOT NULL""",
+            [round_id],
+        ).fetchone()
+    if total:
+        state["agreement"] = [*state["agreement"], agree / total][-AGREEMENT_WINDOW:]
+    window = state["agreement"]
+    if (
+        len(window) == AGREEMENT_WINDOW
+        and sum(window) / len(window) > AGREEMENT_TARGET
+        and state["size"] < opts.size
+    ):
+        state["size"] += 1
+        state["agreement"] = []
+
+
+def fit_model(store: Store, opts: ExperimentOptions, state: dict[str, Any]) -> None:
+    from ida_cli.learn.training import TrainModelOptions, train_model
+
+    train_model(
+        store,
+        TrainModelOptions(
+            task=opts.task,
+            supervised=opts.strategy == "supervised",
+            minutes=STEP_BUDGET_MINUTES if opts.train_steps else opts.train_minutes,
+            max_steps=opts.train_steps or 0,
+            warm=opts.warm_start,
+            bucket=opts.bucket,
+            seed=opts.seed + state["cycle"],
+            eval_every=100,
+            patience=4,
+        ),
+    )
+
+
+def fit_adversary(store: Store, opts: ExperimentOptions, state: dict[str, Any]) -> None:
+    from ida_cli.learn.adversarial import TrainAdvOptions, train_adversary
+
+    train_adversary(
+        store,
+        TrainAdvOptions(
+            task=opts.task,
+            minutes=STEP_BUDGET_MINUTES if opts.adversary_steps else opts.adversary_minutes,
+            max_steps=opts.adversary_steps or 0,
+            seed=opts.seed,
+            eval_every=50,
+            patience=4,
+            max_rows=20000,
+        ),
+    )
+
+
+def record(store: Store, opts: ExperimentOptions, name: str, state: dict[str, Any], seconds: float) -> None:
+    from ida_cli.learn.evaluate import evaluate
+
+    r = evaluate(store, opts.task, "eval")
+    with store.write() as con:
+        con.execute(
+            """INSERT OR REPLACE INTO curve VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+            [
+                name,
+                state["cycle"],
+                opts.strategy,
+                opts.task,
+                state["size"],
+                opts.seed,
+                state["calls"],
+                state["primitive"],
+                state["labelled"],
+                r["accuracy"],
+                r.get("adversary_auroc"),
+                r.get("uncertainty_auroc"),
+                (sum(state["agreement"]) / len(state["agreement"])) if state["agreement"] else None,
+                r["model_version"],
+                r.get("adversary_version"),
+                state.get("round_id"),
+                state["wall"] + seconds,
+                now(),
+            ],
+        )

@@ -1,0 +1,93 @@
+"""`ida prune`: delete the checkpoint files of old model and adversary versions.
+
+An experiment writes a model and an adversary checkpoint every cycle (wildcard, 20 cycles: 265 MB),
+and nothing else ever removed them. A pruned version keeps its row, metrics and curve points; only
+its weights go, and its status becomes 'pruned' so that nothing tries to load it."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ida_cli.errors import UsageError
+from ida_cli.learn import checkpoints
+from ida_cli.store import Store
+
+
+@dataclass
+class Pruned:
+    kind: str
+    task: str
+    version: int
+    bytes: int
+
+
+@dataclass
+class PruneResult:
+    keep: int
+    dry_run: bool
+    pruned: list[Pruned] = field(default_factory=list)
+    kept: int = 0
+
+    @property
+    def freed_bytes(self) -> int:
+        return sum(p.bytes for p in self.pruned)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "keep": self.keep,
+            "dry_run": self.dry_run,
+            "kept": self.kept,
+            "freed_bytes": self.freed_bytes,
+            "pruned": [asdict(p) for p in self.pruned],
+        }
+
+
+def prune(store: Store, keep: int, dry_run: bool = False) -> PruneResult:
+    """Keep the newest `keep` ready versions of each kind and task; delete the others' files."""
+    if keep < 1:
+        raise UsageError("--keep must be at least 1: the newest version of each kind is always kept")
+    with store.read() as con:
+        rows = con.execute(
+            """SELECT id, kind, task, version, checkpoint, sha256,
+                      row_number() OVER (PARTITION BY kind, task ORDER BY version DESC) AS newest
+               FROM versions WHERE status = 'ready' ORDER BY kind, task, version DESC"""
+        ).fetchall()
+    result = PruneResult(keep, dry_run, kept=sum(r[6] <= keep for r in rows))
+    doomed: list[tuple[int, Path | None, str | None, Pruned]] = []
+    for vid, kind, task, version, recorded, sha, newest in rows:
+        if newest > keep:
+            path = _local_file(store, recorded)
+            size = path.stat().st_size if path is not None else 0
+            doomed.append((vid, path, sha, Pruned(kind, task, int(version), size)))
+    if dry_run or not doomed:
+        result.pruned = [d[3] for d in doomed]
+        return result
+    # the rows first: once a version is 'pruned' nothing loads it, so a kill between the two steps
+    # leaves at worst a file no row points to, never a row whose file is gone
+    with store.write() as con:
+        for vid, _, _, _ in doomed:
+            con.execute("UPDATE versions SET status = 'pruned' WHERE id = ?", [vid])
+        if store.is_postgres:  # the shared copies too, where no kept version has the same bytes
+            for _, _, sha, _ in doomed:
+                con.execute(
+                    """DELETE FROM checkpoints WHERE sha256 = ? AND NOT EXISTS
+                       (SELECT 1 FROM versions WHERE sha256 = ? AND status <> 'pruned')""",
+                    [sha, sha],
+                )
+    for _, path, _, _ in doomed:
+        if path is not None:
+            path.unlink(missing_ok=True)
+    result.pruned = [d[3] for d in doomed]
+    return result
+
+
+def _local_file(store: Store, recorded: str | None) -> Path | None:
+    """The version's checkpoint file on this machine, if it is here."""
+    if not recorded:
+        return None
+    for path in (Path(recorded), checkpoints.folder(store) / Path(recorded).name):
+        if path.is_file():
+            return path
+    return None

@@ -1,0 +1,208 @@
+"""The torch side of `ida train model`: examples from rows, the network, the loop, the checkpoints."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import torch
+
+from ida_cli.errors import UsageError
+from ida_cli.model.batch import Example
+from ida_cli.model.net import TASK_DEFAULTS, ModelConfig, Net, set_seed
+from ida_cli.model.train import TrainConfig, build, load_checkpoint, save_checkpoint, train
+from ida_cli.model.vocab import (
+    Vocab,
+    answer_tokens,
+    context_slots,
+    input_tokens,
+    question_slot,
+    step_tokens,
+)
+from ida_cli.tasks import get_task
+
+if TYPE_CHECKING:
+    from ida_cli.learn.training import Rows, TrainModelOptions
+
+
+def to_examples(task_name: str, rows: Rows, vocab: Vocab | None) -> tuple[list[Example], Vocab]:
+    task = get_task(task_name)
+    slot_cache: dict[int, list[list[str]]] = {}
+    raw = []
+    for cid, ctx, mode, q, transcript, target in rows.items:
+        if cid not in slot_cache:
+            slot_cache[cid] = context_slots(task, ctx)
+        inp = input_tokens(task, mode, q, transcript)
+        out = answer_tokens(task, q, target) if mode == "answer" else step_tokens(task, q, target)
+        kind = task.question_text(q).split()[0] if task.name != "user" else "text"
+        slot = question_slot(task, ctx, q) if mode == "answer" else -1
+        raw.append((cid, inp, out, f"{mode}:{kind}", slot))
+    if vocab is None:
+        seen = {t for slots in slot_cache.values() for s in slots for t in s}
+        seen |= {t for _, inp, out, _, _ in raw for t in (*inp, *out)}
+        vocab = Vocab.build(seen)
+    strict = task_name == "user"
+    slots_ids = {cid: [vocab.ids(s, strict) for s in slots] for cid, slots in slot_cache.items()}
+    examples = [
+        Example(cid, slots_ids[cid], vocab.ids(inp, strict), vocab.ids(out, strict), kind, slot)
+        for cid, inp, out, kind, slot in raw
+    ]
+    return examples, vocab
+
+
+def max_out(examples: list[Example], previous: dict[str, Any] | None) -> dict[str, int]:
+    """Per mode, the longest target (+ <eos>) trained on so far, kept across warm starts."""
+    out: dict[str, int] = dict((previous or {}).get("max_out") or {})
+    for ex in examples:
+        mode = ex.kind.split(":", 1)[0]
+        out[mode] = max(out.get(mode, 0), len(ex.out) + 1)
+    return out
+
+
+def split_held(examples: list[Example], every: int) -> tuple[list[Example], list[Example]]:
+    held = [e for e in examples if e.group % every == 0]
+    train = [e for e in examples if e.group % every != 0]
+    if not held or not train:  # too few contexts to hold any out: judge on the training data
+        return examples, examples
+    return train, held
+
+
+def threads() -> int:
+    """Torch threads for training: every core, or IDA_THREADS (on a machine shared with other
+    work, fewer threads than cores avoids OpenMP spinning against the other processes)."""
+    value = os.environ.get("IDA_THREADS", "")
+    if value.isdigit() and int(value) > 0:
+        return int(value)
+    return os.cpu_count() or 1
+
+
+def pick_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise UsageError("--device cuda: no CUDA device here; use --device cpu or auto")
+    if name not in ("cpu", "cuda"):
+        raise UsageError(f"unknown device '{name}': use auto, cpu or cuda")
+    return torch.device(name)
+
+
+def run(
+    task: str,
+    rows: Rows,
+    opts: TrainModelOptions,
+    version: int,
+    ckdir: Path,
+    held_every: int,
+    on_progress: Callable[[Any], None] | None,
+    warm: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    from ida_cli.model import dist as distributed
+
+    d = distributed.setup(opts.device)
+    if not d.on:  # under torchrun, setup already split the cores between the processes
+        torch.set_num_threads(threads())
+    set_seed(opts.seed)
+    pick_device(opts.device)  # validated; the loop runs on the CPU (no GPU on the target machines)
+    partial = ckdir / f"model-v{version}.partial.pt"
+    resume = load_checkpoint(partial, None) if opts.resume and partial.exists() else None
+    if opts.resume and resume is None:
+        raise UsageError(f"model v{version} has no saved state to resume from: train again without --resume")
+    # a warm start keeps the previous version's vocabulary and weights (not its optimizer state)
+    start_from = resume or warm
+    vocab = Vocab(list(start_from["vocab"])) if start_from else None
+    examples, vocab = to_examples(task, rows, vocab)
+    train_set, held_set = split_held(examples, held_every)
+    if start_from:
+        net = build(start_from["config"])
+        net.load_state_dict(start_from["model"])
+    else:
+        shape = {**TASK_DEFAULTS.get(task, {})}
+        for key in ("layers", "loop", "width"):
+            if getattr(opts, key) is not None:
+                shape[key] = getattr(opts, key)
+        roles, role_of, value_of = vocab.factors()
+        net = Net(
+            ModelConfig(vocab_size=len(vocab), roles=roles, role_of=role_of, value_of=value_of, **shape)
+        )
+    optimizer = torch.optim.AdamW(net.parameters(), lr=opts.lr, weight_decay=0.01)
+    if resume:
+        optimizer.load_state_dict(resume["optimizer"])
+    cfg = TrainConfig(
+        lr=opts.lr,
+        batch=opts.batch,
+        per_seq=opts.per_seq,
+        minutes=opts.minutes,
+        max_steps=opts.max_steps,
+        eval_every=opts.eval_every,
+        patience=opts.patience,
+        seed=opts.seed,
+        bucket=opts.bucket,
+    )
+    base = {
+        "config": net.cfg.to_dict(),
+        "vocab": vocab.tokens,
+        "task": task,
+        "train_config": cfg.to_dict(),
+        "max_out": max_out(examples, start_from),
+    }
+
+    def on_checkpoint(step: int, best: float, best_step: int, best_state: dict[str, Any]) -> None:
+        save_checkpoint(
+            partial,
+            {
+                **base,
+                "model": net.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "step": step,
+                "metric": best,
+                "best_step": best_step,
+            },
+        )
+
+    start = int(resume["step"]) if resume else 0
+    best = (float(resume["metric"]), int(resume["best_step"])) if resume else (-1.0, 0)
+    outcome, best_state = train(
+        net, optimizer, train_set, held_set, cfg, start, best, on_progress, on_checkpoint, d
+    )
+    if outcome.stopped == "interrupted":
+        if d.main:
+            on_checkpoint(outcome.step, outcome.best_accuracy, outcome.best_step, best_state)
+        raise KeyboardInterrupt
+    final = ckdir / f"model-v{version}.pt"
+    sha = None
+    if d.main:  # only rank 0 writes
+        sha = save_checkpoint(
+            final,
+            {
+                **base,
+                "model": best_state,
+                "optimizer": optimizer.state_dict(),
+                "step": outcome.step,
+                "metric": outcome.best_accuracy,
+                "best_step": outcome.best_step,
+            },
+        )
+        with contextlib.suppress(FileNotFoundError):
+            partial.unlink()
+    flops = 6 * net.n_params(embeddings=False) * outcome.tokens_seen
+    metrics = {
+        "held_accuracy": outcome.best_accuracy,
+        "best_step": outcome.best_step,
+        "steps": outcome.step,
+        "stopped": outcome.stopped,
+        "seconds": outcome.seconds,
+        "examples_seen": outcome.examples_seen,
+        "examples_per_s": outcome.examples_seen / max(outcome.seconds, 1e-9),
+        "tokens_per_s": outcome.tokens_seen / max(outcome.seconds, 1e-9),
+        "train_gflops_per_s": flops / max(outcome.seconds, 1e-9) / 1e9,
+        "params": net.n_params(),
+        "train_examples": len(train_set),
+        "held_examples": len(held_set),
+        "history": outcome.history,
+        "processes": outcome.world,
+        "replicas_agree": outcome.replicas_agree,
+    }
+    return {"config": net.cfg.to_dict(), "checkpoint": final, "sha256": sha, "metrics": metrics}

@@ -1,0 +1,82 @@
+"""Model and adversary versions: which one is current, and loading its checkpoint safely."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from ida_cli.errors import NotFound, UsageError
+from ida_cli.learn import checkpoints
+from ida_cli.store import Store
+
+if TYPE_CHECKING:
+    from ida_cli.model.decode import TorchML
+
+
+def latest(con: Any, kind: str, task: str, version: int | None = None) -> dict[str, Any] | None:
+    sql = """SELECT version, task, checkpoint, sha256, config, metrics, data_counts FROM versions
+             WHERE kind = ? AND status = 'ready'"""
+    params: list[Any] = [kind]
+    if version is not None:
+        sql += " AND version = ?"
+        params.append(version)
+    else:
+        sql += " AND task = ?"
+        params.append(task)
+    row = con.execute(sql + " ORDER BY version DESC LIMIT 1", params).fetchone()
+    if row is None:
+        return None
+    return {
+        "version": row[0],
+        "task": row[1],
+        "checkpoint": row[2],
+        "sha256": row[3],
+        "config": json.loads(row[4] or "{}"),
+        "metrics": json.loads(row[5] or "{}"),
+        "data_counts": json.loads(row[6] or "{}"),
+    }
+
+
+def is_pruned(store: Store, kind: str, version: int) -> bool:
+    with store.read() as con:
+        row = con.execute(
+            "SELECT 1 FROM versions WHERE kind = ? AND version = ? AND status = 'pruned'", [kind, version]
+        ).fetchone()
+    return row is not None
+
+
+def load_payload(store: Store, task: str) -> dict[str, Any] | None:
+    """The latest ready model checkpoint for `task` (verified), or None."""
+    with store.read() as con:
+        info = latest(con, "model", task)
+    if info is None or info["task"] != task:
+        return None
+    return checkpoints.load(store, info)
+
+
+def load_model(store: Store, task: str, version: int | None = None, required: bool = True) -> TorchML | None:
+    """The current (or given) model for `task`, its checkpoint verified against the recorded hash."""
+    with store.read() as con:
+        info = latest(con, "model", task, version)
+    if info is None:
+        if version is not None:
+            if is_pruned(store, "model", version):
+                raise NotFound(
+                    f"model v{version}'s checkpoint was deleted by `ida prune`: use a kept version "
+                    "(see `ida status`) or retrain with `ida train model`"
+                )
+            raise NotFound(f"no trained model version {version}: see `ida status` for the versions")
+        if required:
+            raise UsageError(f"no trained model for task {task}: run `ida train model --task {task}` first")
+        return None
+    if info["task"] != task:
+        raise UsageError(
+            f"model v{info['version']} was trained for task {info['task']}, not {task}: train one "
+            f"with `ida train model --task {task}`"
+        )
+    from ida_cli.model.decode import load_ml
+
+    payload = checkpoints.load(store, info)
+    if payload.get("task") != task:
+        raise UsageError(f"checkpoint {info['checkpoint']} is for task {payload.get('task')}, not {task}")
+    return load_ml(payload, info["version"])

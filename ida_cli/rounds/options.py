@@ -1,0 +1,195 @@
+"""What a round is asked to do and what it did: `RoundOptions` (checked before anything is opened),
+the strategy objects they name, and `RoundResult`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ida_cli.errors import UsageError
+from ida_cli.walk.ports import ML, Scorer, require, require_primed
+from ida_cli.walk.strategies import (
+    STRATEGIES,
+    AdversaryStrategy,
+    BernoulliStrategy,
+    FullStrategy,
+    NoneStrategy,
+    RandomStrategy,
+    Strategy,
+    UncertaintyStrategy,
+    anneal,
+)
+
+DEFAULT_P = 0.5
+# α where none is given: uncertainty recurses when ML is less sure than even odds; bernoulli when the
+# adversary predicts a 0/1 loss above one half
+DEFAULT_ALPHA = {"uncertainty": float(np.log(0.5)), "bernoulli": -0.5}
+
+
+@dataclass
+class RoundOptions:
+    task: str | None = None
+    oracle: str = "scripted"
+    strategy: str = "full"
+    questions: int = 10
+    pick: str = "random"
+    seed: int = 0
+    alpha: float | None = None
+    temperature: float = 1.0
+    confidence: float | None = None
+    p: float | None = None
+    alpha_end: float | None = None  # anneal α linearly to this over the round's trees
+    workers: int | None = (
+        None  # walk in this many local processes (ida_cli.rounds.parallel); None: in-process
+    )
+    ray: str | None = None  # or on the Ray cluster at this address
+
+    @property
+    def alpha_start(self) -> float | None:
+        if self.alpha is None and self.strategy in DEFAULT_ALPHA:
+            return DEFAULT_ALPHA[self.strategy]
+        return self.alpha
+
+    def params(self) -> dict[str, Any]:
+        """The values in effect (defaults filled in), as stored with the round."""
+        p = DEFAULT_P if self.p is None and self.strategy == "random" else self.p
+        return {
+            "alpha": self.alpha_start,
+            "alpha_end": self.alpha_end,
+            "temperature": self.temperature,
+            "confidence": self.confidence,
+            "p": p,
+        }
+
+    def strategy_at(self, trees: int) -> Callable[[int], Strategy] | None:
+        """With --alpha-end, the strategy of tree number i of `trees`: α from alpha (tree 0) to
+        alpha_end (the last tree) linearly; None without a schedule."""
+        start = self.alpha_start
+        if self.alpha_end is None or start is None:
+            return None
+        end, last = self.alpha_end, max(trees - 1, 1)
+        return lambda i: make_strategy(self.strategy, anneal(start, end, i / last), self.temperature, self.p)
+
+
+@dataclass
+class RoundResult:
+    round_id: int
+    task: str
+    strategy: str
+    oracle: str
+    asked: int
+    trees: int
+    tree_ids: list[int] = field(default_factory=list)
+    overseer_calls: int = 0
+    primitive_calls: int = 0
+    model_calls: int = 0  # ML queries (answers and imitated steps), summed over trees
+    ml_batches: int = 0  # batched ML calls that carried them
+    nodes: int = 0
+    steps: int = 0  # overseer steps that asked subquestions
+    model_steps: int = 0  # fan-outs / fan-ins the primed overseer H' took from ML (SPEC 2.3)
+    recursions: int = 0  # subquestions the overseer recursed on
+    correct: int = 0
+    with_truth: int = 0
+    seconds: float = 0.0
+    status: str = "done"
+    pick_info: dict[str, Any] = field(default_factory=dict)  # --pick adversary: candidates, mean S
+
+    @property
+    def accuracy(self) -> float | None:
+        return self.correct / self.with_truth if self.with_truth else None
+
+    @property
+    def nodes_per_second(self) -> float:
+        return self.nodes / self.seconds if self.seconds else 0.0
+
+    @property
+    def recursions_per_step(self) -> float | None:
+        return self.recursions / self.steps if self.steps else None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "round": self.round_id,
+            "task": self.task,
+            "strategy": self.strategy,
+            "oracle": self.oracle,
+            "questions": self.trees,
+            "trees": self.tree_ids,
+            "overseer_calls": self.overseer_calls,
+            "primitive_calls": self.primitive_calls,
+            "model_calls": self.model_calls,
+            "model_steps": self.model_steps,
+            "ml_batches": self.ml_batches,
+            "nodes": self.nodes,
+            "recursions_per_step": self.recursions_per_step,
+            "accuracy": self.accuracy,
+            "correct": self.correct,
+            "with_truth": self.with_truth,
+            "seconds": round(self.seconds, 3),
+            "nodes_per_second": round(self.nodes_per_second, 1),
+            "status": self.status,
+            **self.pick_info,
+        }
+
+
+def check_options(opts: RoundOptions, ml: ML | None = None, scorer: Scorer | None = None) -> None:
+    """Refuse option sets that make no sense before anything is opened or written."""
+    if opts.strategy not in STRATEGIES:
+        raise UsageError(f"unknown strategy '{opts.strategy}': use one of {', '.join(STRATEGIES)}")
+    if opts.oracle not in ("scripted", "human"):
+        raise UsageError(f"unknown oracle '{opts.oracle}': use --oracle scripted or --oracle human")
+    if opts.pick not in ("random", "adversary"):
+        raise UsageError(f"unknown pick '{opts.pick}': use --pick random or --pick adversary")
+    if opts.questions < 1:
+        raise UsageError("--questions must be at least 1")
+    if opts.temperature <= 0:
+        raise UsageError("--temperature must be greater than 0")
+    if opts.alpha is not None and opts.strategy not in ("bernoulli", "uncertainty"):
+        raise UsageError(f"--alpha applies to --strategy bernoulli or uncertainty, not {opts.strategy}")
+    if opts.alpha_end is not None and opts.strategy not in ("bernoulli", "uncertainty"):
+        raise UsageError(f"--alpha-end applies to --strategy bernoulli or uncertainty, not {opts.strategy}")
+    for name, value in (
+        ("--alpha", opts.alpha),
+        ("--alpha-end", opts.alpha_end),
+        ("--confidence", opts.confidence),
+    ):
+        if value is not None and not np.isfinite(value):
+            raise UsageError(f"{name} must be a finite number")
+    if opts.p is not None and opts.strategy != "random":
+        raise UsageError("--p applies to --strategy random only")
+    if opts.p is not None and not 0 <= opts.p <= 1:
+        raise UsageError("--p must be between 0 and 1")
+    if opts.oracle == "human":
+        raise UsageError("--oracle human is not available in this version: use --oracle scripted")
+    if opts.workers is not None or opts.ray is not None:
+        from ida_cli.rounds.parallel import check_parallel
+
+        check_parallel(opts.workers, opts.ray)
+    require(opts.strategy, ml is not None, scorer is not None)
+    if opts.pick == "adversary":
+        require_primed("--pick adversary", ml is not None, scorer)
+    if opts.confidence is not None:
+        require_primed("--confidence (the primed overseer)", ml is not None, scorer)
+        if not callable(getattr(scorer, "score_steps", None)):
+            raise UsageError(
+                "--confidence needs an adversary that scores ML's steps: run `ida train adversary`"
+            )
+
+
+def make_strategy(
+    name: str, alpha: float | None = None, temperature: float = 1.0, p: float | None = None
+) -> Strategy:
+    if name not in STRATEGIES:
+        raise UsageError(f"unknown strategy '{name}': use one of {', '.join(STRATEGIES)}")
+    if name == "full":
+        return FullStrategy()
+    if name == "none":
+        return NoneStrategy()
+    if name == "random":
+        return RandomStrategy(DEFAULT_P if p is None else p)
+    if name == "adversary":
+        return AdversaryStrategy(temperature)
+    a = DEFAULT_ALPHA[name] if alpha is None else alpha
+    return BernoulliStrategy(a, temperature) if name == "bernoulli" else UncertaintyStrategy(a, temperature)
