@@ -1,4 +1,4 @@
-"""How good an adversary is at predicting ML's errors (SPEC 5): AUROC of −S, calibration error."""
+"""How good an adversary is at predicting ML's errors (docs/spec.md §5): AUROC of −S, calibration error."""
 
 from __future__ import annotations
 

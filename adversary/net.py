@@ -1,4 +1,4 @@
-"""Adv(Q, A) -> S: the predicted negative loss of ML's output (SPEC 1), for answers and for ML's
+"""Adv(Q, A) -> S: the predicted negative loss of ML's output (docs/spec.md §1), for answers and for ML's
 imitations of the overseer's fan-out and fan-in.
 
 The input is ML's own input with ML's output appended, in ML's token layout, plus ML's

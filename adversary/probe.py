@@ -6,7 +6,7 @@ The adversary network reads ML's input and output and learns on the contexts ML 
 ML's errors are those of a model that has seen them; on fresh contexts it ranked ML's errors within
 0.002 of ML's own confidence (permutation above, assignments below). ML's state already holds what
 ML made of the question, and a linear read of it on fresh contexts separates right from wrong where
-log p does not (permutation +0.009; bench/probe_hidden.py, bench/RESULTS.md). Stored as plain
+log p does not (permutation +0.009; bench/probes/hidden.py, bench/RESULTS.md). Stored as plain
 lists: checkpoints load with weights_only=True."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Training the adversary: L_Adv = (S + ℓ)² with S = −P(wrong) and ℓ ML's 0/1 error (SPEC 2.2),
+"""Training the adversary: L_Adv = (S + ℓ)² with S = −P(wrong) and ℓ ML's 0/1 error (docs/spec.md §2.2),
 early stopping on held-out contexts, then a calibration (adversary.net.Calibrator) fit on the same
 held-out slice."""
 

@@ -105,7 +105,7 @@ class Action:
     result: JSON  # {"answer": A} or {"ask": [SQ, ...]}
     at: datetime
     seconds: float
-    note: JSON = None  # stored as JSON in actions.note, e.g. the primed overseer's draws (SPEC 2.3)
+    note: JSON = None  # stored as JSON in actions.note, e.g. the primed overseer's draws (docs/spec.md §2.3)
 
 
 @dataclass
@@ -139,7 +139,7 @@ NODE_FIELDS = ("id", "question", "answer", "by", "score", "step", "recursed", "c
 
 
 def tree_from_json(doc: JSON, where: str = "tree") -> Tree:
-    """Parse SPEC 6.2 JSON, checking every field; errors name the node path."""
+    """Parse docs/spec.md §6.2 JSON, checking every field; errors name the node path."""
     if not isinstance(doc, dict):
         raise ParseError(f"{where}: a tree is a JSON object with id, task, context and root")
     for key in ("id", "task", "root"):

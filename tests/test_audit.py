@@ -1,4 +1,4 @@
-"""ida audit (SPEC 3): the culprit found is the planted one in every order, the orders' costs, the
+"""ida audit (docs/spec.md §3): the culprit found is the planted one in every order, the orders' costs, the
 stored rows, --top, --all, the human oracle on a pseudo-terminal, and the errors."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import numpy as np
 import pexpect
 import pytest
 
-from bench.audit import noisy_scores, plant
+from bench.probes.audit import noisy_scores, plant
 from ida_cli.audit.localize import ScriptedOracle, child_order, localize
 from ida_cli.audit.run import Scores
 from ida_cli.errors import UsageError

@@ -13,6 +13,7 @@ from sklearn.metrics import roc_auc_score
 
 from adversary.metrics import auroc_gap, weighted_auroc
 from ida_cli.learn.evaluate import adversary_nodes
+from ida_cli.store import questions
 from ida_cli.tasks import get_task
 from tests.conftest import Run
 
@@ -80,10 +81,7 @@ def test_evals_adversary_nodes_take_one_question_per_context_in_turn(ida: Run, d
         "eval",
     )
     with duckdb.connect(str(db), read_only=True) as con:
-        rows = con.execute(
-            """SELECT c.id, c.data, q.question, q.truth FROM questions q
-               JOIN contexts c ON c.id = q.context_id ORDER BY q.id"""
-        ).fetchall()
+        rows = questions.labelled(con, "shortpath", "eval")
     nodes, groups = adversary_nodes(get_task("shortpath"), rows, 40)
     assert len(nodes) == len(groups) == 40
     # 8 contexts of 8 questions, 5–10 nodes a tree: in question order the first 40 nodes would come

@@ -1,5 +1,5 @@
 """`ida train model --distill N`: the distillation walk's root answers as extra targets, kept only
-where the adversary is confident (SPEC 2.4)."""
+where the adversary is confident (docs/spec.md §2.4)."""
 
 from __future__ import annotations
 

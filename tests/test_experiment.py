@@ -181,7 +181,8 @@ def test_a_flag_added_since_an_experiment_started_counts_as_its_default(ida: Run
     import pytest
 
     from ida_cli.errors import UsageError
-    from ida_cli.experiment.run import ExperimentOptions, start
+    from ida_cli.experiment.options import ExperimentOptions
+    from ida_cli.experiment.run import start
     from ida_cli.store import Store
 
     assert ida("init").code == 0

@@ -1,4 +1,4 @@
-"""Slots of one role as read-only memory (ModelConfig.memory, MODEL-NOTES 4): the split, that the
+"""Slots of one role as read-only memory (ModelConfig.memory, docs/model.md item 4): the split, that the
 network is blind to where the memory slots sit, and decoding that agrees batched and one at a time."""
 
 from __future__ import annotations

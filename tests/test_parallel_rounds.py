@@ -15,8 +15,8 @@ import duckdb
 import pytest
 
 from ida_cli.errors import Interrupted, NotFound
-from ida_cli.rounds import parallel
-from ida_cli.rounds.parallel import WorkerCrashed, chunk_size
+from ida_cli.rounds import dispatch
+from ida_cli.rounds.dispatch import WorkerCrashed, chunk_size
 from ida_cli.rounds.run import RoundOptions, run_round
 from ida_cli.store import Store, treestore
 from tests.conftest import Run, ida_subprocess
@@ -178,7 +178,7 @@ def test_ctrl_c_during_a_write_stores_the_batch_once(
     """The store raises a Ctrl-C that came during a transaction after its COMMIT: the round must
     count that batch as stored, not write it again while stopping (a duplicate key, before)."""
     ida("questions", "generate", "--task", "permutation", "--size", "8", "--count", "40", "--seed", "2")
-    module, name = (treestore, "write_trees") if workers is None else (parallel, "insert_chunks")
+    module, name = (treestore, "write_trees") if workers is None else (dispatch, "insert_chunks")
     write = getattr(module, name)
 
     def interrupted_write(con: Any, *args: Any) -> Any:

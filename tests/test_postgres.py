@@ -362,7 +362,7 @@ def test_a_step_with_awkward_text_is_stored_as_given(
     quotes, backslashes, dollar signs and non-ASCII text come back unchanged."""
     from datetime import datetime
 
-    from ida_cli.label import actions as acts
+    from ida_cli.store import label_actions as acts
 
     db = str(tmp_path / "w.duckdb") if backend == "duckdb" else str(request.getfixturevalue("pg_url"))
     text = 'it\'s a \\\\ "quoted" $ida$ ünïcode; DROP TABLE actions; --'

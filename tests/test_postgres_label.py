@@ -25,8 +25,8 @@ import pytest
 
 from ida_cli.errors import DatabaseUnreachable, UsageError
 from ida_cli.label import LabelOptions, LabelSession
-from ida_cli.label import actions as acts
 from ida_cli.store import Store
+from ida_cli.store import label_actions as acts
 from ida_cli.store.db import next_id
 from ida_cli.tasks import get_task
 from ida_cli.vocabulary import JSON

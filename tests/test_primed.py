@@ -1,8 +1,8 @@
-"""The primed overseer H' (SPEC 2.3), `--pick adversary` (SPEC 2) and the α schedule, with the fake
-ML and adversary of test_walker_ml: ML's steps stand in where the adversary is confident and are never
-overseer calls, every H' decision reproduces from the draws stored on its action, a round picks the
-questions the adversary expects ML to fail on, and an annealed α is a function of the tree's position
-alone."""
+"""The primed overseer H' (docs/spec.md §2.3), `--pick adversary` (docs/spec.md §2) and the α
+schedule, with the fake ML and adversary of test_walker_ml: ML's steps stand in where the
+adversary is confident and are never overseer calls, every H' decision reproduces from the draws
+stored on its action, a round picks the questions the adversary expects ML to fail on, and an
+annealed α is a function of the tree's position alone."""
 
 from __future__ import annotations
 
@@ -16,7 +16,8 @@ import numpy as np
 import pytest
 
 from ida_cli.errors import UsageError
-from ida_cli.rounds.run import RoundOptions, check_options, make_strategy, run_round
+from ida_cli.rounds.options import RoundOptions, check_options, make_strategy
+from ida_cli.rounds.run import run_round
 from ida_cli.store import Store
 from ida_cli.tasks import get_task
 from ida_cli.tasks.base import Task
@@ -345,8 +346,8 @@ def test_round_with_confidence_stores_the_primed_steps(ida: Run, db: Path) -> No
         if not n.get("invalid"):
             assert n["primed"] == primed_take(n["score"], n["gumbel"], n["threshold"], -0.5, 0.3)
     assert by_model > 0  # nodes whose final answer was ML's step
-    # training: every amplified node's answer (H' included, SPEC 2.2), only the real overseer's steps
-    from ida_cli.learn.training import gather
+    # training: every amplified node's answer (H' included, docs/spec.md §2.2), only the real overseer's steps
+    from ida_cli.learn.data import gather
 
     with duckdb.connect(str(db), read_only=True) as con:
         rows = gather(con, "permutation", supervised=False)

@@ -11,9 +11,9 @@ import duckdb
 import pytest
 
 from ida_cli.errors import Interrupted, StoreError
-from ida_cli.label import records as lrec
 from ida_cli.rounds.run import RoundOptions, run_round
 from ida_cli.store import Store, claims, records
+from ida_cli.store import label_records as lrec
 from tests.conftest import Run
 
 

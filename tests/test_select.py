@@ -1,4 +1,4 @@
-"""Selection functions (SPEC 2, 2.1): invariants and seeded frequency checks."""
+"""Selection functions (docs/spec.md §2, 2.1): invariants and seeded frequency checks."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ def test_gumbel_choice_is_always_one_valid_index(s: list[float], tau: float, see
 def test_bernoulli_recurses_on_zero_one_or_two(s: list[float], alpha: float, tau: float, seed: int) -> None:
     c = choose_bernoulli(np.array(s), alpha, tau, np.random.default_rng(seed))
     assert len(c.recurse) == len(s) and all(g is not None for g in c.gumbel + c.threshold)
-    # the stored draws reproduce the decision (SPEC 2.1's rule)
+    # the stored draws reproduce the decision (docs/spec.md §2.1's rule)
     for i, r in enumerate(c.recurse):
         assert r == (s[i] + tau * c.gumbel[i] < alpha + tau * c.threshold[i])  # type: ignore[operator]
 

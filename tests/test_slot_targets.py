@@ -1,5 +1,5 @@
 """Slot targets (batch.Example.slot): the slot a question asks about is trained to give the answer
-too, which is what lets assignments' values chain from slot to slot (bench/probe_assign.py)."""
+too, which is what lets assignments' values chain from slot to slot (bench/probes/assign.py)."""
 
 from __future__ import annotations
 

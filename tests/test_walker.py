@@ -35,7 +35,7 @@ def test_scripted_full_hch_reaches_ground_truth(task_name: str, size: int, seed:
             tree.primitive_calls == sum(n.primitive for n in nodes) == sum(a.primitive for a in tree.actions)
         )
         assert tree.model_calls == 0
-        # SPEC 6.2 round trip
+        # docs/spec.md §6.2 round trip
         again = tree_from_json(tree.to_json())
         assert again.to_json() == tree.to_json()
 

@@ -1,6 +1,6 @@
 """The batched walker with a (fake) ML and adversary: one batched call per kind per driver round,
 trees independent of how they were interleaved, every strategy's rule reproducible from the stored
-draws, and the distillation walk (SPEC 2.4)."""
+draws, and the distillation walk (docs/spec.md §2.4)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,8 @@ import pytest
 
 from ida_cli.errors import Interrupted, UsageError
 from ida_cli.learn.distill import distill
-from ida_cli.rounds.run import RoundOptions, check_options, make_strategy, run_round
+from ida_cli.rounds.options import RoundOptions, check_options, make_strategy
+from ida_cli.rounds.run import run_round
 from ida_cli.store import Store
 from ida_cli.tasks import get_task
 from ida_cli.tasks.base import Task

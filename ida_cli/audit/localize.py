@@ -1,6 +1,7 @@
-"""Error-localization audits (SPEC 3): find a tree's culprit, a node whose answer is wrong while every
-answer it used (its children's) is right. A check asks an oracle whether one node's answer is right
-(the ground truth, or a person through an oracle object from the CLI: this module never prints).
+"""Error-localization audits (docs/spec.md §3): find a tree's culprit, a node whose answer is
+wrong while every answer it used (its children's) is right. A check asks an oracle whether one
+node's answer is right (the ground truth, or a person through an oracle object from the CLI: this
+module never prints).
 
 - `adversary`: from the wrong root, check a wrong node's children in increasing S (most likely wrong
   first) and go into the first wrong one; a wrong node whose children are all right is the culprit.
@@ -60,7 +61,7 @@ class ScriptedOracle:
                     f"node {node.id} of tree {tree.id} has no ground truth (its question is not valid in "
                     "the context): use --oracle human"
                 ) from None
-        # canonical text, so that true and 1 differ; "?" is never right (SPEC 4)
+        # canonical text, so that true and 1 differ; "?" is never right (docs/spec.md §4)
         return node.answer != UNKNOWN and canonical(node.answer) == canonical(truth)
 
 
@@ -77,7 +78,7 @@ class AuditResult:
     tree: int
     task: str
     culprit: int
-    question: Any  # the culprit's question and answer (JSON forms, SPEC 6.1)
+    question: Any  # the culprit's question and answer (JSON forms, docs/spec.md §6.1)
     answer: Any
     checks: int
     order: str  # the order used: "random" where "adversary" had no scores to go by

@@ -1,4 +1,4 @@
-"""The audit commands' cores (SPEC 3): load trees, score their nodes, localize each culprit with
+"""The audit commands' cores (docs/spec.md §3): load trees, score their nodes, localize each culprit with
 ida_cli/audit/localize.py, store the results (one session and one audits row each)."""
 
 from __future__ import annotations
@@ -24,8 +24,8 @@ from ida_cli.audit.localize import (
     top,
 )
 from ida_cli.errors import NotFound, UsageError
-from ida_cli.store import Store, records, treestore
-from ida_cli.store.db import next_id, now
+from ida_cli.store import Store, audits, treestore
+from ida_cli.store.db import now
 from ida_cli.tasks import USER
 from ida_cli.vocabulary import UNKNOWN, Node, Tree
 
@@ -57,7 +57,7 @@ class Scores:
         scorer, warning = self.loaded[tree.task]
         if scorer is None:
             return scores, source, None
-        # "?" is never right (SPEC 4): the surest wrong answer, whatever the network would say of it
+        # "?" is never right (docs/spec.md §4): the surest wrong answer, whatever the network would say of it
         got = iter(
             scorer.score([(tree.context, n.question, n.answer) for n in missing if n.answer != UNKNOWN])
         )
@@ -115,14 +115,12 @@ def audit_round(
     check_order(order)
     with store.read() as con:
         if round_id is None:
-            round_id = con.execute("SELECT max(id) FROM rounds").fetchone()[0]
+            round_id = audits.latest_round(con)
             if round_id is None:
                 raise UsageError("no rounds yet: run `ida round` first, or audit one tree by its ID")
-        elif not con.execute("SELECT 1 FROM rounds WHERE id = ?", [round_id]).fetchone():
+        elif not audits.round_exists(con, round_id):
             raise NotFound(f"no round with id {round_id}: see `ida export --table rounds` for the ids")
-        sql = "SELECT id FROM trees WHERE round_id = ? ORDER BY id"
-        ids = [r[0] for r in con.execute(sql, [round_id]).fetchall()]
-        trees = [treestore.load_tree(con, i) for i in ids]
+        trees = [treestore.load_tree(con, i) for i in audits.round_tree_ids(con, round_id)]
     started, scores = now(), Scores(store)
     out = RoundAudit(round_id, len(trees), [], [])
     try:
@@ -142,18 +140,13 @@ def _store(store: Store, results: list[AuditResult], oracle: Oracle | None, star
         return
     name, session = oracle.name if oracle else "scripted", uuid.uuid4().hex
     with store.write() as con:
-        records.create_session(con, session, "audit", getattr(oracle, "actor", name), os.getpid())
-        con.execute("UPDATE sessions SET started_at = ? WHERE id = ?", [started, session])
-        records.end_session(con, session, "done")
-        first = next_id(con, "audits")
-        for i, r in enumerate(results):
-            r.audit = first + i
-            checked = json.dumps([asdict(c) for c in r.checked])
-            con.execute(
-                """INSERT INTO audits (id, tree_id, created_at, oracle, ordering, culprit, checks, checked,
-                   session_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-                [r.audit, r.tree, now(), name, r.order, r.culprit, r.checks, checked, session],
-            )
+        rows = [
+            audits.AuditRow(r.tree, r.order, r.culprit, r.checks, json.dumps([asdict(c) for c in r.checked]))
+            for r in results
+        ]
+        ids = audits.save(con, session, getattr(oracle, "actor", name), name, started, os.getpid(), rows)
+    for r, audit_id in zip(results, ids, strict=True):
+        r.audit = audit_id
 
 
 def top_nodes(

@@ -1,4 +1,4 @@
-"""ida audit: localize the culprit of a wrong tree (SPEC 3), or list its nodes most likely wrong.
+"""ida audit: localize the culprit of a wrong tree (docs/spec.md §3), or list its nodes most likely wrong.
 
 The person at the terminal is the human oracle: each check shows the node and waits for one key
 (r right, w wrong, q quit). Everything it shows goes to stderr, so `--json` still prints exactly

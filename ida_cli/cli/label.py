@@ -9,6 +9,7 @@ import sys
 
 import typer
 
+from ida_cli.cli import options
 from ida_cli.cli.common import console, store
 from ida_cli.errors import UsageError
 
@@ -41,15 +42,14 @@ def label(
     annotator: str = typer.Option(
         None, "--annotator", help="Your name, on every record (default $IDA_ANNOTATOR or the login name)."
     ),
-    strategy: str = typer.Option(
+    strategy: str = options.strategy(
         None,
-        "--strategy",
         help="Recursion strategy (default: the open round's; else adversary with a trained model and "
         "adversary, else full).",
     ),
     limit: int = typer.Option(None, "--limit", help="Stop after N questions (finished or skipped)."),
-    seed: int = typer.Option(0, "--seed", help="A new round's seed (a resumed round keeps its own)."),
-    temperature: float = typer.Option(1.0, "--temperature", help="τ of a new round's Gumbel draws."),
+    seed: int = options.seed(help="A new round's seed (a resumed round keeps its own)."),
+    temperature: float = options.temperature(help="τ of a new round's Gumbel draws."),
     overlap: int = typer.Option(
         None,
         "--overlap",
@@ -62,17 +62,15 @@ def label(
             "ida label needs a terminal: stdin is not one (run it in an interactive shell; "
             "`ida round` amplifies without a person)"
         )
+    from ida_cli.label.options import LabelOptions
     from ida_cli.label.screen import MIN_COLUMNS, MIN_ROWS, too_small
-    from ida_cli.label.session import LabelOptions, LabelSession
+    from ida_cli.label.session import LabelSession
     from ida_cli.label.term import Terminal
-    from ida_cli.walk.strategies import STRATEGIES
+    from ida_cli.walk.selection import Selection
 
-    if strategy is not None and strategy not in STRATEGIES:
-        raise UsageError(f"unknown strategy '{strategy}': use one of {', '.join(STRATEGIES)}")
+    Selection(strategy, temperature=temperature, seed=seed).check()
     if limit is not None and limit < 1:
         raise UsageError("--limit must be at least 1")
-    if not temperature > 0:
-        raise UsageError("--temperature must be greater than 0")
     if overlap is not None and overlap < 1:
         raise UsageError("--overlap must be at least 1 (the number of annotators each question goes to)")
     name = _annotator(annotator)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from ida_cli.cli import options
 from ida_cli.cli.common import JSON_OPTION, console, emit_json, store
 
 
@@ -14,27 +15,20 @@ def register(app: typer.Typer) -> None:
 def round_(
     ctx: typer.Context,
     oracle: str = typer.Option("scripted", "--oracle", help="scripted or human."),
-    strategy: str = typer.Option(
-        "full", "--strategy", help="adversary, bernoulli, uncertainty, random, full, none."
-    ),
+    strategy: str = options.strategy(help="adversary, bernoulli, uncertainty, random, full, none."),
     questions: int = typer.Option(10, "--questions", help="How many training questions to amplify."),
     task: str = typer.Option(None, "--task", help="Task (default: the only one with questions, or init's)."),
     pick: str = typer.Option(
         "random", "--pick", help="random, or adversary (where the adversary predicts ML fails)."
     ),
-    alpha: float = typer.Option(None, "--alpha", help="Recursion threshold (bernoulli, uncertainty)."),
+    alpha: float = options.alpha(help="Recursion threshold (bernoulli, uncertainty)."),
     alpha_end: float = typer.Option(
         None, "--alpha-end", help="Anneal α linearly to this over the round's trees (bernoulli, uncertainty)."
     ),
-    temperature: float = typer.Option(1.0, "--temperature", help="Exploration temperature τ > 0."),
-    confidence: float = typer.Option(
-        None,
-        "--confidence",
-        help="Primed overseer threshold α' (S of ML's step, e.g. -0.1): ML's step stands in for the "
-        "overseer's where the adversary is confident.",
-    ),
-    p: float = typer.Option(None, "--p", help="Recursion probability for --strategy random."),
-    seed: int = typer.Option(0, "--seed", help="Random seed for picks and Gumbel draws."),
+    temperature: float = options.temperature(help="Exploration temperature τ > 0."),
+    confidence: float = options.confidence(),
+    p: float = options.p(),
+    seed: int = options.seed(),
     workers: int = typer.Option(
         None, "--workers", help="Walk the trees in N local processes (the same trees as one process)."
     ),

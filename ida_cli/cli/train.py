@@ -56,10 +56,12 @@ def model(
         False,
         "--bucket",
         help="Batches of similar lengths: about 2x the steps a minute on amplified data, less "
-        "learned a step (bench/RESULTS.md); for time budgets.",
+        "learned a step; it pays under a time budget only.",
     ),
     distill: int = typer.Option(
-        0, "--distill", help="Also walk this many training questions with ML in every role (SPEC 2.4)."
+        0,
+        "--distill",
+        help="Also walk this many training questions with ML in every role (docs/spec.md §2.4).",
     ),
     distill_confidence: float = typer.Option(
         0.9, "--distill-confidence", help="Keep a walk's answer where Adv's P(wrong) is at most 1 − this."
@@ -67,7 +69,8 @@ def model(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Train ML: amplified answers and the overseer's steps (or --supervised: the ground truth)."""
-    from ida_cli.learn.training import TrainModelOptions, train_model
+    from ida_cli.learn.options import TrainModelOptions
+    from ida_cli.learn.training import train_model
 
     opts = TrainModelOptions(
         task=task,

@@ -8,7 +8,7 @@ import typer
 
 from ida_cli.cli.common import JSON_OPTION, console, emit_json, store
 
-app = typer.Typer(help="Show, export and import question trees (SPEC 6.2).", no_args_is_help=True)
+app = typer.Typer(help="Show, export and import question trees (docs/spec.md §6.2).", no_args_is_help=True)
 
 
 @app.command("show")
@@ -37,7 +37,7 @@ def export(
     output: Path = typer.Option(..., "-o", "--output", help="JSON file to write."),
     as_json: bool = JSON_OPTION,
 ) -> None:
-    """One tree as JSON (SPEC 6.2)."""
+    """One tree as JSON (docs/spec.md §6.2)."""
     from ida_cli.project.trees import export as core
 
     tree = core(store(ctx, "trees export"), tree_id, output)
@@ -50,7 +50,7 @@ def export(
 @app.command("import")
 def import_(
     ctx: typer.Context,
-    file: Path = typer.Argument(..., help="A tree JSON file (SPEC 6.2)."),
+    file: Path = typer.Argument(..., help="A tree JSON file (docs/spec.md §6.2)."),
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Import a tree, keeping its tree and node ids; prints the tree id."""

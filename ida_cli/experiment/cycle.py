@@ -7,9 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ida_cli.experiment.run import ExperimentOptions
-from ida_cli.store import Store
-from ida_cli.store.db import now
+from ida_cli.experiment.options import ExperimentOptions
+from ida_cli.store import Store, experiments
 
 AGREEMENT_WINDOW, AGREEMENT_TARGET = 3, 0.85
 STEP_BUDGET_MINUTES = 60.0  # with a step budget, time is only a backstop
@@ -64,12 +63,7 @@ def curriculum(store: Store, opts: ExperimentOptions, state: dict[str, Any], rou
     """The 2018 paper's curriculum: raise the size by one when ML agrees with the amplified targets
     (ML's recorded answer equals the overseer's) above 0.85 over a moving window of rounds."""
     with store.read() as con:
-        agree, total = con.execute(
-            """SELECT count(*) FILTER (WHERE n.ml_answer = n.answer), count(*) FROM nodes n
-               JOIN trees t ON t.id = n.tree_id
-               WHERE t.round_id = ? AND n.recursed AND n.ml_answer IS NOT NULL""",
-            [round_id],
-        ).fetchone()
+        agree, total = experiments.round_agreement(con, round_id)
     if total:
         state["agreement"] = [*state["agreement"], agree / total][-AGREEMENT_WINDOW:]
     window = state["agreement"]
@@ -83,7 +77,8 @@ def curriculum(store: Store, opts: ExperimentOptions, state: dict[str, Any], rou
 
 
 def fit_model(store: Store, opts: ExperimentOptions, state: dict[str, Any]) -> None:
-    from ida_cli.learn.training import TrainModelOptions, train_model
+    from ida_cli.learn.options import TrainModelOptions
+    from ida_cli.learn.training import train_model
 
     train_model(
         store,
@@ -122,27 +117,27 @@ def record(store: Store, opts: ExperimentOptions, name: str, state: dict[str, An
     from ida_cli.learn.evaluate import evaluate
 
     r = evaluate(store, opts.task, "eval")
+    window = state["agreement"]
     with store.write() as con:
-        con.execute(
-            """INSERT OR REPLACE INTO curve VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-            [
-                name,
-                state["cycle"],
-                opts.strategy,
-                opts.task,
-                state["size"],
-                opts.seed,
-                state["calls"],
-                state["primitive"],
-                state["labelled"],
-                r["accuracy"],
-                r.get("adversary_auroc"),
-                r.get("uncertainty_auroc"),
-                (sum(state["agreement"]) / len(state["agreement"])) if state["agreement"] else None,
-                r["model_version"],
-                r.get("adversary_version"),
-                state.get("round_id"),
-                state["wall"] + seconds,
-                now(),
-            ],
+        experiments.add_point(
+            con,
+            name,
+            {
+                "cycle": state["cycle"],
+                "strategy": opts.strategy,
+                "task": opts.task,
+                "size": state["size"],
+                "seed": opts.seed,
+                "overseer_calls": state["calls"],
+                "primitive_calls": state["primitive"],
+                "labelled": state["labelled"],
+                "accuracy": r["accuracy"],
+                "adversary_auroc": r.get("adversary_auroc"),
+                "uncertainty_auroc": r.get("uncertainty_auroc"),
+                "agreement": (sum(window) / len(window)) if window else None,
+                "model_version": r["model_version"],
+                "adversary_version": r.get("adversary_version"),
+                "round_id": state.get("round_id"),
+                "wall_seconds": state["wall"] + seconds,
+            },
         )

@@ -3,14 +3,13 @@ learning-curve pictures. matplotlib is imported only to draw."""
 
 from __future__ import annotations
 
-import json
 import statistics
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from ida_cli.errors import UsageError
-from ida_cli.store import Store
+from ida_cli.store import Store, experiments
 
 LEVELS = (0.9, 0.95, 0.99)
 
@@ -54,8 +53,7 @@ def variant(flags: dict[str, Any]) -> str:
 def variants(store: Store) -> dict[str, str]:
     """Each experiment's `variant` label, by name."""
     with store.read() as con:
-        rows = con.execute("SELECT name, flags FROM experiments").fetchall()
-    return {name: variant(json.loads(flags)) for name, flags in rows}
+        return {e.name: variant(e.flags) for e in experiments.every(con)}
 
 
 def cost(point: dict[str, Any]) -> int:

@@ -46,6 +46,7 @@ void records keep tree_id NULL; their note names the round, item and question. T
 `seconds` is everything the person spent on the item.
 """
 
-from ida_cli.label.session import LabelOptions, LabelSession, Summary
+from ida_cli.label.options import LabelOptions, Summary
+from ida_cli.label.session import LabelSession
 
 __all__ = ["LabelOptions", "LabelSession", "Summary"]

@@ -11,16 +11,16 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ida_cli.errors import DatabaseBusy, DatabaseUnreachable
-from ida_cli.label import actions as acts
-from ida_cli.label import records as lrec
 from ida_cli.label.human import Restart, describe
+from ida_cli.store import label_actions as acts
+from ida_cli.store import label_records as lrec
 from ida_cli.store.db import now
 from ida_cli.vocabulary import JSON, Step
 from ida_cli.walk.overseer import step_json
 
 if TYPE_CHECKING:
+    from ida_cli.label.options import LabelOptions, Summary
     from ida_cli.label.prompts import Prompter
-    from ida_cli.label.session import LabelOptions, Summary
     from ida_cli.store import Store
     from ida_cli.tasks.base import Task
 

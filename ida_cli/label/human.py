@@ -5,17 +5,29 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 from ida_cli.errors import ParseError
-from ida_cli.label import actions as acts
+from ida_cli.store import label_actions as acts
 from ida_cli.tasks.base import Task
 from ida_cli.vocabulary import JSON, UNKNOWN, Answer, Ask, Step, Transcript, canonical
 from ida_cli.walk.overseer import step_json
 from ida_cli.walk.strategies import Choice
 
-if TYPE_CHECKING:
-    from ida_cli.label.session import LabelSession
+
+class Session(Protocol):
+    """What the overseer needs of the label session (`label.session.LabelSession`)."""
+
+    task: Task
+    strategy: str
+    opts: Any  # LabelOptions: its annotator
+
+    def live(
+        self, overseer: HumanOverseer, kind: str, context: JSON, question: JSON, transcript: Transcript
+    ) -> Step: ...
+
+    def void(self, stale: list[acts.StoredAction]) -> None: ...
+
 
 MAX_SUBQUESTIONS = 2
 PICKERS = {"adversary": "the adversary", "bernoulli": "the adversary", "uncertainty": "ML's uncertainty"}
@@ -58,7 +70,7 @@ class Frame:
 class HumanOverseer:
     """The Overseer protocol for a person: replays the item's stored steps in order, then asks."""
 
-    def __init__(self, session: LabelSession) -> None:
+    def __init__(self, session: Session) -> None:
         self.session = session
         self.actor = acts.actor_of(session.opts.annotator)
         self.stack: list[Frame] = []

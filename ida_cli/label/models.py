@@ -10,7 +10,7 @@ import numpy as np
 
 from ida_cli.errors import UsageError
 from ida_cli.learn import checkpoints
-from ida_cli.store import Store
+from ida_cli.store import Store, versions
 from ida_cli.vocabulary import JSON, Step, Transcript
 from ida_cli.walk.ports import ML, Scorer
 from ida_cli.walk.strategies import Choice, Strategy
@@ -62,9 +62,7 @@ def load_adversary(store: Store, task: str, version: int, ml: Any) -> Scorer:
         info = latest(con, "adversary", task, version)
         if info is None:
             raise UsageError(f"adversary v{version} is gone: see `ida status` for the versions")
-        judged = con.execute(
-            "SELECT model_version FROM versions WHERE kind = 'adversary' AND version = ?", [version]
-        ).fetchone()[0]
+        judged = versions.judged_model(con, version)
     return scorer_from_payload(checkpoints.load(store, info), ml, version, judged)
 
 

@@ -11,7 +11,6 @@ import contextlib
 import os
 import socket
 import uuid
-from dataclasses import dataclass
 from typing import Any
 
 from ida_cli.errors import (
@@ -21,45 +20,22 @@ from ida_cli.errors import (
     NoDatabase,
     UsageError,
 )
-from ida_cli.label import actions as acts
-from ida_cli.label import presence as pres
-from ida_cli.label import records as lrec
 from ida_cli.label.desk import Desk
 from ida_cli.label.human import HumanOverseer, Quit, Reclaimed, Restart, Skip
 from ida_cli.label.models import Models, SeenML, SeenStrategy, StoreModels
+from ida_cli.label.options import LabelOptions, Summary
 from ida_cli.label.prompts import Prompter
 from ida_cli.label.screen import Progress
 from ida_cli.label.term import Term
 from ida_cli.store import Store, records, treestore
+from ida_cli.store import label_actions as acts
+from ida_cli.store import label_records as lrec
+from ida_cli.store import presence as pres
 from ida_cli.store.claims import Heartbeat, claim_timeout
 from ida_cli.tasks import get_task
 from ida_cli.vocabulary import Tree
 from ida_cli.walk.ports import ML, Scorer, require
 from ida_cli.walk.walker import Walker
-
-
-# -- options and models ---------------------------------------------------------------------------
-@dataclass
-class LabelOptions:
-    annotator: str
-    task: str | None = None
-    strategy: str | None = None  # None: the open round's, else adversary with a model, else full
-    limit: int | None = None  # questions (finished or skipped) this session
-    seed: int = 0  # a new round's seed (a resumed round keeps its own)
-    temperature: float = 1.0
-    overlap: int | None = None  # annotators each question is served to (None: the round's, else 1)
-
-
-# -- the session -------------------------------------------------------------------------------------
-@dataclass
-class Summary:
-    round_id: int
-    task: str
-    labelled: int = 0
-    skipped: int = 0
-    calls: int = 0
-    status: str = "quit"
-    message: str = ""
 
 
 class LabelSession(Desk):
@@ -89,11 +65,12 @@ class LabelSession(Desk):
         """Find or make the round, check there is work, and open the session (one transaction)."""
         if not self.store.exists():
             raise NoDatabase(f"no database at {self.store.display}: run `ida init` (or pass --db)")
-        from ida_cli.rounds.run import _default_task, make_strategy
+        from ida_cli.rounds.common import default_task
+        from ida_cli.rounds.options import make_strategy
 
         with self.store.read() as con:
             rounds = lrec.open_rounds(con, self.opts.annotator)
-            task_name = self.opts.task or (rounds[0].task if rounds else _default_task(con))
+            task_name = self.opts.task or (rounds[0].task if rounds else default_task(con))
         self.task = get_task(task_name)
         model, adversary = self.models.current(task_name)
         mine = [r for r in rounds if r.task == task_name]
@@ -311,9 +288,7 @@ class LabelSession(Desk):
         )
         if status == "done":
             with self.store.read() as con:
-                tree.id = int(
-                    con.execute("SELECT tree_id FROM label_items WHERE id = ?", [item.id]).fetchone()[0]
-                )
+                tree.id = lrec.item_tree(con, item.id)
         elif status is not None:
             raise Reclaimed()
         self.counted += 1

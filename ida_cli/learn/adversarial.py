@@ -1,10 +1,9 @@
-"""`ida train adversary` and the adversary at work: Adv is trained on ML as it now is (SPEC 2.2's
+"""`ida train adversary` and the adversary at work: Adv is trained on ML as it now is (docs/spec.md §2.2's
 L_Adv with ℓ the 0/1 error of ML's greedy output), calibrated with isotonic regression, recorded as a
 numbered version tied to the model version it judged, and served to the walker as a Scorer."""
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -14,9 +13,8 @@ import numpy as np
 
 from ida_cli.errors import UsageError
 from ida_cli.learn import checkpoints
-from ida_cli.learn.training import HELD_OUT_EVERY, Rows, check_data, gather, resolve_task
-from ida_cli.store import Store
-from ida_cli.store.db import next_id, now
+from ida_cli.learn.data import HELD_OUT_EVERY, Rows, check_data, gather, resolve_task
+from ida_cli.store import Store, versions
 from ida_cli.tasks import get_task
 from ida_cli.vocabulary import JSON, canonical
 
@@ -113,13 +111,7 @@ def train_adversary(
     if not d.main:
         return {"task": task, "rank": d.rank, "metrics": result["metrics"]}
     with store.write() as con:
-        vid = next_id(con, "versions")
-        version = (
-            1
-            + con.execute(
-                "SELECT coalesce(max(version), 0) FROM versions WHERE kind = 'adversary'"
-            ).fetchone()[0]
-        )
+        vid, version = versions.allocate(con, "adversary")
         path = checkpoints.folder(store) / f"adversary-v{version}.pt"
         from ida_cli.model.train import save_checkpoint
 
@@ -131,22 +123,8 @@ def train_adversary(
             "ml_error_rate": float(judged.errors.mean()) if len(judged.errors) else None,
         }
         counts = {m: judged.modes.count(m) for m in ("answer", "fan_out", "fan_in")}
-        con.execute(
-            """INSERT INTO versions (id, kind, version, task, created_at, config, data_counts, metrics,
-               checkpoint, sha256, model_version, status)
-               VALUES (?, 'adversary', ?, ?, ?, ?, ?, ?, ?, ?, ?, 'ready')""",
-            [
-                vid,
-                version,
-                task,
-                now(),
-                json.dumps(result["payload"]["config"]),
-                json.dumps(counts),
-                json.dumps(metrics),
-                str(path),
-                sha,
-                ml.version,
-            ],
+        versions.add_adversary(
+            con, vid, version, task, result["payload"]["config"], counts, metrics, str(path), sha, ml.version
         )
     return {
         "task": task,
@@ -255,14 +233,7 @@ def load_scorer(
 
     with store.read() as con:
         info = latest(con, "adversary", task)
-        judged = (
-            None
-            if info is None
-            else con.execute(
-                "SELECT model_version FROM versions WHERE kind = 'adversary' AND version = ?",
-                [info["version"]],
-            ).fetchone()[0]
-        )
+        judged = None if info is None else versions.judged_model(con, info["version"])
     if info is None:
         if required:
             raise UsageError(

@@ -11,8 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from ida_cli.errors import IdaError
-from ida_cli.store import Store
-from ida_cli.store.db import now
+from ida_cli.store import Store, versions
 
 
 class CheckpointMissing(IdaError):
@@ -35,11 +34,8 @@ def publish(store: Store, path: Path, sha: str, con: Any = None) -> None:
             publish(store, path, sha, con)
         return
     data = path.read_bytes()
-    if con.execute("SELECT 1 FROM checkpoints WHERE sha256 = ?", [sha]).fetchone() is None:
-        con.execute(
-            "INSERT INTO checkpoints (sha256, data, bytes, created_at) VALUES (?, ?, ?, ?)",
-            [sha, data, len(data), now()],
-        )
+    if not versions.has_blob(con, sha):
+        versions.put_blob(con, sha, data)
 
 
 def local(store: Store, recorded: str, sha: str | None) -> Path:
@@ -53,15 +49,15 @@ def local(store: Store, recorded: str, sha: str | None) -> Path:
     if copy.is_file():
         return copy
     with store.read() as con:
-        row = con.execute("SELECT data FROM checkpoints WHERE sha256 = ?", [sha]).fetchone()
-    if row is None:
+        data = versions.get_blob(con, sha)
+    if data is None:
         raise CheckpointMissing(
             f"checkpoint {path.name} is neither here nor in {store.display}: it was trained before "
             "checkpoints were shared; retrain with `ida train model` (or `ida train adversary`)"
         )
     copy.parent.mkdir(parents=True, exist_ok=True)
     tmp = copy.with_name(f".{copy.name}.tmp{os.getpid()}")
-    tmp.write_bytes(bytes(row[0]))
+    tmp.write_bytes(data)
     os.replace(tmp, copy)
     return copy
 

@@ -1,29 +1,28 @@
-"""Extra training targets from the distillation walk (SPEC 2.4): ML in every role walks training
+"""Extra training targets from the distillation walk (docs/spec.md §2.4): ML in every role walks training
 questions with zero overseer calls; a root answer becomes a target for ML.answer only where the
 adversary is confident that it is right (calibrated P(wrong) ≤ 1 − confidence)."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ida_cli.errors import UsageError
-from ida_cli.store import Store
-from ida_cli.store.records import loads
+from ida_cli.store import Store, questions
 from ida_cli.tasks import get_task
 from ida_cli.tasks.base import Task
 from ida_cli.vocabulary import JSON, UNKNOWN, canonical
+from ida_cli.walk.walker import MODEL_TREE_MAX_NODES
 
 if TYPE_CHECKING:
     from ida_cli.vocabulary import Tree
     from ida_cli.walk.ports import ML
 
-# The distillation walk has an untrained model for an overseer: bound its trees well above the
-# scripted experts' (at most ~20 deep and ~600 nodes at size 64) but far below runaway size.
+# The distillation walk has an untrained model for an overseer: its trees are bounded as the
+# walker bounds every tree that ML grows.
 DISTILL_MAX_DEPTH = 40
-DISTILL_MAX_NODES = 2000
+DISTILL_MAX_NODES = MODEL_TREE_MAX_NODES
 
 
 @dataclass
@@ -68,26 +67,21 @@ def distill_targets(store: Store, task_name: str, count: int, confidence: float,
     assert scorer is not None
     with store.read() as con:
         # a seeded sample of training questions (never the eval split)
-        picked = con.execute(
-            """SELECT q.id, q.question, q.truth, c.id, c.data FROM questions q
-               JOIN contexts c ON c.id = q.context_id
-               WHERE q.task = ? AND q.split = 'train' ORDER BY hash(q.id + ?) LIMIT ?""",
-            [task_name, seed, count],
-        ).fetchall()
+        picked = questions.sample_train(con, task_name, seed, count)
     task = get_task(task_name)
-    items = [(loads(data), json.loads(q), qid) for qid, q, _, _, data in picked]
+    items = [(r.context, r.question, r.id) for r in picked]
     trees = distill(task, items, ml, seed=seed)
     answers: list[JSON] = [t.root.answer for t in trees]
     scores = scorer.score([(ctx, q, a) for (ctx, q, _), a in zip(items, answers, strict=True)])
     rows: list[tuple[int, Any, str, Any, list[tuple[Any, Any]], Any]] = []
     right, known = 0, True
-    for (_, _, truth, cid, _), (ctx, q, _), a, s in zip(picked, items, answers, scores, strict=True):
+    for r, a, s in zip(picked, answers, scores, strict=True):
         if a == UNKNOWN or -s > 1.0 - confidence:
             continue
-        rows.append((cid, ctx, "answer", q, [], a))
-        if truth is None:
+        rows.append((r.context_id, r.context, "answer", r.question, [], a))
+        if r.truth is None:
             known = False
-        elif canonical(json.loads(truth)) == canonical(a):
+        elif canonical(r.truth) == canonical(a):
             right += 1
     return DistillTargets(
         rows,
@@ -109,7 +103,7 @@ def distill(
     max_nodes: int = DISTILL_MAX_NODES,
     concurrency: int | None = None,
 ) -> list[Tree]:
-    """The distillation walk (SPEC 2.4): ML decomposes, answers and recombines (strategy full, up to
+    """The distillation walk (docs/spec.md §2.4): ML decomposes, answers and recombines (strategy full, up to
     the guards, where ML's answer stands in): zero overseer calls. Trees have source "distill"."""
     from ida_cli.walk.overseer import ModelOverseer
     from ida_cli.walk.strategies import FullStrategy

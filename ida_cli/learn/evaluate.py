@@ -3,14 +3,12 @@ how well ML imitates the scripted expert's fan-out and fan-in; stored per model 
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from ida_cli.errors import UsageError
-from ida_cli.learn.training import resolve_task
-from ida_cli.store import Store
-from ida_cli.store.db import next_id, now
-from ida_cli.store.records import loads
+from ida_cli.learn.data import resolve_task
+from ida_cli.store import Store, questions
+from ida_cli.store.questions import QuestionRow
 from ida_cli.tasks import get_task
 from ida_cli.tasks.base import Task
 from ida_cli.vocabulary import JSON, Ask, Step
@@ -53,17 +51,8 @@ def evaluate(
         raise UsageError(f"unknown split '{split}': use --split eval or --split train")
     with store.read() as con:
         task_name = resolve_task(con, task_name)
-        rows = con.execute(
-            """SELECT c.id, c.data, q.question, q.truth
-               FROM questions q JOIN contexts c ON c.id = q.context_id
-               WHERE q.task = ? AND q.split = ? AND q.truth IS NOT NULL ORDER BY q.id""",
-            [task_name, split],
-        ).fetchall()
-        calls = con.execute(
-            "SELECT coalesce(sum(overseer_calls), 0), coalesce(sum(primitive_calls), 0) FROM trees "
-            "WHERE task = ?",
-            [task_name],
-        ).fetchone()
+        rows = questions.labelled(con, task_name, split)
+        calls = questions.overseer_totals(con, task_name)
     if not rows:
         raise UsageError(
             f"no {split} questions for task {task_name}: run `ida questions generate --task "
@@ -76,8 +65,8 @@ def evaluate(
     slots: dict[int, list[list[int]]] = {}
     answers: list[Example] = []
     steps: list[Example] = []
-    for cid, data, q, truth in rows:
-        ctx, question, answer = loads(data), json.loads(q), json.loads(truth)
+    for row in rows:
+        cid, ctx, question, answer = row.context_id, row.context, row.question, row.truth
         if cid not in slots:
             slots[cid] = [ml.vocab.ids(s, strict) for s in context_slots(task, ctx)]
         kind = task.question_text(question).split()[0] if task.has_expert else "text"
@@ -133,7 +122,7 @@ def evaluate(
 
 
 def adversary_nodes(
-    task: Task, rows: list[tuple[Any, ...]], limit: int
+    task: Task, rows: list[QuestionRow], limit: int
 ) -> tuple[list[tuple[JSON, JSON]], list[int]]:
     """Up to `limit` nodes of the scripted trees of eval questions, and each one's context id. The
     questions are taken one per context in turn (every context's first, then every second, ...):
@@ -142,15 +131,15 @@ def adversary_nodes(
     rank: dict[Any, int] = {}
     ranked = []
     for i, row in enumerate(rows):
-        rank[row[0]] = rank.get(row[0], -1) + 1
-        ranked.append((rank[row[0]], i, row))
+        rank[row.context_id] = rank.get(row.context_id, -1) + 1
+        ranked.append((rank[row.context_id], i, row))
     nodes: list[tuple[JSON, JSON]] = []
     groups: list[int] = []
-    for _, _, (cid, data, q, _) in sorted(ranked, key=lambda t: (t[0], t[1])):
+    for _, _, row in sorted(ranked, key=lambda t: (t[0], t[1])):
         if len(nodes) >= limit:
             break
-        ctx = loads(data)
-        for mode, sq, _, _ in expert_steps(task, ctx, json.loads(q), limit - len(nodes)):
+        ctx, cid = row.context, row.context_id
+        for mode, sq, _, _ in expert_steps(task, ctx, row.question, limit - len(nodes)):
             if mode == "fan_out" and len(nodes) < limit:
                 nodes.append((ctx, sq))
                 groups.append(cid)
@@ -213,25 +202,11 @@ def _store_metrics(store: Store, result: dict[str, Any]) -> None:
         if result.get(name) is not None:
             names[name] = result[name]
     with store.write() as con:
-        first = next_id(con, "metrics")
-        size = con.execute(
-            "SELECT max(size) FROM questions WHERE task = ? AND split = ?", [result["task"], result["split"]]
-        ).fetchone()[0]
-        for i, (name, value) in enumerate(names.items()):
-            con.execute(
-                """INSERT INTO metrics (id, created_at, task, size, split, name, value, model_version, extra)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-                [
-                    first + i,
-                    now(),
-                    result["task"],
-                    size,
-                    result["split"],
-                    name,
-                    value,
-                    result["model_version"],
-                    json.dumps(
-                        {"questions": result["questions"], "overseer_calls": result["overseer_calls"]}
-                    ),
-                ],
-            )
+        questions.add_metrics(
+            con,
+            result["task"],
+            result["split"],
+            names,
+            result["model_version"],
+            {"questions": result["questions"], "overseer_calls": result["overseer_calls"]},
+        )

@@ -12,7 +12,7 @@ from typing import Any
 
 from ida_cli.errors import UsageError
 from ida_cli.learn import checkpoints
-from ida_cli.store import Store
+from ida_cli.store import Store, versions
 
 
 @dataclass
@@ -49,18 +49,14 @@ def prune(store: Store, keep: int, dry_run: bool = False) -> PruneResult:
     if keep < 1:
         raise UsageError("--keep must be at least 1: the newest version of each kind is always kept")
     with store.read() as con:
-        rows = con.execute(
-            """SELECT id, kind, task, version, checkpoint, sha256,
-                      row_number() OVER (PARTITION BY kind, task ORDER BY version DESC) AS newest
-               FROM versions WHERE status = 'ready' ORDER BY kind, task, version DESC"""
-        ).fetchall()
-    result = PruneResult(keep, dry_run, kept=sum(r[6] <= keep for r in rows))
+        rows = versions.ready(con)
+    result = PruneResult(keep, dry_run, kept=sum(r.rank <= keep for r in rows))
     doomed: list[tuple[int, Path | None, str | None, Pruned]] = []
-    for vid, kind, task, version, recorded, sha, newest in rows:
-        if newest > keep:
-            path = _local_file(store, recorded)
+    for r in rows:
+        if r.rank > keep:
+            path = _local_file(store, r.checkpoint)
             size = path.stat().st_size if path is not None else 0
-            doomed.append((vid, path, sha, Pruned(kind, task, int(version), size)))
+            doomed.append((r.id, path, r.sha256, Pruned(r.kind, r.task, r.version, size)))
     if dry_run or not doomed:
         result.pruned = [d[3] for d in doomed]
         return result
@@ -68,14 +64,11 @@ def prune(store: Store, keep: int, dry_run: bool = False) -> PruneResult:
     # leaves at worst a file no row points to, never a row whose file is gone
     with store.write() as con:
         for vid, _, _, _ in doomed:
-            con.execute("UPDATE versions SET status = 'pruned' WHERE id = ?", [vid])
+            versions.set_status(con, vid, "pruned")
         if store.is_postgres:  # the shared copies too, where no kept version has the same bytes
             for _, _, sha, _ in doomed:
-                con.execute(
-                    """DELETE FROM checkpoints WHERE sha256 = ? AND NOT EXISTS
-                       (SELECT 1 FROM versions WHERE sha256 = ? AND status <> 'pruned')""",
-                    [sha, sha],
-                )
+                if sha is not None:
+                    versions.drop_unused_blob(con, sha)
     for _, path, _, _ in doomed:
         if path is not None:
             path.unlink(missing_ok=True)

@@ -25,7 +25,8 @@ from ida_cli.model.vocab import (
 from ida_cli.tasks import get_task
 
 if TYPE_CHECKING:
-    from ida_cli.learn.training import Rows, TrainModelOptions
+    from ida_cli.learn.data import Rows
+    from ida_cli.learn.options import TrainModelOptions
 
 
 def to_examples(task_name: str, rows: Rows, vocab: Vocab | None) -> tuple[list[Example], Vocab]:

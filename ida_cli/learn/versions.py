@@ -2,47 +2,23 @@
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Any
 
 from ida_cli.errors import NotFound, UsageError
 from ida_cli.learn import checkpoints
-from ida_cli.store import Store
+from ida_cli.store import Store, versions
 
 if TYPE_CHECKING:
     from ida_cli.model.decode import TorchML
 
 
 def latest(con: Any, kind: str, task: str, version: int | None = None) -> dict[str, Any] | None:
-    sql = """SELECT version, task, checkpoint, sha256, config, metrics, data_counts FROM versions
-             WHERE kind = ? AND status = 'ready'"""
-    params: list[Any] = [kind]
-    if version is not None:
-        sql += " AND version = ?"
-        params.append(version)
-    else:
-        sql += " AND task = ?"
-        params.append(task)
-    row = con.execute(sql + " ORDER BY version DESC LIMIT 1", params).fetchone()
-    if row is None:
-        return None
-    return {
-        "version": row[0],
-        "task": row[1],
-        "checkpoint": row[2],
-        "sha256": row[3],
-        "config": json.loads(row[4] or "{}"),
-        "metrics": json.loads(row[5] or "{}"),
-        "data_counts": json.loads(row[6] or "{}"),
-    }
+    return versions.latest(con, kind, task, version)
 
 
 def is_pruned(store: Store, kind: str, version: int) -> bool:
     with store.read() as con:
-        row = con.execute(
-            "SELECT 1 FROM versions WHERE kind = ? AND version = ? AND status = 'pruned'", [kind, version]
-        ).fetchone()
-    return row is not None
+        return versions.is_pruned(con, kind, version)
 
 
 def load_payload(store: Store, task: str) -> dict[str, Any] | None:

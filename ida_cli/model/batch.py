@@ -24,7 +24,7 @@ class Example:
     kind: str = ""  # what the example is, for per-kind metrics (e.g. "answer:dist")
     # the plain slot the question is about (vocab.question_slot), or -1: that slot's final state is
     # also trained to give the answer (a one-token one), so that a slot computes its own value and
-    # a slot that depends on it can read it (bench/probe_assign.py)
+    # a slot that depends on it can read it (bench/probes/assign.py)
     slot: int = -1
 
 
@@ -73,7 +73,7 @@ def segment(ex: Example, bag: int) -> tuple[list[int], list[int], int]:
     """A segment's sequence tokens, the question bag of its first position, and how many of the
     tokens are input (the last input position predicts out[0]).
 
-    Plain: `input <bos> out`. With a bag (MODEL-NOTES 1: one position per question): the mode and
+    Plain: `input <bos> out`. With a bag (docs/model.md item 1: one position per question): the mode and
     question become one position whose embedding also sums the question's tokens, each through its
     own learned map, so that the position itself can look facts up from the first layer on; a
     transcript, if any, follows as tokens, then `<bos>`."""

@@ -19,7 +19,7 @@ CHUNK = 256  # sequences per forward pass
 # ML's input states kept from its last decodings (rows of `width` floats): the adversary's state
 # probe reads the states of the very inputs a round or `ida eval` has just decoded, and recomputing
 # them was a second forward pass of ML that more than doubled the adversary's scoring time
-# (bench/probe_cost.py, bench/RESULTS.md)
+# (bench/perf/adversary_cost.py, bench/RESULTS.md)
 STATE_CACHE = 1 << 16
 
 StateKey = tuple[str, tuple[str, ...]]

@@ -2,7 +2,7 @@
 
 Slots see each other; a segment sees every slot and, causally, its own tokens. Several segments
 (questions) share one context in a sequence, so a context is encoded once for all of them
-(MODEL-NOTES 1). `loop` repeats the layer stack with shared weights (MODEL-NOTES 3)."""
+(docs/model.md item 1). `loop` repeats the layer stack with shared weights (docs/model.md item 3)."""
 
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ class ModelConfig:
     # > 0: a question is one position, its first `bag` tokens summed through per-place maps
     # (batch.segment); 0: a question is a run of tokens, as in older versions
     bag: int = 0
-    # a role whose slots are read-only memory (MODEL-NOTES 4): every layer cross-attends to them,
+    # a role whose slots are read-only memory (docs/model.md item 4): every layer cross-attends to them,
     # and they are not positions of the transformer; "" (default): every slot is a position
     memory: str = ""
 
@@ -41,14 +41,14 @@ class ModelConfig:
         return asdict(self)
 
 
-# per-task defaults for a 2-core CPU (MODEL-NOTES: depth at least the number of hops). A built-in
+# per-task defaults for a 2-core CPU (docs/model.md: depth at least the number of hops). A built-in
 # task's question is one position (bag): permutation, 240 s of training, held-out 46% with the
 # question as a run of tokens, 76% as one position, at half the cost per step
-# (bench/perm_variants.py); a user task's question is free text, so it stays a run of characters.
+# (bench/probes/perm_variants.py); a user task's question is free text, so it stays a run of characters.
 TASK_DEFAULTS: dict[str, dict[str, Any]] = {
     "permutation": {"layers": 6, "bag": 8},
     "wildcard": {"layers": 3, "bag": 8},
-    # the table as memory (MODEL-NOTES 4): 3x the examples/s of the table as 64 slots. Its values
+    # the table as memory (docs/model.md item 4): 3x the examples/s of the table as 64 slots. Its values
     # chain through the variables' slots only with slot targets (batch.Example.slot): without them,
     # looped or not, it stopped at 36% held-out, depth-1 questions only (bench/RESULTS.md)
     "assignments": {"layers": 1, "loop": 8, "bag": 8, "memory": "ta"},
@@ -109,7 +109,7 @@ class Net(nn.Module):
         self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.layers))
         self.ln = nn.LayerNorm(cfg.width)
         # untied: with the output head tied to the input embeddings, a one-hop slot lookup σ(x)
-        # stayed at chance for 1,000+ steps (bench/probe_lookup.py); untied it learns in ~300
+        # stayed at chance for 1,000+ steps (bench/probes/lookup.py); untied it learns in ~300
         self.head = nn.Linear(cfg.width, cfg.vocab_size, bias=False)
         if cfg.roles:
             # one linear map per role keeps "which value is in which role" bound within a slot's sum;
@@ -219,7 +219,7 @@ def orthogonal(n: int, width: int) -> torch.Tensor:
 def init_weights(module: nn.Module) -> None:
     """PyTorch's default (fan-in) init for linear layers, Xavier for the attention projections,
     small embeddings. GPT-2's N(0, 0.02) everywhere kept the sharp question→slot lookups of the
-    pointer tasks on their plateau (bench/probe_lookup.py)."""
+    pointer tasks on their plateau (bench/probes/lookup.py)."""
     for m in module.modules():
         if isinstance(m, nn.Linear):
             m.reset_parameters()

@@ -38,7 +38,7 @@ class TrainConfig:
     slot_weight: float = 1.0  # the slot targets' share of the loss (batch.Example.slot)
     # batches of similar lengths (batch.batches): 2.1x the examples per second on wildcard's
     # amplified rows, but at 200 steps eval accuracy fell from 97.8% to 92.3% (3 seeds;
-    # bench/bucketing.py), so off unless asked for
+    # bench/perf/bucketing.py), so off unless asked for
     bucket: bool = False
 
     def to_dict(self) -> dict[str, Any]:

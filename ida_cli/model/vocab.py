@@ -1,7 +1,7 @@
 """Turning a task's contexts, questions, answers and steps into tokens, and back.
 
 A context becomes a set of *slots*, each a bag of tokens whose embeddings are summed: one slot per
-fact or graph node (MODEL-NOTES: one token per node, one attention step per hop). Questions,
+fact or graph node (docs/model.md: one token per node, one attention step per hop). Questions,
 transcripts and outputs are token sequences taken from the task's one-line text forms."""
 
 from __future__ import annotations
@@ -102,7 +102,7 @@ def _join(task: Task, tokens: Sequence[str]) -> str:
 
 
 def parse_answer(task: Task, question: JSON, context: JSON, tokens: Sequence[str]) -> JSON:
-    """Decoded tokens → an answer; anything malformed is "?" (SPEC 4: the model may say anything)."""
+    """Decoded tokens → an answer; anything malformed is "?" (docs/spec.md §4: the model may say anything)."""
     try:
         return task.parse_answer(_join(task, tokens), question, context)
     except (ParseError, KeyError, TypeError, ValueError, IndexError):

@@ -1,4 +1,4 @@
-"""Questions: seeded generation (SPEC 6); import and export are in questions_io.py."""
+"""Questions: seeded generation (docs/spec.md §6); import and export are in questions_io.py."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Questions in and out of files (SPEC 6): `ida questions import` checks every row before it writes
+"""Questions in and out of files (docs/spec.md §6): `ida questions import` checks every row before it writes
 any (an error names the file, line and field), and `ida export --table questions` writes one row a
 question as JSONL, CSV or Parquet."""
 
@@ -12,6 +12,7 @@ from typing import Any
 from ida_cli.errors import ImportFileError, ParseError, UsageError
 from ida_cli.project.questions import SPLITS, check_split, digest
 from ida_cli.store import Store, records
+from ida_cli.store import questions as stored_questions
 from ida_cli.tasks import BUILTIN, USER, get_task
 from ida_cli.vocabulary import JSON, canonical
 
@@ -115,13 +116,13 @@ def import_file(store: Store, path: Path, split: str | None = None) -> Imported:
         except ParseError as e:
             raise fail("context", str(e)) from None
         except (KeyError, TypeError, ValueError, AttributeError):
-            raise fail("context", f"not a {task_name} context (see SPEC 6.1)") from None
+            raise fail("context", f"not a {task_name} context (see docs/spec.md §6.1)") from None
         try:
             task.check_question(values["question"], context)
         except ParseError as e:
             raise fail("question", str(e)) from None
         except (KeyError, TypeError, ValueError, AttributeError):
-            raise fail("question", f"not a {task_name} question (see SPEC 6.1)") from None
+            raise fail("question", f"not a {task_name} question (see docs/spec.md §6.1)") from None
         given = values.get("truth", values.get("answer"))
         truth_field = "truth" if "truth" in values else "answer"
         if is_user:
@@ -204,7 +205,7 @@ def import_file(store: Store, path: Path, split: str | None = None) -> Imported:
 
 # -- export ---------------------------------------------------------------------------------------
 def export(store: Store, path: Path, fmt: str, task: str | None = None, split: str | None = None) -> int:
-    """One row a question: id, task, size, split, context, question, truth (SPEC 6)."""
+    """One row a question: id, task, size, split, context, question, truth (docs/spec.md §6)."""
     import polars as pl
 
     from ida_cli.project.outputs import FORMATS, atomic_path, write_frame
@@ -213,17 +214,10 @@ def export(store: Store, path: Path, fmt: str, task: str | None = None, split: s
         raise UsageError(f"unknown format '{fmt}': use --format jsonl, csv or parquet")
     if split is not None:
         check_split(split)
-    sql = """SELECT q.id, q.task, q.size, q.split, c.data AS context, q.question, q.truth
-             FROM questions q JOIN contexts c ON c.id = q.context_id WHERE 1=1"""
-    params: list[Any] = []
-    if task:
-        sql, params = sql + " AND q.task = ?", [*params, task]
-    if split:
-        sql, params = sql + " AND q.split = ?", [*params, split]
     with store.read() as con:
-        frame = con.execute(sql + " ORDER BY q.id", params).pl()
+        frame = stored_questions.frame(con, task, split)
     if fmt == "jsonl":
-        # nested JSON, as in SPEC 6.1, rather than JSON text inside JSON
+        # nested JSON, as in docs/spec.md §6.1, rather than JSON text inside JSON
         with atomic_path(path) as tmp, tmp.open("w", encoding="utf-8") as f:
             for row in frame.iter_rows(named=True):
                 for key in ("context", "question", "truth"):

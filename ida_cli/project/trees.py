@@ -1,4 +1,4 @@
-"""Trees as stored records: load one, export it as JSON (SPEC 6.2), import one from JSON."""
+"""Trees as stored records: load one, export it as JSON (docs/spec.md §6.2), import one from JSON."""
 
 from __future__ import annotations
 
@@ -41,7 +41,7 @@ def parse_file(path: Path) -> Tree:
     except ParseError as e:
         raise ParseError(f"{path}: context: {e}") from None
     except (KeyError, TypeError, ValueError, AttributeError):
-        raise ParseError(f"{path}: context is not a {tree.task} context (see SPEC 6.1)") from None
+        raise ParseError(f"{path}: context is not a {tree.task} context (see docs/spec.md §6.1)") from None
     paths = {id(tree.root): "root"}
     for node in tree.root.walk():
         where = paths[id(node)]

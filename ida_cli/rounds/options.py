@@ -3,6 +3,7 @@ the strategy objects they name, and `RoundResult`."""
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -11,8 +12,8 @@ import numpy as np
 
 from ida_cli.errors import UsageError
 from ida_cli.walk.ports import ML, Scorer, require, require_primed
+from ida_cli.walk.selection import STRATEGIES, THRESHOLD_STRATEGIES, Selection
 from ida_cli.walk.strategies import (
-    STRATEGIES,
     AdversaryStrategy,
     BernoulliStrategy,
     FullStrategy,
@@ -30,17 +31,14 @@ DEFAULT_ALPHA = {"uncertainty": float(np.log(0.5)), "bernoulli": -0.5}
 
 
 @dataclass
-class RoundOptions:
+class RoundOptions(Selection):
+    """A round's options: the selection parameters (walk/selection.py) and what the round walks."""
+
+    strategy: str = "full"
     task: str | None = None
     oracle: str = "scripted"
-    strategy: str = "full"
     questions: int = 10
     pick: str = "random"
-    seed: int = 0
-    alpha: float | None = None
-    temperature: float = 1.0
-    confidence: float | None = None
-    p: float | None = None
     alpha_end: float | None = None  # anneal α linearly to this over the round's trees
     workers: int | None = (
         None  # walk in this many local processes (ida_cli.rounds.parallel); None: in-process
@@ -89,7 +87,7 @@ class RoundResult:
     ml_batches: int = 0  # batched ML calls that carried them
     nodes: int = 0
     steps: int = 0  # overseer steps that asked subquestions
-    model_steps: int = 0  # fan-outs / fan-ins the primed overseer H' took from ML (SPEC 2.3)
+    model_steps: int = 0  # fan-outs / fan-ins the primed overseer H' took from ML (docs/spec.md §2.3)
     recursions: int = 0  # subquestions the overseer recursed on
     correct: int = 0
     with_truth: int = 0
@@ -136,36 +134,20 @@ class RoundResult:
 
 def check_options(opts: RoundOptions, ml: ML | None = None, scorer: Scorer | None = None) -> None:
     """Refuse option sets that make no sense before anything is opened or written."""
-    if opts.strategy not in STRATEGIES:
-        raise UsageError(f"unknown strategy '{opts.strategy}': use one of {', '.join(STRATEGIES)}")
+    opts.check()
     if opts.oracle not in ("scripted", "human"):
         raise UsageError(f"unknown oracle '{opts.oracle}': use --oracle scripted or --oracle human")
     if opts.pick not in ("random", "adversary"):
         raise UsageError(f"unknown pick '{opts.pick}': use --pick random or --pick adversary")
     if opts.questions < 1:
         raise UsageError("--questions must be at least 1")
-    if opts.temperature <= 0:
-        raise UsageError("--temperature must be greater than 0")
-    if opts.alpha is not None and opts.strategy not in ("bernoulli", "uncertainty"):
-        raise UsageError(f"--alpha applies to --strategy bernoulli or uncertainty, not {opts.strategy}")
-    if opts.alpha_end is not None and opts.strategy not in ("bernoulli", "uncertainty"):
+    if opts.alpha_end is not None and opts.strategy not in THRESHOLD_STRATEGIES:
         raise UsageError(f"--alpha-end applies to --strategy bernoulli or uncertainty, not {opts.strategy}")
-    for name, value in (
-        ("--alpha", opts.alpha),
-        ("--alpha-end", opts.alpha_end),
-        ("--confidence", opts.confidence),
-    ):
-        if value is not None and not np.isfinite(value):
-            raise UsageError(f"{name} must be a finite number")
-    if opts.p is not None and opts.strategy != "random":
-        raise UsageError("--p applies to --strategy random only")
-    if opts.p is not None and not 0 <= opts.p <= 1:
-        raise UsageError("--p must be between 0 and 1")
+    if opts.alpha_end is not None and not np.isfinite(opts.alpha_end):
+        raise UsageError("--alpha-end must be a finite number")
     if opts.oracle == "human":
         raise UsageError("--oracle human is not available in this version: use --oracle scripted")
     if opts.workers is not None or opts.ray is not None:
-        from ida_cli.rounds.parallel import check_parallel
-
         check_parallel(opts.workers, opts.ray)
     require(opts.strategy, ml is not None, scorer is not None)
     if opts.pick == "adversary":
@@ -193,3 +175,14 @@ def make_strategy(
         return AdversaryStrategy(temperature)
     a = DEFAULT_ALPHA[name] if alpha is None else alpha
     return BernoulliStrategy(a, temperature) if name == "bernoulli" else UncertaintyStrategy(a, temperature)
+
+
+def check_parallel(workers: int | None, ray: str | None) -> None:
+    if workers is not None and ray is not None:
+        raise UsageError("--workers and --ray do not go together: use one of them")
+    if workers is not None and workers < 1:
+        raise UsageError("--workers must be at least 1")
+    if ray is not None and not ray.strip():
+        raise UsageError("--ray needs the address of a Ray cluster, e.g. --ray 127.0.0.1:6379 or --ray auto")
+    if ray is not None and importlib.util.find_spec("ray") is None:
+        raise UsageError("--ray needs Ray, which is not installed: pip install 'ida[ray]'")

@@ -1,4 +1,4 @@
-"""Which questions a round amplifies (SPEC 2, the proposal's step 1). `--pick random` draws them
+"""Which questions a round amplifies (docs/spec.md §2, the proposal's step 1). `--pick random` draws them
 uniformly from the unlabelled pool (in ida_cli/rounds/run.py); `--pick adversary`, here, scores a
 random candidate set of them and draws where ML is predicted to fail."""
 
@@ -25,7 +25,7 @@ def pick_by_adversary(
     ml: ML,
     scorer: Scorer,
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """`--pick adversary` (SPEC 2): ML answers every candidate question and the adversary scores
+    """`--pick adversary` (docs/spec.md §2): ML answers every candidate question and the adversary scores
     the answers (batched), then Gumbel-top-k over −S/τ picks k of them, so the round goes where ML
     is predicted to fail. Returns the picked rows in question-id order and what the round's params
     keep of the pick."""

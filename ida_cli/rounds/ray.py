@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from ida_cli.errors import IdaError, UsageError
-from ida_cli.rounds.parallel import Dispatcher, _Died
+from ida_cli.rounds.dispatch import Died, Dispatcher
 from ida_cli.rounds.worker import ChunkOut, Spec, walk_chunk
 
 
@@ -53,7 +53,7 @@ class RayDispatcher(Dispatcher):
                 raise e.cause from None
             raise
         except (exceptions.WorkerCrashedError, exceptions.NodeDiedError) as e:
-            raise _Died(f" ({type(e).__name__})") from None
+            raise Died(f" ({type(e).__name__})") from None
 
     def salvage(self) -> list[tuple[int, ChunkOut]]:
         done, _ = self._ray.wait(list(self._refs), num_returns=len(self._refs), timeout=0)

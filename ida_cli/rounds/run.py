@@ -1,4 +1,4 @@
-"""One round of amplification (SPEC 2): pick training questions, walk their trees, store them.
+"""One round of amplification (docs/spec.md §2): pick training questions, walk their trees, store them.
 
 Questions are picked uniformly from the unlabelled training pool (`--pick random`) or by
 Gumbel-top-k over −S of ML's answers to a random candidate set of them (`--pick adversary`). Trees
@@ -25,22 +25,27 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import numpy as np
 
 from ida_cli.errors import Interrupted, UsageError
-from ida_cli.rounds.options import RoundOptions, RoundResult, check_options, make_strategy
+from ida_cli.rounds.common import (
+    FLUSH_SECONDS,
+    FLUSH_TREES,
+    commit,
+    default_task,
+    finish,
+    make_walker,
+    ml_batches,
+    tally,
+)
+from ida_cli.rounds.options import RoundOptions, RoundResult, check_options
 from ida_cli.rounds.pick import PICK_CANDIDATES_MIN, PICK_CANDIDATES_PER_QUESTION, pick_by_adversary
 from ida_cli.store import Store, claims, records, treestore
 from ida_cli.tasks import get_task
 from ida_cli.vocabulary import Tree
-from ida_cli.walk.overseer import ScriptedOverseer
 from ida_cli.walk.ports import ML, Scorer
-from ida_cli.walk.walker import Walker
 
 if TYPE_CHECKING:
     from ida_cli.rounds.parallel import Dispatcher
 
 T = TypeVar("T")
-
-FLUSH_SECONDS = 1.0
-FLUSH_TREES = 500
 
 
 def run_round(
@@ -71,7 +76,7 @@ def _run_round(
     rng = np.random.default_rng(opts.seed)
     session_id = uuid.uuid4().hex
     with store.write() as con:
-        task_name = opts.task or _default_task(con)
+        task_name = opts.task or default_task(con)
         task = get_task(task_name)
         if not task.has_expert:
             raise UsageError(f"task {task_name} has no scripted expert: label it with `ida label`")
@@ -134,7 +139,7 @@ def _walk(
     def keep(index: int, tree: Tree) -> None:
         row = rows[index]
         tree.round_id, tree.context_id = round_id, row["context_id"]
-        _tally(result, tree, row)
+        tally(result, tree, row)
         pending.append(tree)
 
     trees = walker.walk_many((row["context"], row["question"], row["id"]) for row in rows)
@@ -144,7 +149,7 @@ def _walk(
         # trees finished behind a slower one are kept too; only those still being walked are lost
         for index, tree in trees.finished():
             keep(index, tree)
-        result.ml_batches = _ml_batches(walker)
+        result.ml_batches = ml_batches(walker.batches)
         flush()
         return trees.unfinished
 
@@ -156,12 +161,12 @@ def _walk(
                 flush()
             if progress:
                 progress(done, len(rows))
-        result.ml_batches = _ml_batches(walker)
+        result.ml_batches = ml_batches(walker.batches)
         flush()
     except KeyboardInterrupt:
         lost = stop()
         result.status = "interrupted"
-        _finish(store, round_id, session_id, "interrupted")
+        finish(store, round_id, session_id, "interrupted")
         discarded = (
             "the unfinished one was discarded" if lost <= 1 else f"the {lost} unfinished were discarded"
         )
@@ -170,26 +175,11 @@ def _walk(
         ) from None
     except BaseException:
         stop()
-        _finish(store, round_id, session_id, "failed")
+        finish(store, round_id, session_id, "failed")
         raise
-    _finish(store, round_id, session_id, "done")
+    finish(store, round_id, session_id, "done")
     result.seconds = time.perf_counter() - started
     return result
-
-
-def commit(store: Store, write: Callable[[Any], T]) -> tuple[T, bool]:
-    """`write(con)` in one transaction: its value, and whether a Ctrl-C came meanwhile. The store
-    holds a Ctrl-C back until after COMMIT and raises it there, so the caller must first record
-    what was stored, then stop (else stopping would store the same trees again)."""
-    done: list[T] = []
-    try:
-        with store.write() as con:
-            done.append(write(con))
-    except KeyboardInterrupt:
-        if not done:
-            raise
-        return done[0], True
-    return done[0], False
 
 
 def _create_round(
@@ -237,66 +227,6 @@ def _create_round(
     return result, rows
 
 
-def make_walker(
-    opts: RoundOptions, task_name: str, trees: int, ml: ML | None, scorer: Scorer | None
-) -> Walker:
-    """The walker of a round of `trees` trees; parallel workers build theirs with this too."""
-    task = get_task(task_name)
-    return Walker(
-        task,
-        ScriptedOverseer(task),
-        make_strategy(opts.strategy, opts.alpha, opts.temperature, opts.p),
-        opts.seed,
-        ml=ml,
-        scorer=scorer,
-        strategy_at=opts.strategy_at(trees),
-        confidence=opts.confidence,
-        temperature=opts.temperature,
-    )
-
-
-def _ml_batches(walker: Walker) -> int:
-    return sum(n for kind, n in walker.batches.items() if not kind.startswith("score"))
-
-
-def _finish(store: Store, round_id: int, session_id: str, status: str) -> None:
-    with store.write() as con:
-        claims.release_round(con, round_id)
-        records.finish_round(con, round_id, status)
-        records.end_session(con, session_id, status)
-
-
-def _tally(result: RoundResult, tree: Tree, row: dict[str, Any]) -> None:
-    result.trees += 1
-    result.overseer_calls += tree.overseer_calls
-    result.primitive_calls += tree.primitive_calls
-    result.model_calls += tree.model_calls
-    result.model_steps += sum(a.actor == "model" for a in tree.actions)
-    for node in tree.root.walk():
-        result.nodes += 1
-        if node.children:
-            steps = {c.step for c in node.children}
-            result.steps += len(steps)
-            result.recursions += sum(c.recursed for c in node.children)
-    if row["has_truth"]:
-        result.with_truth += 1
-        result.correct += tree.root.answer == row["truth"]
-
-
-def _default_task(con: Any) -> str:
-    tasks = records.question_tasks(con, "train")
-    default = records.get_settings(con).get("task")
-    if default in tasks:
-        return str(default)
-    if len(tasks) == 1:
-        return tasks[0]
-    if not tasks:
-        raise UsageError(
-            "no training questions yet: run `ida questions generate --task T --size N --count C --seed S`"
-        )
-    raise UsageError(f"several tasks have questions ({', '.join(tasks)}): choose one with --task")
-
-
 def load_models(store: Store, opts: RoundOptions) -> tuple[ML | None, Scorer | None, list[str]]:
     """The task's current ML and adversary where they exist (a `full` round then records ML's
     answers and scores on every child: the adversary's training data), and any staleness warning."""
@@ -306,7 +236,7 @@ def load_models(store: Store, opts: RoundOptions) -> tuple[ML | None, Scorer | N
     if not store.exists():
         return None, None, []
     with store.read() as con:
-        task_name = opts.task or _default_task(con)
+        task_name = opts.task or default_task(con)
     ml = load_model(store, task_name, required=False)
     if ml is None:
         return None, None, []

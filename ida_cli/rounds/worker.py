@@ -7,12 +7,11 @@ from __future__ import annotations
 import signal
 from collections import Counter
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from ida_cli.errors import UsageError
+from ida_cli.rounds.common import make_walker, tally
 from ida_cli.rounds.options import RoundOptions, RoundResult
-from ida_cli.rounds.run import _tally, make_walker
 from ida_cli.store import Store, treestore
 from ida_cli.vocabulary import Node, Tree
 from ida_cli.walk.ports import ML, Scorer
@@ -60,23 +59,13 @@ def warm_up() -> None:
     """Open the scratch database and lay out one tree there, so that what storing imports on first
     use (polars, pyarrow.dataset: a third of a second) is loaded before the first chunk comes."""
     if not _SCRATCH:
-        store = Store(Path(":memory:"))
-        con = store._connect(read_only=False)  # the schema without a file: there is no lock to take
-        con.execute("SET threads = 1")
-        store._migrate(con)
-        _SCRATCH.append(con)
+        _SCRATCH.append(treestore.scratch())
         _layout([Tree(task="warm-up", context=None, root=Node(question=0, answer=0))], None)
 
 
 def _layout(trees: list[Tree], session_id: str | None) -> dict[str, Any]:
     """The rows treestore.write_trees makes of `trees`, as Arrow tables with ids from 1."""
-    con = _SCRATCH[0]
-    con.execute("BEGIN TRANSACTION")
-    try:
-        treestore.write_trees(con, trees, session_id)
-        return {t: con.execute(f"SELECT * FROM {t} ORDER BY id").to_arrow_table() for t in ID_COLUMNS}
-    finally:
-        con.execute("ROLLBACK")
+    return treestore.layout(_SCRATCH[0], trees, session_id, list(ID_COLUMNS))
 
 
 def walk_chunk(spec: Spec, start: int, rows: list[dict[str, Any]]) -> ChunkOut:
@@ -92,7 +81,7 @@ def walk_chunk(spec: Spec, start: int, rows: list[dict[str, Any]]) -> ChunkOut:
     items = ((r["context"], r["question"], r["id"]) for r in rows)
     for row, tree in zip(rows, walker.walk_many(items), strict=True):
         tree.round_id, tree.context_id = spec.round_id, row["context_id"]
-        _tally(part, tree, row)
+        tally(part, tree, row)
         trees.append(tree)
     return ChunkOut(_layout(trees, spec.session_id), {k: getattr(part, k) for k in TALLY}, walker.batches)
 
@@ -117,5 +106,5 @@ def _load_models(spec: Spec) -> tuple[ML | None, Scorer | None]:
     return ml, scorer
 
 
-def _ignore_sigint() -> None:
+def ignore_sigint() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle

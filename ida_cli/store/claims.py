@@ -7,7 +7,7 @@ rounds will not pick them. A round whose process was killed cannot give its clai
 counts only while its session is live (open, its process alive where this host can tell, and seen
 within the claim timeout), and the next writer that looks drops the others.
 
-Label sessions' claims (label_claims) follow the same liveness rule, in ida_cli/label/presence.py."""
+Label sessions' claims (label_claims) follow the same liveness rule, in ida_cli/store/presence.py."""
 
 from __future__ import annotations
 

@@ -234,3 +234,28 @@ def load_tree(con: Con, tree_id: int) -> Tree:
         source=source,
         seconds=seconds or 0.0,
     )
+
+
+def scratch() -> Con:
+    """An in-memory database of the project's schema, one thread, for `layout`: there is no file
+    and so no lock to take."""
+    from pathlib import Path
+
+    from ida_cli.store.db import Store
+
+    store = Store(Path(":memory:"))
+    con = store._connect(read_only=False)
+    con.execute("SET threads = 1")
+    store._migrate(con)
+    return con
+
+
+def layout(con: Con, trees: Sequence[Tree], session_id: str | None, tables: list[str]) -> dict[str, Any]:
+    """The rows `write_trees` makes of `trees` in the scratch database `con`, as Arrow tables of
+    `tables` with ids from 1; nothing is kept there."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        write_trees(con, trees, session_id)
+        return {t: con.execute(f"SELECT * FROM {t} ORDER BY id").to_arrow_table() for t in tables}
+    finally:
+        con.execute("ROLLBACK")

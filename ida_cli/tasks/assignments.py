@@ -1,4 +1,5 @@
-"""Sequential assignments: the value of a variable in a straight-line program over a table f (SPEC 4)."""
+"""Sequential assignments: the value of a variable in a straight-line program over a table f
+(docs/spec.md §4)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """The Task protocol: generation, ground truth, the scripted expert, text forms and parsers.
 
-Questions, answers and contexts are plain JSON values (SPEC 6.1), so they store, export and compare
+Questions, answers and contexts are plain JSON values (docs/spec.md §6.1), so they store, export and compare
 without conversion. Text forms are one line of space-separated tokens: readable for people and small
 vocabularies for the model. Every question's text starts with a kind word (`pow 3 5`, `value v5`).
 """

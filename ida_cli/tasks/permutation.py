@@ -1,4 +1,4 @@
-"""Permutation powering: σ^k(x) by repeated squaring (SPEC 4)."""
+"""Permutation powering: σ^k(x) by repeated squaring (docs/spec.md §4)."""
 
 from __future__ import annotations
 

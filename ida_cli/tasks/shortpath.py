@@ -1,6 +1,7 @@
-"""Shortest paths in a random directed graph: distance a→b and the next vertex on a shortest path (SPEC 4).
+"""Shortest paths in a random directed graph: distance a→b and the next vertex on a shortest path
+(docs/spec.md §4).
 
-The SPEC's literal decomposition (next asks the candidates' distances, distance asks next) is circular
+The spec's literal decomposition (next asks the candidates' distances, distance asks next) is circular
 on graphs with cycles: dist(a, b) → next(a, b) → dist(c, b) → next(c, b) → dist(a, b) → … never ends.
 This expert is well founded instead:
 - dist(a, b) asks next(a, b) → c, then dist(c, b), whose true distance is one less;

@@ -1,6 +1,6 @@
-"""Equalities (union-find): the value, parent and depth of a variable in a forest of facts (SPEC 4).
+"""Equalities (union-find): the value, parent and depth of a variable in a forest of facts (docs/spec.md §4).
 
-The SPEC's scripted decomposition ("depth: parent → y, depth y + 1"; "parent: candidates by depth") is
+The spec's scripted decomposition ("depth: parent → y, depth y + 1"; "parent: candidates by depth") is
 circular: parent would ask depths and depth asks parent, so the question tree need not bottom out. This
 expert is well founded instead. parent(x) is a breadth-first search from x kept in the node's own
 transcript and asks only primitive questions; value(x) and depth(x) ask root(x) and parent(x), then the

@@ -1,4 +1,4 @@
-"""Wildcard search: the sum of ±1 values over the strings a pattern of a, b, * matches (SPEC 4)."""
+"""Wildcard search: the sum of ±1 values over the strings a pattern of a, b, * matches (docs/spec.md §4)."""
 
 from __future__ import annotations
 

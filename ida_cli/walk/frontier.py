@@ -1,4 +1,4 @@
-"""Many walks at once over one batched model (SPEC 2: "batched over the whole frontier").
+"""Many walks at once over one batched model (docs/spec.md §2: "batched over the whole frontier").
 
 A walk is a generator-based coroutine: it runs synchronously (a scripted or human overseer answers
 at once) until it needs the model or the adversary, then yields a Request and is sent the results.

@@ -1,8 +1,8 @@
 """The overseer H behind one interface: the walker never knows who is answering.
 
-A scripted or human overseer answers synchronously. A batched one (ML imitating H, SPEC 2.4) yields
+A scripted or human overseer answers synchronously. A batched one (ML imitating H, docs/spec.md §2.4) yields
 its model calls as requests instead, so that they join the batch of the whole frontier; it says so
-with `batched = True`. The primed overseer H' (SPEC 2.3) is `primed_step`: ML's step, scored by the
+with `batched = True`. The primed overseer H' (docs/spec.md §2.3) is `primed_step`: ML's step, scored by the
 adversary, stands in for the real overseer's where the adversary is confident."""
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ class BatchedOverseer(Protocol):
 
 
 class ScriptedOverseer:
-    """The task's scripted expert (SPEC 4): reads primitives off the context, decomposes the rest."""
+    """The task's scripted expert (docs/spec.md §4): reads primitives off the context, decomposes the rest."""
 
     actor = "scripted"
 
@@ -115,7 +115,7 @@ def step_json(y: Any) -> JSON:
 
 @dataclass(frozen=True)
 class PrimedChoice:
-    """H' at one step (SPEC 2.3): ML's proposal and whether it stands in for the real overseer.
+    """H' at one step (docs/spec.md §2.3): ML's proposal and whether it stands in for the real overseer.
 
     `take` iff the proposal is usable and S + τ·G > α' + τ·G'; the draws are kept so that the
     decision reproduces from what is stored (the action's `note`)."""
@@ -146,7 +146,7 @@ class PrimedChoice:
 
 
 def primed_take(score: float, gumbel: float, threshold: float, confidence: float, temperature: float) -> bool:
-    """SPEC 2.3's rule: ML's step stands in iff S + τ·G > α' + τ·G', i.e. with probability
+    """docs/spec.md §2.3's rule: ML's step stands in iff S + τ·G > α' + τ·G', i.e. with probability
     sigmoid((S − α')/τ)."""
     return score + temperature * gumbel > confidence + temperature * threshold
 

@@ -1,5 +1,5 @@
-"""Selection (SPEC 2, 2.1): which questions a round amplifies (`gumbel_top_k`), the recursion
-strategies and the α schedule (`anneal`), as pure functions over score arrays.
+"""The selection rules (docs/spec.md §2, §2.1): which questions a round amplifies (`gumbel_top_k`),
+the recursion strategies and the α schedule (`anneal`), as pure functions over score arrays.
 
 Each takes the scores of ML's answers to the one or two subquestions of a step and an explicit
 `numpy.random.Generator`, and returns which subquestions the overseer recurses on plus the Gumbel
@@ -14,7 +14,6 @@ from typing import Protocol
 
 import numpy as np
 
-STRATEGIES = ("adversary", "bernoulli", "uncertainty", "random", "full", "none")
 NEEDS_SCORES = {"adversary": "adversary", "bernoulli": "adversary", "uncertainty": "model"}
 # what a strategy reads besides its draws: "model" = ML's answers (and log p), "adversary" = their S
 NEEDS = {**NEEDS_SCORES, "random": "model", "none": "model", "full": ""}
@@ -44,7 +43,7 @@ def choose_none(k: int) -> Choice:
 
 
 def choose_adversary(scores: np.ndarray, temperature: float, rng: np.random.Generator) -> Choice:
-    """Gumbel-max: recurse on argmin_i (S_i + τ·G_i), as SPEC 2.1 writes it.
+    """Gumbel-max: recurse on argmin_i (S_i + τ·G_i), as docs/spec.md §2.1 writes it.
 
     With two subquestions G_1 − G_2 is logistic and symmetric, so this is exactly the Boltzmann
     choice P(i) = softmax(−S/τ)_i (a step never asks more than two)."""

@@ -1,4 +1,4 @@
-"""The tree walker of SPEC 2: amplify questions with an overseer, a strategy and (optionally) ML.
+"""The tree walker of docs/spec.md §2: amplify questions with an overseer, a strategy and (optionally) ML.
 
 At each step that asks subquestions, ML (when there is one) answers them and the adversary (when
 there is one) scores its answers, batched over the whole frontier of many trees (walk_driver); the
@@ -7,10 +7,11 @@ others. Every overseer step is recorded as an Action and every node keeps ML's a
 the Gumbel draws that decided it. Each tree draws from its own generator, derived from the walker's
 seed and the tree's question id (or position), so a tree never depends on what it was walked with.
 
-With a confidence threshold α' the overseer is the primed H' (SPEC 2.3): at each fan-out and fan-in ML
-proposes the step, the adversary scores it, and ML's step stands in where S + τ·G > α' + τ·G'; only
-the real overseer's steps are overseer calls. With an α schedule (`strategy_at`) tree number i of the
-walk uses the strategy built for i, so its α depends on its position alone, never on interleaving."""
+With a confidence threshold α' the overseer is the primed H' (docs/spec.md §2.3): at each fan-out
+and fan-in ML proposes the step, the adversary scores it, and ML's step stands in where
+S + τ·G > α' + τ·G'; only the real overseer's steps are overseer calls. With an α schedule
+(`strategy_at`) tree number i of the walk uses the strategy built for i, so its α depends on its
+position alone, never on interleaving."""
 
 from __future__ import annotations
 
@@ -18,14 +19,13 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import partial
 from typing import Any, cast
 
 import numpy as np
 
 from ida_cli.errors import IdaError, UsageError
-from ida_cli.learn.distill import DISTILL_MAX_NODES
-from ida_cli.store.db import now
 from ida_cli.tasks.base import Task
 from ida_cli.vocabulary import JSON, UNKNOWN, Action, Answer, Ask, Node, Step, Tree, canonical
 from ida_cli.walk.frontier import Co, Frontier, Job, Request
@@ -36,13 +36,16 @@ from ida_cli.walk.overseer import (
     primed_step,
 )
 from ida_cli.walk.ports import ML, Scorer, StepScorer, require, require_primed
+from ida_cli.walk.selection import check_temperature
 from ida_cli.walk.strategies import Choice, FullStrategy, Strategy
 
 DEFAULT_MAX_DEPTH = 200
 DEFAULT_CONCURRENCY = 64
-# H' asks ML for steps only while a tree has fewer nodes than this (then H' is H): an ML that
-# decomposes badly but confidently cannot grow a tree without bound (the distillation walk's bound)
-PRIMED_MAX_NODES = DISTILL_MAX_NODES
+# A tree in which ML stands in for the overseer is bounded well above the scripted experts' trees
+# (at most ~20 deep and ~600 nodes at size 64) but far below runaway size: H' asks ML for steps
+# only while a tree has fewer nodes than this (then H' is H), and the distillation walk stops here.
+MODEL_TREE_MAX_NODES = 2000
+PRIMED_MAX_NODES = MODEL_TREE_MAX_NODES
 __all__ = ["FullStrategy", "Strategy", "WalkError", "Walker"]
 
 
@@ -88,8 +91,9 @@ class Walker:
     walked: int = 0  # trees started: the position that seeds a tree without a question id
     # the strategy for tree number i of this walker (an annealed α); None: `strategy` for all
     strategy_at: Callable[[int], Strategy] | None = None
-    confidence: float | None = None  # α' of the primed overseer H' (SPEC 2.3); None: H' is H
+    confidence: float | None = None  # α' of the primed overseer H' (docs/spec.md §2.3); None: H' is H
     temperature: float = 1.0  # τ of H' (the strategies carry their own)
+    clock: Callable[[], datetime] = datetime.now  # when each action happened (the store's clock)
 
     def __post_init__(self) -> None:
         require(self.strategy.name, self.ml is not None, self.scorer is not None)
@@ -104,8 +108,7 @@ class Walker:
                 )
             if self._batched:
                 raise UsageError("the primed overseer stands in for a real overseer, not for a model one")
-            if not self.temperature > 0:
-                raise UsageError("--temperature must be greater than 0")
+            check_temperature(self.temperature)
 
     def walk(self, context: JSON, question: JSON, question_id: int | None = None) -> Tree:
         return next(self.walk_many([(context, question, question_id)], concurrency=1))
@@ -187,7 +190,7 @@ class Walker:
             and run.nodes < PRIMED_MAX_NODES
             and len(transcript) < MODEL_MAX_SUBQUESTIONS
         ):
-            at, served = now(), run.job.served
+            at, served = self.clock(), run.job.served
             choice = yield from primed_step(
                 self.task,
                 kind,
@@ -217,7 +220,7 @@ class Walker:
                 )
                 return y, "model"
             note = choice.note()
-        at, t0 = now(), time.perf_counter()
+        at, t0 = self.clock(), time.perf_counter()
         if self._batched:
             batched = cast(BatchedOverseer, self.overseer)
             served = run.job.served

@@ -1,6 +1,6 @@
 """What `ida label` reads and writes: label rounds, their items (label_items) and the claims that
 serve each question to at most K annotators (label_claims); the person's actions are in
-label/actions.py, who is present in label/presence.py. Every function
+store/label_actions.py, who is present in store/presence.py. Every function
 runs inside one short transaction that its caller opens; nothing here waits for a person.
 
 Claims are race-free because every write transaction holds the store's writer lock (the flock of a
@@ -16,10 +16,10 @@ from typing import Any
 
 import numpy as np
 
-from ida_cli.label.presence import stale_annotators
 from ida_cli.store import records
 from ida_cli.store.claims import dead_rounds
 from ida_cli.store.db import next_id, now
+from ida_cli.store.presence import stale_annotators
 
 Con = Any
 
@@ -258,3 +258,8 @@ def round_counts(con: Con, round_id: int) -> dict[str, Any]:
         ).fetchall()
     ]
     return {"done": int(done), "skipped": int(skipped), "calls_per_tree": calls, "seconds": seconds}
+
+
+def item_tree(con: Con, item_id: int) -> int:
+    """The id of the tree stored for a finished label item."""
+    return int(con.execute("SELECT tree_id FROM label_items WHERE id = ?", [item_id]).fetchone()[0])

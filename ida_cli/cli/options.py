@@ -1,0 +1,40 @@
+"""The Typer options that several commands share, declared once. The selection flags take their
+defaults from `Selection` (walk/selection.py), so a default is written in one place."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import typer
+
+from ida_cli.walk.selection import STRATEGIES, Selection
+
+DEFAULT = Selection()
+STRATEGY_HELP = f"Recursion strategy: {', '.join(STRATEGIES)}."
+
+
+def strategy(default: Any = DEFAULT.strategy, help: str = STRATEGY_HELP) -> Any:
+    return typer.Option(default, "--strategy", help=help)
+
+
+def alpha(help: str = "Recursion threshold α (bernoulli, uncertainty).") -> Any:
+    return typer.Option(DEFAULT.alpha, "--alpha", help=help)
+
+
+def temperature(help: str = "Exploration temperature τ > 0 of the Gumbel draws.") -> Any:
+    return typer.Option(DEFAULT.temperature, "--temperature", help=help)
+
+
+def p(help: str = "Recursion probability for --strategy random.") -> Any:
+    return typer.Option(DEFAULT.p, "--p", help=help)
+
+
+def confidence(
+    help: str = "Primed overseer threshold α' (S of ML's step, e.g. -0.1): ML's step stands in for the "
+    "overseer's where the adversary is confident.",
+) -> Any:
+    return typer.Option(DEFAULT.confidence, "--confidence", help=help)
+
+
+def seed(help: str = "Random seed for picks and Gumbel draws.") -> Any:
+    return typer.Option(DEFAULT.seed, "--seed", help=help)

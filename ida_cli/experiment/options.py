@@ -1,0 +1,77 @@
+"""What an experiment is asked to do (`ExperimentOptions`, checked before anything is written), and
+which of its flags a resumed experiment may change."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ida_cli.errors import UsageError
+from ida_cli.tasks import BUILTIN, get_task
+from ida_cli.walk.selection import Selection
+
+PHASES = ("round", "model", "adversary", "eval")
+
+
+@dataclass
+class ExperimentOptions:
+    task: str
+    size: int
+    strategy: str
+    budget: int
+    seed: int
+    per_round: int = 40
+    train_minutes: float = 1.0
+    adversary_minutes: float = 0.5
+    eval_questions: int = 400
+    pool: int = 20000
+    curriculum: bool = False
+    alpha: float | None = None
+    temperature: float = 1.0
+    p: float | None = None
+    # α' of the primed overseer H' (docs/spec.md §2.3) once an adversary exists
+    confidence: float | None = None
+    # stop after this many cycles even with budget left: a primed overseer may spend a few calls a
+    # cycle, and a run that never spends its budget must still end
+    max_cycles: int | None = None
+    # each cycle's ML from the last one's weights. Off by default: a warm-started ML generalised
+    # worse on the same trees (wildcard, 20 cycles: 76.5% warm; one fresh 21-s run on its data, 90.5%)
+    warm_start: bool = False
+    # step budgets instead of the time ones: a curve that does not depend on the machine's load (a
+    # 30-s cycle on a machine shared with a test run got half its steps; held-out 92.8% fell to 54.5%)
+    train_steps: int | None = None
+    adversary_steps: int | None = None
+    # delete all but the newest N checkpoints of each kind after every cycle (`ida prune --keep N`);
+    # a 20-cycle wildcard run wrote 265 MB of them. Not part of the run's identity: it may change
+    # on resume
+    keep_checkpoints: int | None = None
+    bucket: bool = False  # ML's batches of similar lengths (`ida train model --bucket`)
+
+    def selection(self) -> Selection:
+        return Selection(self.strategy, self.alpha, self.temperature, self.p, self.confidence, self.seed)
+
+    def check(self) -> None:
+        if self.task not in BUILTIN:
+            get_task(self.task)
+            raise UsageError(f"task {self.task} has no scripted expert: experiments need a built-in task")
+        get_task(self.task).check_size(self.size)
+        self.selection().check(also=("supervised",))
+        if self.per_round < 1:
+            raise UsageError("--per-round must be at least 1")
+        if self.budget < self.per_round:
+            raise UsageError(
+                f"--budget {self.budget} is smaller than one round ({self.per_round} questions, "
+                "each costing at least one overseer call): raise --budget or lower --per-round"
+            )
+        if self.keep_checkpoints is not None and self.keep_checkpoints < 1:
+            raise UsageError("--keep-checkpoints must be at least 1 (or left out to keep every checkpoint)")
+        if self.max_cycles is not None and self.max_cycles < 1:
+            raise UsageError("--max-cycles must be at least 1")
+        for flag, steps in (("--train-steps", self.train_steps), ("--adversary-steps", self.adversary_steps)):
+            if steps is not None and steps < 1:
+                raise UsageError(f"{flag} must be at least 1 (or left out to train for the minutes given)")
+        if self.confidence is not None and self.strategy == "supervised":
+            raise UsageError("--confidence primes the overseer of a round: the supervised baseline has none")
+
+
+EXTENDABLE = ("budget", "max_cycles")  # --extend may raise these on a resumed experiment
+FREE = ("keep_checkpoints",)  # housekeeping: a resumed experiment takes the new value

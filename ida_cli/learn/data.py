@@ -1,0 +1,58 @@
+"""What ML and the adversary train on: the stored rows of one task, and the checks that name the
+command to run when there are none."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ida_cli.errors import UsageError
+from ida_cli.store import records, training_rows
+from ida_cli.store.training_rows import Rows
+from ida_cli.tasks import get_task
+
+HELD_OUT_EVERY = 10  # contexts with id % 10 == 0 decide early stopping
+
+
+__all__ = ["HELD_OUT_EVERY", "Rows", "check_data", "gather", "resolve_task"]
+
+
+def gather(con: Any, task: str, supervised: bool) -> Rows:
+    return training_rows.training_rows(con, task, supervised)
+
+
+def resolve_task(con: Any, task: str | None) -> str:
+    if task:
+        get_task(task)
+        return task
+    tasks = training_rows.question_tasks(con)
+    default = records.get_settings(con).get("task")
+    if default in tasks:
+        return str(default)
+    if len(tasks) == 1:
+        return str(tasks[0])
+    if not tasks:
+        raise UsageError(
+            "no questions yet: run `ida questions generate --task T --size N --count C --seed S`"
+        )
+    raise UsageError(f"several tasks have questions ({', '.join(tasks)}): choose one with --task")
+
+
+def check_data(con: Any, task: str, rows: Rows, supervised: bool) -> None:
+    if rows.items:
+        return
+    n_eval = training_rows.question_count(con, task, "eval")
+    n_train = training_rows.question_count(con, task, "train")
+    if n_eval and not n_train:
+        raise UsageError(
+            f"task {task} has only eval questions, which are never trained on: add training questions "
+            f"with `ida questions generate --task {task} --split train ...`"
+        )
+    if supervised:
+        raise UsageError(
+            f"no training questions with ground truth for task {task}: run "
+            f"`ida questions generate --task {task} --size N --count C --seed S`"
+        )
+    raise UsageError(
+        f"no amplified trees for task {task} to train on: run `ida round --task {task}` first "
+        "(or train the baseline with --supervised)"
+    )

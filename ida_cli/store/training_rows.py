@@ -1,0 +1,87 @@
+"""The rows ML trains on, read from stored trees, actions and questions."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from ida_cli.store.records import loads
+from ida_cli.vocabulary import Answer, Ask, Step
+
+
+@dataclass
+class Rows:
+    """Raw training rows: (context id, context, mode, question, transcript, target)."""
+
+    items: list[tuple[int, Any, str, Any, list[tuple[Any, Any]], Any]] = field(default_factory=list)
+
+    def counts(self) -> dict[str, int]:
+        out: dict[str, int] = {"answer": 0, "fan_out": 0, "fan_in": 0}
+        for it in self.items:
+            out[it[2]] += 1
+        out["contexts"] = len({it[0] for it in self.items})
+        return out
+
+
+def training_rows(con: Any, task: str, supervised: bool) -> Rows:
+    """Everything ML trains on for one task, never the eval split: the ground truth of the training
+    questions (`supervised`), or every amplified node's final answer and every real overseer step."""
+    rows = Rows()
+    if supervised:
+        for cid, data, q, truth in con.execute(
+            """SELECT c.id, c.data, q.question, q.truth
+               FROM questions q JOIN contexts c ON c.id = q.context_id
+               WHERE q.task = ? AND q.split = 'train' AND q.truth IS NOT NULL ORDER BY q.id""",
+            [task],
+        ).fetchall():
+            rows.items.append((cid, loads(data), "answer", json.loads(q), [], json.loads(truth)))
+        return rows
+    contexts: dict[int, Any] = {}
+    for cid, data in con.execute(
+        """SELECT DISTINCT c.id, c.data FROM trees t JOIN contexts c ON c.id = t.context_id
+           WHERE t.task = ? AND c.split <> 'eval'""",
+        [task],
+    ).fetchall():
+        contexts[cid] = loads(data)
+    nodes = con.execute(
+        """SELECT n.id, n.parent_id, n.step, n.position, n.question, n.answer, n.recursed, t.context_id
+           FROM nodes n JOIN trees t ON t.id = n.tree_id JOIN contexts c ON c.id = t.context_id
+           WHERE t.task = ? AND c.split <> 'eval' ORDER BY n.parent_id, n.step, n.position""",
+        [task],
+    ).fetchall()
+    children: dict[int, list[tuple[int, Any, Any]]] = {}
+    info: dict[int, tuple[Any, int]] = {}
+    for nid, parent, step, _pos, q, a, recursed, cid in nodes:
+        question, answer = json.loads(q), json.loads(a)
+        info[nid] = (question, cid)
+        if parent is not None:
+            children.setdefault(parent, []).append((step, question, answer))
+        # L_ML: every amplified node's final answer (docs/spec.md §2.2), also where the primed overseer H'
+        # took ML's step for it: that answer still combines what the recursion below found. Not
+        # ML's own answers to the subquestions it was left (not recursed), not "I don't know".
+        # Before, nodes answered through H' were left out, and a primed run trained on ~10% of
+        # its trees (wildcard, α' = −0.15: 81 of 720 roots after the first round)
+        if recursed and answer != "?":
+            rows.items.append((cid, contexts[cid], "answer", question, [], answer))
+    for nid, kind, step, result in con.execute(
+        """SELECT a.node_id, a.kind, a.step, a.result FROM actions a JOIN trees t ON t.id = a.tree_id
+           JOIN contexts c ON c.id = t.context_id
+           WHERE t.task = ? AND c.split <> 'eval' AND a.actor <> 'model' ORDER BY a.id""",
+        [task],
+    ).fetchall():
+        question, cid = info[nid]
+        res = json.loads(result)
+        y: Step = Answer(res["answer"]) if "answer" in res else Ask(tuple(res["ask"]))
+        transcript = [(sq, a) for s, sq, a in children.get(nid, []) if s < step] if kind == "fan_in" else []
+        rows.items.append((cid, contexts[cid], kind, question, transcript, y))
+    return rows
+
+
+def question_tasks(con: Any) -> list[str]:
+    return [str(r[0]) for r in con.execute("SELECT DISTINCT task FROM questions ORDER BY 1").fetchall()]
+
+
+def question_count(con: Any, task: str, split: str) -> int:
+    row = con.execute("SELECT count(*) FROM questions WHERE task = ? AND split = ?", [task, split]).fetchone()
+    return int(row[0])
