@@ -36,7 +36,7 @@ lint: $(STAMP)
 check: lint test
 
 bench: $(STAMP)
-	$(BIN)/python bench/foundation.py
+	$(BIN)/python -m bench.perf.foundation
 
 clean:
 	rm -rf $(VENV) ida.duckdb ida.duckdb.lock ida.duckdb.wal

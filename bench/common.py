@@ -56,7 +56,7 @@ def eval_nodes(store: Any, task_name: str) -> tuple[list[tuple[Any, Any]], list[
 def with_eval_questions(src: Path, prefix: str, extra: int, seed: int = 7) -> tuple[Path, Any, str]:
     """A scratch copy of `src` with its checkpoints (copy_db) and `extra` more eval questions on
     fresh contexts, 4 to a context: (the folder, its Store, the task)."""
-    from ida_cli.learn.training import resolve_task
+    from ida_cli.learn.data import resolve_task
     from ida_cli.project.questions import generate
     from ida_cli.store import Store
 

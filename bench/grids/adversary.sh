@@ -3,9 +3,9 @@
 # ML trained on it for a few minutes (so that it still makes errors), the adversary trained on ML
 # as it now is, then `ida eval`: AUROC of −S for ML's errors on eval-split nodes with ground truth,
 # beside the AUROC of ML's own confidence (the uncertainty baseline) on the same nodes.
-# Usage: bench/adversary.sh [task ...]   (MODEL_MINUTES, ADV_MINUTES, QUESTIONS to change the budget)
+# Usage: bench/grids/adversary.sh [task ...]   (MODEL_MINUTES, ADV_MINUTES, QUESTIONS to change the budget)
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 IDA=".venv/bin/python -m ida_cli"
 mkdir -p bench/out
 tasks=("$@")

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Issue 8: `ida train model` in one process (2 threads) against torchrun with 2 processes (1 thread
 # each, gloo), the same task, data, seed and number of optimizer steps; then `ida eval` on each.
-# Usage: bench/ddp.sh [task] [steps]     (default wildcard 300)
+# Usage: bench/grids/ddp.sh [task] [steps]     (default wildcard 300)
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 task=${1:-wildcard}
 steps=${2:-300}
 IDA=".venv/bin/python -m ida_cli"

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Issue 5: every strategy of SPEC 2.1 and the supervised baseline, on the tasks at size 8, over
+# Issue 5: every strategy of docs/spec.md §2.1 and the supervised baseline, on the tasks at size 8, over
 # seeds, with the same budget of overseer calls; then `ida report` per task (table + plot).
 # One database per experiment in bench/out/strategies/; rerunning resumes unfinished experiments
 # (`ida experiment` is resumable) and skips finished ones.
-# Usage: bench/strategies.sh
+# Usage: bench/grids/strategies.sh
 #   TASKS="wildcard permutation unionfind shortpath assignments" (default: all five)
 #   STRATEGIES="adversary bernoulli uncertainty random full none supervised" SEEDS="1 2 3"
 #   BUDGET=4000 PER_ROUND=40 TRAIN_MINUTES=1 ADV_MINUTES=0.5 EVAL_QUESTIONS=400
@@ -14,7 +14,7 @@
 #   OUT=bench/out/strategies (default): where the databases go; `ida report` reads every one there
 #   PLOTS=bench (default): where the plot per task goes
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 IDA=".venv/bin/python -m ida_cli"
 out=${OUT:-bench/out/strategies}
 mkdir -p "$out"

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Supervised targets of issue 3: size 8, eval on held-out contexts. One database per task in
 # bench/out/; the eval split is generated first so that training contexts avoid it.
-# Usage: bench/supervised.sh [task ...]   (default: all five; minutes via MINUTES / MINUTES_ASSIGNMENTS)
+# Usage: bench/grids/supervised.sh [task ...]   (default: all five; minutes via MINUTES / MINUTES_ASSIGNMENTS)
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 IDA=".venv/bin/python -m ida_cli"
 mkdir -p bench/out
 tasks=("$@")

@@ -3,7 +3,7 @@ database's latest ML and adversary, the same batch of eval nodes is scored by th
 probes and without them, alternating, beside ML's own batched answer of those nodes (what a round
 pays anyway before it scores). Medians of REPEATS runs of each, side by side.
 
-    bench/probe_cost.py DB [NODES] [REPEATS]      (default 2000 nodes, 7 repeats)
+    bench/perf/adversary_cost.py DB [NODES] [REPEATS]      (default 2000 nodes, 7 repeats)
 
 Prints one JSON line. The database is not written."""
 
@@ -17,10 +17,10 @@ import time
 from pathlib import Path
 
 import numpy as np
-from scratch import eval_nodes  # bench/scratch.py
 
+from bench.common import eval_nodes
 from ida_cli.learn import adversarial
-from ida_cli.learn.training import resolve_task
+from ida_cli.learn.data import resolve_task
 from ida_cli.learn.versions import load_model
 from ida_cli.store import Store
 

@@ -3,7 +3,7 @@ by side: ML trained from scratch on one database's amplified rows for the same n
 alternating the two so that machine load hits both alike. Each seed is trained both ways, and each
 ML's exact-match accuracy on the database's eval split is reported beside its speed.
 
-    .venv/bin/python bench/bucketing.py DB [STEPS] [REPEATS] [ONLY]
+    .venv/bin/python -m bench.perf.bucketing DB [STEPS] [REPEATS] [ONLY]
 
 ONLY = by_length or packing runs one way alone (e.g. by_length at twice the steps, for the same
 time). The database is copied for every run (the original is not written). Prints one JSON line
@@ -17,13 +17,12 @@ import statistics
 import sys
 from pathlib import Path
 
-from scratch import copy_db  # bench/scratch.py
-
+from bench.common import copy_db
 from ida_cli.learn import training
 from ida_cli.learn.evaluate import evaluate
 from ida_cli.store import Store
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def one(src: Path, steps: int, by_length: bool, seed: int) -> dict[str, float | bool]:

@@ -1,7 +1,7 @@
 """What the round claims (ida_cli/store/claims.py) cost a scripted round: the same `ida round` on
 copies of one database, run alternately by this checkout and by an older one without claims.
 
-    .venv/bin/python bench/claims_overhead.py OLD_CHECKOUT [QUESTIONS] [REPEATS]
+    .venv/bin/python -m bench.perf.claims_overhead OLD_CHECKOUT [QUESTIONS] [REPEATS]
 
 Both run with this .venv's interpreter, each from its own folder (`python -m ida_cli` imports the
 checkout it is started in). Writes bench/out/claims_overhead.json and prints the medians."""
@@ -17,7 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 PY = str(ROOT / ".venv" / "bin" / "python")
 
 

@@ -1,7 +1,7 @@
 """Foundation benchmarks (issue 2): `ida --help` start-up, generating 10,000 questions, exporting
 1,000,000 node rows to parquet, and scripted full-HCH rounds in nodes per second.
 
-Run with `make bench` (or `.venv/bin/python bench/foundation.py`). Writes bench/out/foundation.json
+Run with `make bench` (or `.venv/bin/python -m bench.perf.foundation`). Writes bench/out/foundation.json
 and prints a markdown table; medians of repeated runs, alternated where two things are compared."""
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 IDA = [sys.executable, "-m", "ida_cli"]
 TASKS = ("permutation", "assignments", "wildcard", "unionfind", "shortpath")
 

@@ -9,7 +9,7 @@ that both stored the same trees. After each pair, a trivially parallel loop meas
 machine gives `--workers` processes at that moment (the ceiling for any ratio).
 
 Writes bench/out/parallel.json. Usage:
-  .venv/bin/python bench/parallel.py [--task T] [--size N] [--questions C] [--repeats R] [--workers W]"""
+  .venv/bin/python -m bench.perf.parallel [--task T] [--size N] [--questions C] [--repeats R] [--workers W]"""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 IDA = [sys.executable, "-m", "ida_cli"]
 
 

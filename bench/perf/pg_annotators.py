@@ -6,8 +6,8 @@ Checks that no action is lost or stored twice and no question is served twice, a
 action the latency a person would wait (key pressed → next screen ready: commit, walk, next
 question) and the commit alone (the step's write transaction), p50 and p99.
 
-    .venv/bin/python bench/pg_annotators.py                # 8 annotators, 10,000 actions
-    .venv/bin/python bench/pg_annotators.py --annotators 4 --actions 2000 --url postgresql://...
+    .venv/bin/python -m bench.perf.pg_annotators                # 8 annotators, 10,000 actions
+    .venv/bin/python -m bench.perf.pg_annotators --annotators 4 --actions 2000 --url postgresql://...
 
 Without --url it starts a throwaway server (Debian's binaries, default durability settings: fsync
 and synchronous_commit on) on a free loopback port and removes it afterwards. Results go to
@@ -26,8 +26,7 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def annotator(url: str, name: str, budget: int) -> dict[str, Any]:

@@ -5,7 +5,7 @@
 2. batched frontier inference (one `ML.answer` call over many questions) against one call per
    question, in examples per second.
 
-Writes bench/out/throughput.json. Usage: .venv/bin/python bench/throughput.py [task]"""
+Writes bench/out/throughput.json. Usage: .venv/bin/python -m bench.perf.throughput [task]"""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ from ida_cli.model.net import TASK_DEFAULTS, ModelConfig, Net
 from ida_cli.model.vocab import Vocab, answer_tokens, context_slots, input_tokens
 from ida_cli.tasks import get_task
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def matmul_gflops(n: int = 1024, reps: int = 20) -> float:

@@ -2,10 +2,10 @@
 the adversary against one experiment database's latest ML, on that database's rows labelled one
 way at a time, and compare AUROCs on the nodes of the scripted trees of every eval question.
 
-    bench/probe_adversary.py DB VARIANT STEPS [SEED]
+    bench/probes/adversary.py DB VARIANT STEPS [SEED]
 
 VARIANT (which answer rows, labelled how; the overseer's fan-out / fan-in rows always stay):
-  stored    the amplified answers A*, as `ida train adversary` uses them (SPEC 2.2)
+  stored    the amplified answers A*, as `ida train adversary` uses them (docs/spec.md §2.2)
   truth     the same rows, each target replaced by its ground truth (an oracle: diagnosis only)
   clean     only the answer rows whose A* equals the truth (what a noise filter could at best keep)
 The database and its checkpoints are copied first (the original is not written). Prints one JSON
@@ -28,12 +28,12 @@ import time
 from pathlib import Path
 
 import numpy as np
-from scratch import copy_db, eval_nodes  # bench/scratch.py
 
 from adversary.metrics import auroc_gap
+from bench.common import copy_db, eval_nodes
 from ida_cli.learn import adversarial
+from ida_cli.learn.data import gather, resolve_task
 from ida_cli.learn.evaluate import adversary_quality
-from ida_cli.learn.training import gather, resolve_task
 from ida_cli.learn.versions import load_model
 from ida_cli.project.questions import generate
 from ida_cli.store import Store

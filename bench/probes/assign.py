@@ -1,11 +1,11 @@
 """Probe (issue 3 diagnosis): why does assignments stop at depth-1 questions?
 
-Usage: .venv/bin/python bench/probe_assign.py VARIANT SECONDS
+Usage: .venv/bin/python -m bench.probes.assign VARIANT SECONDS
   VARIANT, '+'-joined: base (the task default: 1 layer looped 8x, table as memory, questions only
   about defined variables), all (questions about every variable, base ones too), aux (every
   variable's slot is also trained to give its value), qaux (only the asked variables' slots, as
   the product's slot targets do), loopN, layersN, lrX (e.g. lr3e-4). Example: base+qaux.
-Fresh contexts at size 8 every step (the prototype's setting in MODEL-NOTES); held-out accuracy on
+Fresh contexts at size 8 every step (the prototype's setting in docs/model.md); held-out accuracy on
 2,000 questions of 250 other contexts, by depth (longest chain of definitions below the variable),
 every 30 seconds."""
 

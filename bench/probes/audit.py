@@ -5,9 +5,9 @@ permutation with k up to 2^12 for trees of thousands of nodes). In each, one nod
 wrong and the error carried up to the root (`plant`); every order then searches for it. The
 adversary order runs on synthetic scores S = -[node wrong] + σ·N(0, 1) at several noise levels σ
 (σ = 0 is a perfect adversary). Writes bench/out/audit.json, prints markdown tables and plots
-bench/audit_checks.png.
+bench/figures/audit_checks.png.
 
-    .venv/bin/python bench/audit.py [--trees 6] [--plants 4] [--seed 0] [--report]
+    .venv/bin/python -m bench.probes.audit [--trees 6] [--plants 4] [--seed 0] [--report]
 """
 
 from __future__ import annotations
@@ -24,17 +24,16 @@ from typing import Any
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from ida_cli.audit.localize import ScriptedOracle, localize
+from ida_cli.errors import IdaError
+from ida_cli.tasks import BUILTIN, get_task
+from ida_cli.tasks.base import Task, canonical
+from ida_cli.vocabulary import JSON, UNKNOWN, Ask, Node, Tree
+from ida_cli.walk.overseer import ScriptedOverseer
+from ida_cli.walk.strategies import FullStrategy
+from ida_cli.walk.walker import Walker
 
-from ida_cli.audit.localize import ScriptedOracle, localize  # noqa: E402
-from ida_cli.errors import IdaError  # noqa: E402
-from ida_cli.tasks import BUILTIN, get_task  # noqa: E402
-from ida_cli.tasks.base import Task, canonical  # noqa: E402
-from ida_cli.vocabulary import JSON, UNKNOWN, Ask, Node, Tree  # noqa: E402
-from ida_cli.walk.overseer import ScriptedOverseer  # noqa: E402
-from ida_cli.walk.strategies import FullStrategy  # noqa: E402
-from ida_cli.walk.walker import Walker  # noqa: E402
+ROOT = Path(__file__).resolve().parents[2]
 
 NOISE = (0.0, 0.5, 1.0)
 BUCKETS = (10, 30, 100, 300, 1000, 3000, 10_000)
@@ -302,7 +301,7 @@ def main() -> None:
         saved.write_text(json.dumps({"args": vars(args), "seconds": seconds, "rows": rows}) + "\n")
     for key, group in groups(rows).items():
         print(table(key, group) + "\n")
-    plot(rows, ROOT / "bench" / "audit_checks.png")
+    plot(rows, ROOT / "bench" / "figures" / "audit_checks.png")
     print(f"\n{len(rows)} plants in {seconds:.1f} s", file=sys.stderr)
 
 

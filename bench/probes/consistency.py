@@ -5,7 +5,7 @@ one of the two is wrong. On eval contexts only, cross-fitted over contexts (5 fo
 regression of "A is wrong" on the database's trained adversary's score, ML's log p and that
 disagreement is compared with the adversary alone and ML's confidence, on the same nodes.
 
-    bench/probe_consistency.py DB [EXTRA]
+    bench/probes/consistency.py DB [EXTRA]
 
 EXTRA (default 1000) eval questions on fresh contexts are first added to a copy of the database
 (4 to a context, seed 7); the original is not written. Prints one JSON line."""
@@ -19,9 +19,9 @@ import time
 from pathlib import Path
 
 import numpy as np
-from scratch import eval_nodes, with_eval_questions  # bench/scratch.py
 
 from adversary.metrics import auroc, auroc_gap
+from bench.common import eval_nodes, with_eval_questions
 from ida_cli.learn.adversarial import load_scorer
 from ida_cli.learn.distill import distill
 from ida_cli.learn.versions import load_model

@@ -1,10 +1,10 @@
 """How often each task's scripted expert asks one subquestion at a time, and how often two (issue 5).
-SPEC 2.1's `adversary` strategy chooses only between two: at a step with one subquestion it always
+docs/spec.md §2.1's `adversary` strategy chooses only between two: at a step with one subquestion it always
 recurses, so on a task whose steps all ask one, the unprimed adversary strategy walks full HCH's
-tree and can save calls only through the primed overseer H' (SPEC 2.3); `bernoulli` can skip a
+tree and can save calls only through the primed overseer H' (docs/spec.md §2.3); `bernoulli` can skip a
 single subquestion. Counts over the scripted full-HCH trees of seeded questions; no model needed.
 
-    bench/decomposition_shape.py [QUESTIONS] [SIZE]     (default 200 questions a task, size 8)
+    bench/probes/decomposition_shape.py [QUESTIONS] [SIZE]     (default 200 questions a task, size 8)
 
 Prints one JSON line per task."""
 

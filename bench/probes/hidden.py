@@ -4,7 +4,7 @@ on ML's final hidden state where it predicts the answer's first token, plus its 
 cross-fitting over contexts (5 folds: each node is predicted by a fit that never saw its context),
 and compare its AUROC with ML's confidence's on the same nodes.
 
-    bench/probe_hidden.py DB [EXTRA]
+    bench/probes/hidden.py DB [EXTRA]
 
 EXTRA (default 2000) eval questions on fresh contexts are first added to a copy of the database
 (4 to a context); the original is not written. Prints one JSON line."""
@@ -18,10 +18,10 @@ import time
 from pathlib import Path
 
 import numpy as np
-from scratch import eval_nodes, with_eval_questions  # bench/scratch.py
 
 from adversary.metrics import auroc, auroc_gap
 from adversary.probe import features
+from bench.common import eval_nodes, with_eval_questions
 from ida_cli.learn.versions import load_model
 from ida_cli.model.decode import input_states
 from ida_cli.model.vocab import input_tokens

@@ -1,6 +1,6 @@
 """Probe (issue 3 diagnosis): can the network learn one slot lookup, σ(x), on permutation contexts?
 
-Usage: .venv/bin/python bench/probe_lookup.py VARIANT STEPS
+Usage: .venv/bin/python -m bench.probes.lookup VARIANT STEPS
   VARIANT: plain (one embedding per slot token) or fact (role·value factorized slot embeddings)
 Prints held-out accuracy of the answer token every 100 steps (2 layers, 6,000 contexts × 8
 questions, k = 1; chance is 12.5%)."""

@@ -1,6 +1,6 @@
 """Issue 3 diagnosis: which change lets permutation (size 8, k in [2, 64)) learn faster?
 
-Usage: .venv/bin/python bench/perm_variants.py SECONDS VARIANT [VARIANT ...]
+Usage: .venv/bin/python -m bench.probes.perm_variants SECONDS VARIANT [VARIANT ...]
   base    the product's network and settings (6 layers, lr 1e-3, 32 contexts x 8 questions a step)
   bits    k given as its binary digits (most significant first) instead of one number token
   deep    8 layers

@@ -2,7 +2,7 @@
 ML from scratch on one experiment database's stored rows (what `ida train model` gathers) for a
 number of steps, once per seed, and evaluate each on the database's eval split.
 
-    .venv/bin/python bench/refit.py STEPS SEEDS DB [DB ...]
+    .venv/bin/python -m bench.probes.refit STEPS SEEDS DB [DB ...]
 
 The databases are copied first (the originals are not written). Prints one JSON line per database:
 the experiment's own last accuracy and calls beside the refit accuracies."""
@@ -15,8 +15,7 @@ import statistics
 import sys
 from pathlib import Path
 
-from scratch import copy_db  # bench/scratch.py
-
+from bench.common import copy_db
 from ida_cli.experiment.run import curve
 from ida_cli.learn import training
 from ida_cli.learn.evaluate import evaluate

@@ -1,7 +1,7 @@
 """Why does an amplified run plateau below the supervised baseline? Train ML from scratch on one
 experiment database's training rows, changed one way at a time, and evaluate each on the eval split.
 
-    bench/probe_targets.py DB VARIANT SECONDS
+    bench/probes/targets.py DB VARIANT SECONDS
 
 VARIANT:
   all       the rows `ida train model` gathers (amplified answers, the overseer's steps)
@@ -21,8 +21,7 @@ import sys
 import time
 from pathlib import Path
 
-from scratch import copy_db  # bench/scratch.py
-
+from bench.common import copy_db
 from ida_cli.learn import training
 from ida_cli.learn.evaluate import evaluate
 from ida_cli.store import Store
