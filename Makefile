@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test test-slow check lint bench clean
+.PHONY: install demo test test-unit test-slow check lint bench clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -24,6 +24,10 @@ demo: $(STAMP)
 # one pytest-xdist worker per core (tests/conftest.py gives each one torch thread)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q -n auto
+
+# the unit tests alone (no database, no training): seconds
+test-unit: $(STAMP)
+	$(BIN)/python -m pytest -q tests/unit
 
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -q -m slow

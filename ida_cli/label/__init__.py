@@ -1,6 +1,6 @@
 """`ida label`: a person as the overseer H, at the terminal, crash-safe and resumable.
 
-The session walks training questions with the ordinary walker (`amplify.Walker`, strategy, ML and
+The session walks training questions with the ordinary walker (`walk.walker.Walker`, strategy, ML and
 adversary as in `ida round`); its overseer is `HumanOverseer`, whose fan_out and fan_in draw a screen
 and read keys. With no trained model the walk is pure HCH (strategy full).
 

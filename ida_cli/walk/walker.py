@@ -1,7 +1,7 @@
 """The tree walker of docs/spec.md §2: amplify questions with an overseer, a strategy and (optionally) ML.
 
 At each step that asks subquestions, ML (when there is one) answers them and the adversary (when
-there is one) scores its answers, batched over the whole frontier of many trees (walk_driver); the
+there is one) scores its answers, batched over the whole frontier of many trees (walk/frontier.py); the
 strategy then decides which subquestions the overseer recurses on, and ML's answers stand for the
 others. Every overseer step is recorded as an Action and every node keeps ML's answer, the score and
 the Gumbel draws that decided it. Each tree draws from its own generator, derived from the walker's

@@ -14,27 +14,7 @@ from pathlib import Path
 import duckdb
 import numpy as np
 
-from tests.conftest import ROOT, Run, ida_subprocess
-
-TINY = ["--layers", "1", "--width", "32", "--batch", "8", "--eval-every", "5", "--max-steps", "10"]
-
-
-def setup(ida: Run, task: str = "wildcard", count: int = 200) -> None:
-    ida(
-        "questions",
-        "generate",
-        "--task",
-        task,
-        "--size",
-        "8",
-        "--count",
-        "40",
-        "--seed",
-        "1",
-        "--split",
-        "eval",
-    )
-    ida("questions", "generate", "--task", task, "--size", "8", "--count", str(count), "--seed", "1")
+from tests.helpers import ROOT, TINY, Run, ida_subprocess, setup
 
 
 def test_train_supervised_records_a_version_and_eval_reports(ida: Run, db: Path) -> None:

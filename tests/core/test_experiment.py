@@ -8,7 +8,7 @@ from pathlib import Path
 import duckdb
 
 from ida_cli.experiment.report import compare, hc
-from tests.conftest import Run
+from tests.helpers import Run
 
 QUICK = [
     "--task",

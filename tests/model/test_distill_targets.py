@@ -3,7 +3,7 @@ where the adversary is confident (docs/spec.md §2.4)."""
 
 from __future__ import annotations
 
-from tests.conftest import Run
+from tests.helpers import Run
 
 
 def _setup(ida: Run) -> None:

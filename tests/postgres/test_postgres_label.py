@@ -30,7 +30,7 @@ from ida_cli.store import label_actions as acts
 from ida_cli.store.db import next_id
 from ida_cli.tasks import get_task
 from ida_cli.vocabulary import JSON
-from tests.conftest import ROOT, PgServer, in_process
+from tests.helpers import ROOT, PgServer, in_process
 
 TASK = "wildcard"
 
@@ -262,7 +262,7 @@ def test_a_scripted_round_leaves_claimed_questions_to_their_annotator(
 HOLDER = """
 import sys, time
 sys.path.insert(0, {root!r})
-from tests.test_postgres_label import AcceptingTerm, ExpertModels, TASK
+from tests.postgres.test_postgres_label import AcceptingTerm, ExpertModels, TASK
 from ida_cli.label import LabelOptions, LabelSession
 from ida_cli.store import Store
 
@@ -397,10 +397,10 @@ def test_a_step_whose_commit_reply_is_lost_is_stored_once(
 
 # -- the real program ---------------------------------------------------------------------------------
 def _label_as(db: str, name: str, *args: str) -> Any:
-    """`ida label --annotator NAME` in a pseudo-terminal (tests/test_label.py's driver)."""
+    """`ida label --annotator NAME` in a pseudo-terminal (tests/terminal/test_label.py's driver)."""
     import pexpect
 
-    from tests.test_label import Label
+    from tests.terminal.test_label import Label
 
     lab = Label.__new__(Label)
     env = {**os.environ, "IDA_DB": db, "NO_COLOR": "1", "TERM": "xterm", "LANG": "C.UTF-8"}
@@ -422,7 +422,7 @@ def test_ida_label_in_a_terminal_against_the_server(pg_url: str) -> None:
     """`ida label` itself (a pseudo-terminal) with IDA_DB a PostgreSQL URL: steps are stored as
     given, and a second annotator is not served the question in progress unless --overlap allows."""
     from ida_cli.project.questions import generate as gen
-    from tests.test_label import POW
+    from tests.terminal.test_label import POW
 
     gen(Store(pg_url), "permutation", 8, 1, 4)
     alice = _label_as(pg_url, "alice")

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ida_cli.model.batch import BUCKET_POOL, Example, batches
-from tests.conftest import Run
+from tests.helpers import Run
 
 
 def seqs_of(lengths: list[int]) -> list[list[Example]]:

@@ -25,8 +25,7 @@ from ida_cli.vocabulary import JSON, Ask, Step, Tree, canonical
 from ida_cli.walk.overseer import ScriptedOverseer, primed_take
 from ida_cli.walk.strategies import anneal
 from ida_cli.walk.walker import Walker
-from tests.conftest import Run
-from tests.test_walker_ml import FakeML, FakeScorer, GarbageML, _u, items_for, signature
+from tests.helpers import FakeML, FakeScorer, GarbageML, Run, _u, items_for, signature
 
 
 class StepScorer(FakeScorer):

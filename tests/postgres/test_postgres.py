@@ -17,9 +17,9 @@ from typer.testing import CliRunner
 from ida_cli.cli import app
 from ida_cli.store import Store, postgres
 from ida_cli.store.migrations import MIGRATIONS, SCHEMA_VERSION, TABLES
-from tests.conftest import ROOT, PgServer, Result, Run, ida_subprocess
+from tests.helpers import ROOT, PgServer, Result, Run, ida_subprocess
 
-FIXTURE = Path(__file__).parent / "fixtures" / "schema.txt"
+FIXTURE = Path(__file__).parents[1] / "fixtures" / "schema.txt"
 
 
 def pg_schema_text(url: str) -> str:
@@ -181,7 +181,7 @@ def test_wrong_password_and_wrong_database_exit_2_with_one_line(pg_server: PgSer
 
 
 def test_a_server_that_is_not_there_exits_1(pg_server: PgServer) -> None:
-    from tests.conftest import free_port
+    from tests.helpers import free_port
 
     url = f"postgresql://ida:{pg_server.password}@127.0.0.1:{free_port()}/x"
     r = cli("--db", url, "status")

@@ -11,7 +11,7 @@ import pytest
 from adversary.metrics import auroc
 from adversary.net import Calibrator
 from adversary.probe import StateProbe, cross_fit
-from tests.conftest import Run
+from tests.helpers import Run
 
 
 def _data(n: int = 3000, width: int = 16, seed: int = 0) -> tuple[np.ndarray, ...]:

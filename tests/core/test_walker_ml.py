@@ -4,8 +4,6 @@ draws, and the distillation walk (docs/spec.md §2.4)."""
 
 from __future__ import annotations
 
-import math
-import zlib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -21,78 +19,10 @@ from ida_cli.rounds.run import run_round
 from ida_cli.store import Store
 from ida_cli.tasks import get_task
 from ida_cli.tasks.base import Task
-from ida_cli.vocabulary import JSON, UNKNOWN, Answer, Ask, Step, Transcript, Tree, canonical
+from ida_cli.vocabulary import JSON, UNKNOWN
 from ida_cli.walk.overseer import ModelOverseer, ScriptedOverseer
 from ida_cli.walk.walker import Walker
-from tests.conftest import Run
-
-Item = tuple[JSON, JSON, int | None]
-
-
-def _u(*parts: JSON) -> float:
-    """A uniform in [0, 1) fixed by its arguments: the fakes answer the same item the same way in
-    any batch."""
-    return zlib.crc32(canonical(list(parts)).encode()) / 2**32
-
-
-class FakeML:
-    """Right with probability `p_right` per (context, question), else a wrong well-formed value;
-    log p high when right and low when wrong. Imitates the expert's steps, or (perfect=False for
-    steps) garbles a fifth of them into "?"."""
-
-    version = 1
-
-    def __init__(self, task: Task, p_right: float = 0.7, garble: float = 0.0) -> None:
-        self.t, self.task, self.p_right, self.garble = task, task.name, p_right, garble
-        self.calls: list[tuple[str, int]] = []
-
-    def _wrong(self, context: JSON, truth: JSON) -> JSON:
-        if isinstance(truth, int) and not isinstance(truth, bool):
-            return (truth + 1) % (len(context["perm"]) if "perm" in context else 8)
-        return UNKNOWN
-
-    def answer(self, items: Sequence[tuple[JSON, JSON]]) -> list[tuple[JSON, float]]:
-        self.calls.append(("answer", len(items)))
-        out = []
-        for context, question in items:
-            truth, u, v = self.t.truth(context, question), _u(context, question), _u(question, 1)
-            if u < self.p_right:
-                out.append((truth, math.log(0.6 + 0.4 * v)))
-            else:
-                out.append((self._wrong(context, truth), math.log(0.05 + 0.5 * v)))
-        return out
-
-    def _step(self, y: Step, *key: JSON) -> tuple[Step, float]:
-        return (Answer(UNKNOWN), -5.0) if _u(*key, "step") < self.garble else (y, -0.01)
-
-    def fan_out(self, items: Sequence[tuple[JSON, JSON]]) -> list[tuple[Step, float]]:
-        self.calls.append(("fan_out", len(items)))
-        return [self._step(self.t.expert_fan_out(c, q), c, q) for c, q in items]
-
-    def fan_in(self, items: Sequence[tuple[JSON, JSON, Transcript]]) -> list[tuple[Step, float]]:
-        self.calls.append(("fan_in", len(items)))
-        return [self._step(self.t.expert_fan_in(c, q, tr), c, q, list(tr)) for c, q, tr in items]
-
-
-class FakeScorer:
-    """S near 0 for a right answer, near −1 for a wrong one, with a little noise."""
-
-    def __init__(self, task: Task) -> None:
-        self.t = task
-        self.calls = 0
-
-    def score(self, items: Sequence[tuple[JSON, JSON, JSON]], logps: object = None) -> list[float]:
-        self.calls += 1
-        return [(-0.2 if a == self.t.truth(c, q) else -1.0) + 0.3 * _u(c, q, a, "s") for c, q, a in items]
-
-
-def items_for(task: Task, count: int, size: int = 16, seed: int = 0, ids: bool = True) -> list[Item]:
-    rng = np.random.default_rng(seed)
-    out: list[Item] = []
-    while len(out) < count:
-        ctx = task.generate_context(size, rng)
-        out += [(ctx, q, None) for q in task.generate_questions(ctx, 8, rng)]
-    return [(c, q, 1000 + i if ids else None) for i, (c, q, _) in enumerate(out[:count])]
+from tests.helpers import FakeML, FakeScorer, GarbageML, Run, items_for, signature
 
 
 def walker(
@@ -103,14 +33,6 @@ def walker(
     return Walker(
         task, ScriptedOverseer(task), make_strategy(strategy, alpha, 0.5, p), 3, ml=ml, scorer=scorer, **kw
     )
-
-
-def signature(tree: Tree) -> list[Any]:
-    """Everything a tree records: its JSON, counts, and every node's draws and ML fields."""
-    fields = ("ml_answer", "ml_logp", "gumbel", "gumbel_threshold", "recursed", "primitive", "truth")
-    nodes = [[getattr(n, f) for f in fields] for n in tree.nodes()]
-    acts = [(a.node.id, a.actor, a.kind, a.step, a.result) for a in tree.actions]
-    return [tree.to_json(), nodes, acts, tree.overseer_calls, tree.primitive_calls, tree.model_calls]
 
 
 STRATEGY_NAMES = ["full", "none", "random", "uncertainty", "adversary", "bernoulli"]
@@ -226,20 +148,6 @@ def test_distillation_walk_with_a_perfect_model_reaches_the_truth() -> None:
             assert all(n.by == "model" for n in tree.nodes())
         assert {kind for kind, _ in ml.calls} == {"answer", "fan_out", "fan_in"}
         assert len(ml.calls) < sum(t.model_calls for t in trees) / 3  # 24 trees, three kinds
-
-
-class GarbageML(FakeML):
-    """An untrained model: asks the question itself, invalid questions, or answers out of form."""
-
-    def _step(self, y: Step, *key: JSON) -> tuple[Step, float]:
-        u, question = _u(*key, "g"), key[1]
-        if u < 0.2:
-            return Ask((question,)), -3.0
-        if u < 0.4:
-            return Ask(({"x": 999, "k": 1},)), -3.0
-        if u < 0.5:
-            return Answer("seven"), -3.0
-        return y, -0.5
 
 
 def test_distillation_survives_a_garbage_model_and_guards_its_size() -> None:

@@ -23,7 +23,7 @@ from ida_cli.label import LabelOptions, LabelSession
 from ida_cli.store import Store
 from ida_cli.tasks import get_task
 from ida_cli.vocabulary import JSON, canonical
-from tests.conftest import ROOT, Run
+from tests.helpers import ROOT, Run
 
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 POW = r"pow (\d+) (\d+)"

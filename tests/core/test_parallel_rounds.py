@@ -19,7 +19,7 @@ from ida_cli.rounds import dispatch
 from ida_cli.rounds.dispatch import WorkerCrashed, chunk_size
 from ida_cli.rounds.run import RoundOptions, run_round
 from ida_cli.store import Store, treestore
-from tests.conftest import Run, ida_subprocess
+from tests.helpers import Run, ida_subprocess
 
 # columns that differ between two runs of the same round by nature: times and the session's uuid
 VOLATILE = {

@@ -8,7 +8,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from tests.conftest import ROOT, Run
+from tests.helpers import ROOT, Run
 
 TASKS = ["permutation", "assignments", "wildcard", "unionfind", "shortpath"]
 

@@ -6,8 +6,7 @@ from pathlib import Path
 
 import duckdb
 
-from tests.conftest import Run
-from tests.test_model import TINY, setup
+from tests.helpers import TINY, Run, setup
 
 
 def test_prune_keeps_the_newest_versions_and_refuses_to_load_the_others(ida: Run, db: Path) -> None:

@@ -6,7 +6,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from tests.conftest import ROOT, Run
+from tests.helpers import ROOT, Run
 
 
 def count(db: Path, table: str) -> int:

@@ -11,9 +11,9 @@ import duckdb
 
 from ida_cli.store import Store
 from ida_cli.store.migrations import SCHEMA_VERSION
-from tests.conftest import ROOT, Run, ida_subprocess
+from tests.helpers import ROOT, Run, ida_subprocess
 
-FIXTURE = Path(__file__).parent / "fixtures" / "schema.txt"
+FIXTURE = Path(__file__).parents[1] / "fixtures" / "schema.txt"
 
 
 def schema_text(db: Path) -> str:

@@ -22,7 +22,7 @@ from ida_cli.tasks import BUILTIN, get_task
 from ida_cli.vocabulary import Node, Tree
 from ida_cli.walk.overseer import ScriptedOverseer
 from ida_cli.walk.walker import FullStrategy, Walker
-from tests.conftest import ROOT, Run
+from tests.helpers import ROOT, Run
 
 
 def _planted(task_name: str, size: int, seed: int, count: int) -> list[tuple[Tree, Node]]:

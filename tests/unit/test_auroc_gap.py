@@ -15,7 +15,7 @@ from adversary.metrics import auroc_gap, weighted_auroc
 from ida_cli.learn.evaluate import adversary_nodes
 from ida_cli.store import questions
 from ida_cli.tasks import get_task
-from tests.conftest import Run
+from tests.helpers import Run
 
 
 @settings(max_examples=60, deadline=None)

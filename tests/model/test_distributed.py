@@ -13,7 +13,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from tests.conftest import ROOT, Run
+from tests.helpers import ROOT, Run
 
 
 def _torchrun(db: Path, *args: str) -> subprocess.CompletedProcess[str]:

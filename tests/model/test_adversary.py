@@ -9,7 +9,7 @@ import numpy as np
 
 from adversary.metrics import auroc, brier, calibration_error
 from adversary.net import Calibrator
-from tests.conftest import Run
+from tests.helpers import Run
 
 TINY = ["--layers", "1", "--width", "32", "--batch", "8", "--eval-every", "5", "--max-steps", "10"]
 

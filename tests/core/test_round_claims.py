@@ -14,7 +14,7 @@ from ida_cli.errors import Interrupted, StoreError
 from ida_cli.rounds.run import RoundOptions, run_round
 from ida_cli.store import Store, claims, records
 from ida_cli.store import label_records as lrec
-from tests.conftest import Run
+from tests.helpers import Run
 
 
 def claimed(db: Path) -> dict[int, int]:
