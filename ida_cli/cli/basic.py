@@ -7,7 +7,16 @@ from typing import Any
 
 import typer
 
-from ida_cli.cli.common import JSON_OPTION, console, emit_json, store
+from ida_cli.cli.common import (
+    FORCE_OPTION,
+    JSON_OPTION,
+    check_json_output,
+    console,
+    emit_json,
+    output_option,
+    store,
+    written,
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -79,17 +88,21 @@ def export(
     ctx: typer.Context,
     table: str = typer.Option(..., "--table", help="Table to export (see `ida status`)."),
     fmt: str = typer.Option("parquet", "--format", help="parquet, csv or jsonl."),
-    output: Path = typer.Option(..., "-o", "--output", help="File to write."),
+    output: Path = output_option(),
+    force: bool = FORCE_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Any stored table to parquet, csv or jsonl."""
     from ida_cli.project.status import export_table
 
-    rows = export_table(store(ctx, "export"), table, fmt, output)
-    if as_json:
-        emit_json({"table": table, "format": fmt, "path": str(output), "rows": rows})
-    else:
-        console().print(f"{rows} rows of {table} → {output}")
+    check_json_output(output, as_json)
+    rows = export_table(store(ctx, "export"), table, fmt, output, force)
+    written(
+        output,
+        as_json,
+        {"table": table, "format": fmt, "path": str(output), "rows": rows},
+        f"{rows} rows of {table} → {output}",
+    )
 
 
 def prune(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import typer
@@ -21,6 +22,31 @@ def store(ctx: typer.Context, command: str) -> Store:
 
     root = ctx.find_root()
     return Store(root.obj["db"], command=f"ida {command}")
+
+
+FORCE_OPTION = typer.Option(False, "--force", help="Replace the output file if it exists.")
+
+
+def output_option(help: str = "File to write; - for standard output.") -> Any:
+    return typer.Option(..., "-o", "--output", help=help)
+
+
+def check_json_output(output: Path, as_json: bool) -> None:
+    if str(output) == "-" and as_json:
+        from ida_cli.errors import UsageError
+
+        raise UsageError("--json and -o - both write to standard output: use one of them")
+
+
+def written(output: Path, as_json: bool, doc: Any, line: str) -> None:
+    """Report what an export wrote: the JSON document or a line on stdout, or on stderr when the
+    file itself went to stdout (`-o -`)."""
+    if str(output) == "-":
+        console(stderr=True).print(line)
+    elif as_json:
+        emit_json(doc)
+    else:
+        console().print(line)
 
 
 def emit_json(doc: Any) -> None:

@@ -98,9 +98,9 @@ def experiment(
         p=p,
     )
     if plot is not None:
-        from ida_cli.project.outputs import check_output
+        from ida_cli.project.outputs import Protected, check_output
 
-        check_output(plot)
+        check_output(plot, Protected.of(store(ctx, "experiment")), force=True)
     err = console(stderr=True)
 
     def on_event(phase: str, state: dict[str, Any]) -> None:
@@ -130,13 +130,16 @@ def report(
     """Compare experiments: HC@0.9/0.95/0.99 and final accuracy per task and strategy."""
     from ida_cli.experiment.report import compare, plot_curves, read_curves
 
+    if plot is not None:
+        from ida_cli.project.outputs import Protected, check_output
+        from ida_cli.store import Store
+
+        for db in dbs:
+            check_output(plot, Protected.of(Store(db)), force=True)
     points, empty = read_curves(dbs)
     for db in empty:
         console(stderr=True).print(f"warning: {db} has no curve point yet: left out")
     if plot is not None:
-        from ida_cli.project.outputs import check_output
-
-        check_output(plot)
         plot_curves(points, plot)
     table = compare(points)
     if as_json:

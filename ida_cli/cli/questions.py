@@ -6,7 +6,16 @@ from pathlib import Path
 
 import typer
 
-from ida_cli.cli.common import JSON_OPTION, console, emit_json, store
+from ida_cli.cli.common import (
+    FORCE_OPTION,
+    JSON_OPTION,
+    check_json_output,
+    console,
+    emit_json,
+    output_option,
+    store,
+    written,
+)
 
 app = typer.Typer(help="Make, import and export questions.", no_args_is_help=True)
 
@@ -71,16 +80,17 @@ def import_(
 def export(
     ctx: typer.Context,
     fmt: str = typer.Option(..., "--format", help="jsonl, csv or parquet."),
-    output: Path = typer.Option(..., "-o", "--output", help="File to write."),
+    output: Path = output_option(),
     task: str = typer.Option(None, "--task", help="Only this task."),
     split: str = typer.Option(None, "--split", help="Only this split."),
+    force: bool = FORCE_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> None:
     """One row a question: id, task, size, split, context, question, truth."""
     from ida_cli.project.questions_io import export as core
 
-    rows = core(store(ctx, "questions export"), output, fmt, task, split)
-    if as_json:
-        emit_json({"path": str(output), "format": fmt, "rows": rows})
-    else:
-        console().print(f"{rows} questions → {output}")
+    check_json_output(output, as_json)
+    rows = core(store(ctx, "questions export"), output, fmt, task, split, force)
+    written(
+        output, as_json, {"path": str(output), "format": fmt, "rows": rows}, f"{rows} questions → {output}"
+    )

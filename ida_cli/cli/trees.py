@@ -6,7 +6,16 @@ from pathlib import Path
 
 import typer
 
-from ida_cli.cli.common import JSON_OPTION, console, emit_json, store
+from ida_cli.cli.common import (
+    FORCE_OPTION,
+    JSON_OPTION,
+    check_json_output,
+    console,
+    emit_json,
+    output_option,
+    store,
+    written,
+)
 
 app = typer.Typer(help="Show, export and import question trees (docs/spec.md §6.2).", no_args_is_help=True)
 
@@ -34,17 +43,22 @@ def show(
 def export(
     ctx: typer.Context,
     tree_id: int = typer.Argument(..., metavar="ID"),
-    output: Path = typer.Option(..., "-o", "--output", help="JSON file to write."),
+    output: Path = output_option("JSON file to write; - for standard output."),
+    force: bool = FORCE_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> None:
     """One tree as JSON (docs/spec.md §6.2)."""
     from ida_cli.project.trees import export as core
 
-    tree = core(store(ctx, "trees export"), tree_id, output)
-    if as_json:
-        emit_json({"tree": tree.id, "path": str(output), "nodes": len(tree.nodes())})
-    else:
-        console().print(f"tree {tree.id} ({len(tree.nodes())} nodes) → {output}")
+    check_json_output(output, as_json)
+    tree = core(store(ctx, "trees export"), tree_id, output, force)
+    n = len(tree.nodes())
+    written(
+        output,
+        as_json,
+        {"tree": tree.id, "path": str(output), "nodes": n},
+        f"tree {tree.id} ({n} nodes) → {output}",
+    )
 
 
 @app.command("import")

@@ -150,6 +150,6 @@ def plot_curves(points: Sequence[dict[str, Any]], path: Path) -> None:
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     fig.tight_layout()
-    with atomic_path(path) as tmp:
+    with atomic_path(path, force=True) as tmp:  # a plot is redrawn on every run
         fig.savefig(tmp, format="png", dpi=90)
     plt.close(fig)

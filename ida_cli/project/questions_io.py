@@ -204,25 +204,34 @@ def import_file(store: Store, path: Path, split: str | None = None) -> Imported:
 
 
 # -- export ---------------------------------------------------------------------------------------
-def export(store: Store, path: Path, fmt: str, task: str | None = None, split: str | None = None) -> int:
+def export(
+    store: Store,
+    path: Path,
+    fmt: str,
+    task: str | None = None,
+    split: str | None = None,
+    force: bool = False,
+) -> int:
     """One row a question: id, task, size, split, context, question, truth (docs/spec.md §6)."""
     import polars as pl
 
-    from ida_cli.project.outputs import FORMATS, atomic_path, write_frame
+    from ida_cli.project.outputs import FORMATS, Protected, atomic_path, check_output, write_frame
 
     if fmt not in FORMATS:
         raise UsageError(f"unknown format '{fmt}': use --format jsonl, csv or parquet")
     if split is not None:
         check_split(split)
+    protected = Protected.of(store)
+    check_output(path, protected, force)
     with store.read() as con:
         frame = stored_questions.frame(con, task, split)
     if fmt == "jsonl":
         # nested JSON, as in docs/spec.md §6.1, rather than JSON text inside JSON
-        with atomic_path(path) as tmp, tmp.open("w", encoding="utf-8") as f:
+        with atomic_path(path, protected, force) as tmp, tmp.open("w", encoding="utf-8") as f:
             for row in frame.iter_rows(named=True):
                 for key in ("context", "question", "truth"):
                     row[key] = None if row[key] is None else json.loads(row[key])
                 f.write(json.dumps(row) + "\n")
     else:
-        write_frame(frame.with_columns(pl.col("size").cast(pl.Int32)), path, fmt)
+        write_frame(frame.with_columns(pl.col("size").cast(pl.Int32)), path, fmt, protected, force)
     return frame.height

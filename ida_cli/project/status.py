@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from ida_cli.errors import UsageError
-from ida_cli.project.outputs import FORMATS, write_frame
+from ida_cli.project.outputs import FORMATS, Protected, check_output, write_frame
 from ida_cli.store import Store, summary
 from ida_cli.store.migrations import SCHEMA_VERSION, TABLES
 
@@ -17,17 +17,16 @@ def status(store: Store) -> dict[str, Any]:
     return {"db": store.display, "schema_version": SCHEMA_VERSION, "bytes": store.size_bytes(), **found}
 
 
-def export_table(store: Store, table: str, fmt: str, path: Path) -> int:
+def export_table(store: Store, table: str, fmt: str, path: Path, force: bool = False) -> int:
     if table not in TABLES:
         raise UsageError(f"unknown table '{table}': use one of {', '.join(TABLES)}")
     if fmt not in FORMATS:
         raise UsageError(f"unknown format '{fmt}': use --format parquet, csv or jsonl")
-    from ida_cli.project.outputs import check_output
-
-    check_output(path)
+    protected = Protected.of(store)
+    check_output(path, protected, force)
     with store.read() as con:
         frame = summary.table_frame(con, table)
-    write_frame(frame, path, fmt)
+    write_frame(frame, path, fmt, protected, force)
     return int(frame.height)
 
 

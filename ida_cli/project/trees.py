@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from ida_cli.errors import ParseError, UsageError
-from ida_cli.project.outputs import atomic_path
+from ida_cli.project.outputs import Protected, atomic_path, check_output
 from ida_cli.store import Store, records, treestore
 from ida_cli.tasks import BUILTIN, USER, get_task
 from ida_cli.vocabulary import Tree, tree_from_json
@@ -17,9 +17,11 @@ def show(store: Store, tree_id: int) -> Tree:
         return treestore.load_tree(con, tree_id)
 
 
-def export(store: Store, tree_id: int, path: Path) -> Tree:
+def export(store: Store, tree_id: int, path: Path, force: bool = False) -> Tree:
+    protected = Protected.of(store)
+    check_output(path, protected, force)
     tree = show(store, tree_id)
-    with atomic_path(path) as tmp:
+    with atomic_path(path, protected, force) as tmp:
         tmp.write_text(json.dumps(tree.to_json(), indent=1) + "\n", encoding="utf-8")
     return tree
 
