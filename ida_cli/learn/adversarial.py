@@ -124,7 +124,16 @@ def train_adversary(
         }
         counts = {m: judged.modes.count(m) for m in ("answer", "fan_out", "fan_in")}
         versions.add_adversary(
-            con, vid, version, task, result["payload"]["config"], counts, metrics, str(path), sha, ml.version
+            con,
+            vid,
+            version,
+            task,
+            result["payload"]["config"],
+            counts,
+            metrics,
+            checkpoints.record(store, path),
+            sha,
+            ml.version,
         )
     return {
         "task": task,

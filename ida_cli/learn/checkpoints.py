@@ -24,6 +24,26 @@ def folder(store: Store) -> Path:
     return store.path.with_name(store.path.name + ".checkpoints")
 
 
+def record(store: Store, path: Path) -> str:
+    """How a version records its checkpoint: the file's name in the project's checkpoint folder, so
+    that the project keeps its models wherever it is moved or copied and whatever folder runs it."""
+    if path.resolve().parent == folder(store).resolve():
+        return path.name
+    return str(path.resolve())
+
+
+def resolve(store: Store, recorded: str) -> Path:
+    """The file a recorded checkpoint names. A bare name is in this project's checkpoint folder.
+    Older versions recorded a path as given (relative to the folder the command ran in): the file
+    of that name in this project's folder comes first, so a copied project never reads, or prunes,
+    the original's."""
+    path = Path(recorded)
+    own = folder(store) / path.name
+    if len(path.parts) == 1 or own.is_file():
+        return own
+    return path
+
+
 def publish(store: Store, path: Path, sha: str, con: Any = None) -> None:
     """On a server store, keep the checkpoint's bytes in the database (once per SHA-256), in the
     caller's write transaction `con` or a new one."""
@@ -42,7 +62,7 @@ def local(store: Store, recorded: str, sha: str | None) -> Path:
     """A local file holding the checkpoint recorded as `recorded`: that file if it is here, else
     (server stores) a copy fetched from the database into this machine's checkpoint folder. The
     SHA-256 check stays with the loader (model.train.load_checkpoint)."""
-    path = Path(recorded)
+    path = resolve(store, recorded)
     if path.is_file() or not store.is_postgres or sha is None:
         return path
     copy = folder(store) / path.name

@@ -6,6 +6,7 @@ its weights go, and its status becomes 'pruned' so that nothing tries to load it
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -54,7 +55,7 @@ def prune(store: Store, keep: int, dry_run: bool = False) -> PruneResult:
     doomed: list[tuple[int, Path | None, str | None, Pruned]] = []
     for r in rows:
         if r.rank > keep:
-            path = _local_file(store, r.checkpoint)
+            path = _local_file(store, r.checkpoint, r.sha256)
             size = path.stat().st_size if path is not None else 0
             doomed.append((r.id, path, r.sha256, Pruned(r.kind, r.task, r.version, size)))
     if dry_run or not doomed:
@@ -76,11 +77,24 @@ def prune(store: Store, keep: int, dry_run: bool = False) -> PruneResult:
     return result
 
 
-def _local_file(store: Store, recorded: str | None) -> Path | None:
-    """The version's checkpoint file on this machine, if it is here."""
+def _local_file(store: Store, recorded: str | None, sha: str | None) -> Path | None:
+    """The version's checkpoint file, if it is in this project's own checkpoint folder and holds the
+    recorded bytes: a file anywhere else, or one whose SHA-256 differs (another project's, or one
+    written since), is never deleted."""
     if not recorded:
         return None
-    for path in (Path(recorded), checkpoints.folder(store) / Path(recorded).name):
-        if path.is_file():
-            return path
-    return None
+    own = checkpoints.folder(store).resolve()
+    path = checkpoints.resolve(store, recorded)
+    if not path.is_file() or path.resolve().parent != own:
+        return None
+    if sha is not None and _sha256(path) != sha:
+        return None
+    return path
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

@@ -91,7 +91,7 @@ def train_model(
             result["config"],
             _counts(rows, distilled),
             metrics,
-            str(result["checkpoint"]),
+            checkpoints.record(store, Path(result["checkpoint"])),
             result["sha256"],
         )
     return {

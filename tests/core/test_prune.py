@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import duckdb
+import pytest
 
-from tests.helpers import TINY, Run, setup
+from tests.helpers import TINY, Run, in_process, setup
 
 
 def test_prune_keeps_the_newest_versions_and_refuses_to_load_the_others(ida: Run, db: Path) -> None:
@@ -43,3 +44,53 @@ def test_prune_keeps_the_newest_versions_and_refuses_to_load_the_others(ida: Run
     )
     r = ida("prune", "--keep", "1")
     assert r.code == 0 and "0 version(s) pruned, 1 kept; freed 0.0 MB" in r.stdout
+
+
+def copy_project(src: Path, dst: Path) -> None:
+    import shutil
+
+    shutil.copy(src, dst)
+    shutil.copytree(src.with_name(src.name + ".checkpoints"), dst.with_name(dst.name + ".checkpoints"))
+
+
+def test_a_moved_or_copied_project_keeps_its_models_and_prunes_only_its_own(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Checkpoints are recorded relative to the database (issue 21, item 2): a project run from
+    another folder, moved or copied finds its models; pruning a copy never touches the original."""
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    ida = in_process("ida.duckdb", monkeypatch)  # the default: a path relative to the folder
+    setup(ida, count=60)
+    for _ in range(2):
+        assert ida("train", "model", "--supervised", *TINY).code == 0
+    orig = work / "ida.duckdb"
+    original_files = sorted(p.name for p in (work / "ida.duckdb.checkpoints").iterdir())
+
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)  # the same project from another folder
+    assert in_process(str(orig), monkeypatch)("eval", "--json").json()["model_version"] == 2
+
+    moved = tmp_path / "moved" / "p.duckdb"
+    moved.parent.mkdir()
+    copy_project(orig, moved)
+    monkeypatch.chdir(work)  # from inside the original's folder, prune the copy
+    copy = in_process(str(moved), monkeypatch)
+    assert copy("eval", "--json").json()["model_version"] == 2
+    assert copy("prune", "--keep", "1").code == 0
+    assert sorted(p.name for p in (work / "ida.duckdb.checkpoints").iterdir()) == original_files
+    assert not (moved.parent / "p.duckdb.checkpoints" / "model-v1.pt").exists()
+    assert (moved.parent / "p.duckdb.checkpoints" / "model-v2.pt").exists()
+    assert in_process("ida.duckdb", monkeypatch)("eval", "--version", "1", "--json").code == 0
+
+
+def test_prune_leaves_a_file_whose_bytes_are_not_the_recorded_ones(ida: Run, db: Path) -> None:
+    setup(ida, count=60)
+    for _ in range(2):
+        assert ida("train", "model", "--supervised", *TINY).code == 0
+    old = db.with_name(db.name + ".checkpoints") / "model-v1.pt"
+    old.write_bytes(b"something else, written since")
+    assert ida("prune", "--keep", "1").code == 0
+    assert old.read_bytes() == b"something else, written since"
