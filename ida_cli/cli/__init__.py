@@ -23,7 +23,9 @@ class IdaGroup(TyperGroup):
         except IdaError as e:
             if os.environ.get("IDA_TRACEBACK"):
                 raise
-            typer.echo(f"error: {e}", err=True)
+            from ida_cli.text import visible
+
+            typer.echo(f"error: {visible(str(e))}", err=True)
             ctx.exit(e.exit_code)
         except KeyboardInterrupt:
             if os.environ.get("IDA_TRACEBACK"):

@@ -14,6 +14,7 @@ import typer
 
 from ida_cli.cli.common import JSON_OPTION, console, emit_json, store
 from ida_cli.errors import Interrupted, UsageError
+from ida_cli.text import visible, visible_lines
 
 if TYPE_CHECKING:
     from ida_cli.audit.localize import AuditResult
@@ -84,7 +85,7 @@ def _text(task: Task, question: Any, answer: Any) -> tuple[str, str]:
         a = task.answer_text(question, answer)
     except (KeyError, IndexError, TypeError, ValueError, AttributeError):
         a = canonical(answer)
-    return q, a
+    return visible(q), visible(a)
 
 
 def _result_text(r: AuditResult) -> None:
@@ -94,11 +95,12 @@ def _result_text(r: AuditResult) -> None:
     out = console()
     out.print(
         f"tree {r.tree}: culprit node {r.culprit} at depth {r.culprit_depth} ({q} → {a}), found in "
-        f"{r.checks} checks (order {r.order}, oracle {r.oracle}; {r.nodes} nodes, depth {r.depth})"
+        f"{r.checks} checks (order {r.order}, oracle {r.oracle}; {r.nodes} nodes, depth {r.depth})",
+        markup=False,
     )
     out.print("checked: " + " · ".join(f"{c.node} {'✓' if c.right else '✗'}" for c in r.checked))
     if r.note:
-        out.print(f"note: {r.note}")
+        out.print(f"note: {visible(r.note)}", markup=False)
     out.print(f"stored as audit {r.audit}")
 
 
@@ -176,10 +178,13 @@ class TerminalOracle:
             self.tree, self.checks = tree.id, 0
             self.out.print(f"\ntree {tree.id} · {tree.task}")
             if tree.context is not None:
-                self.out.print(task.render_context(tree.context), markup=False)
+                self.out.print(visible_lines(task.render_context(tree.context)), markup=False)
         self.checks += 1
         q, a = _text(task, node.question, node.answer)
-        self.out.print(f"\ncheck {self.checks} · node {node.id} · depth {node.depth} · by {node.by}")
+        self.out.print(
+            f"\ncheck {self.checks} · node {node.id} · depth {node.depth} · by {visible(node.by)}",
+            markup=False,
+        )
         self.out.print(f"  question  {q}", markup=False)
         for i, child in enumerate(node.children):
             sq, sa = _text(task, child.question, child.answer)

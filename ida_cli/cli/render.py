@@ -13,6 +13,7 @@ from rich.table import Table
 from rich.text import Text
 from rich.tree import Tree as RichTree
 
+from ida_cli.text import visible
 from ida_cli.vocabulary import Node, Tree
 
 
@@ -135,10 +136,10 @@ def status_panel(s: dict[str, Any]) -> Panel:
 def _label(node: Node, text: Callable[[Any], str], answer: Callable[[Node], str]) -> Text:
     label = Text()
     label.append(f"#{node.id} ", style="dim")
-    label.append(text(node.question))
+    label.append(visible(text(node.question)))
     label.append(" → ")
-    label.append(answer(node), style="bold")
-    label.append(f"  {node.by}", style="cyan" if node.by != "model" else "magenta")
+    label.append(visible(answer(node)), style="bold")
+    label.append(f"  {visible(node.by)}", style="cyan" if node.by != "model" else "magenta")
     if node.score is not None:
         label.append(f" S={node.score:.2f}", style="yellow")
     if node.correct is not None:

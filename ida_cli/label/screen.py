@@ -12,12 +12,13 @@ import io
 import math
 import os
 import textwrap
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from rich.console import Console
 from rich.text import Text
 
 from ida_cli.tasks.base import Task
+from ida_cli.text import visible
 from ida_cli.vocabulary import JSON
 
 MIN_COLUMNS, MIN_ROWS = 80, 24
@@ -192,6 +193,7 @@ def rule(label: str, width: int) -> Text:
 def render(view: View, columns: int, rows: int, prompt: str = "› ") -> str:
     """The whole screen: at most `rows` lines, the last one the prompt."""
     con = _console(columns)
+    view = shown(view)
     head = [
         Text(view.title.ljust(columns), style="reverse bold"),
         Text(view.progress.line(), style="cyan"),
@@ -236,10 +238,27 @@ def render(view: View, columns: int, rows: int, prompt: str = "› ") -> str:
     return _emit(con, lines, columns) + "\n" + prompt
 
 
+def shown(view: View) -> View:
+    """The view with every text that came from a file or a person made visible (ida_cli/text.py):
+    a question's control sequences are shown, never sent to the terminal."""
+    return replace(
+        view,
+        title=visible(view.title),
+        breadcrumb=[visible(c) for c in view.breadcrumb],
+        context=[visible(line) for line in view.context],
+        question=visible(view.question),
+        note=visible(view.note),
+        decision=[visible(d) for d in view.decision],
+        transcript=[(visible(q), visible(a), visible(by)) for q, a, by in view.transcript],
+        suggestion=None if view.suggestion is None else visible(view.suggestion),
+        message=None if view.message is None else visible(view.message),
+    )
+
+
 def render_text(lines: list[str], columns: int, rows: int, footer: str) -> str:
     """A plain page (help, the whole context) with a footer line."""
     con = _console(columns)
-    body = [Text(line) for line in lines[: rows - 1]]
+    body = [Text(visible(line)) for line in lines[: rows - 1]]
     body += [Text("")] * (rows - 1 - len(body))
     return _emit(con, body, columns) + "\n" + footer
 

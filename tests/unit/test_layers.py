@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parents[1]
 # Bottom to top. A module may import its own package and any package of a lower layer; packages of
 # one layer are independent of each other.
 LAYERS: list[set[str]] = [
-    {"ida_cli.errors"},
+    {"ida_cli.errors", "ida_cli.text"},
     {"ida_cli.vocabulary"},
     {"ida_cli.tasks", "ida_cli.store"},
     {"ida_cli.walk", "ida_cli.model"},
