@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -135,6 +136,32 @@ class Tree:
         return {"id": self.id, "task": self.task, "context": self.context, "root": self.root.to_json()}
 
 
+MAX_ID = 2**63 - 1  # ids are BIGINT in the store
+# far above the walker's depth guard (walk/walker.py: 200): a deeper file is not an ida tree
+MAX_TREE_DEPTH = 300
+
+
+def _an_id(value: JSON) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_ID
+
+
+def _a_producer(by: JSON) -> bool:
+    return isinstance(by, str) and (by in ("scripted", "model") or (by.startswith("human:") and len(by) > 6))
+
+
+def _check_depth(root: JSON, where: str) -> None:
+    """Refuse a tree deeper than MAX_TREE_DEPTH before walking it recursively."""
+    stack = [(root, 0)]
+    while stack:
+        obj, depth = stack.pop()
+        if depth > MAX_TREE_DEPTH:
+            raise ParseError(
+                f"{where}: the tree is more than {MAX_TREE_DEPTH} levels deep: not an ida tree"
+            )
+        if isinstance(obj, dict) and isinstance(obj.get("children"), list):
+            stack.extend((c, depth + 1) for c in obj["children"])
+
+
 NODE_FIELDS = ("id", "question", "answer", "by", "score", "step", "recursed", "children")
 
 
@@ -145,8 +172,9 @@ def tree_from_json(doc: JSON, where: str = "tree") -> Tree:
     for key in ("id", "task", "root"):
         if key not in doc:
             raise ParseError(f"{where}: missing field '{key}'")
-    if not isinstance(doc["id"], int) or isinstance(doc["id"], bool):
-        raise ParseError(f"{where}: field 'id' must be an integer")
+    if not _an_id(doc["id"]):
+        raise ParseError(f"{where}: field 'id' must be an integer from 0 to {MAX_ID}")
+    _check_depth(doc["root"], where)
     seen: set[int] = set()
 
     def parse(obj: JSON, path: str, depth: int) -> Node:
@@ -156,15 +184,15 @@ def tree_from_json(doc: JSON, where: str = "tree") -> Tree:
         if missing:
             raise ParseError(f"{where}: {path} is missing field '{missing[0]}'")
         nid = obj["id"]
-        if not isinstance(nid, int) or isinstance(nid, bool):
-            raise ParseError(f"{where}: {path} field 'id' must be an integer")
+        if not _an_id(nid):
+            raise ParseError(f"{where}: {path} field 'id' must be an integer from 0 to {MAX_ID}")
         if nid in seen:
             raise ParseError(f"{where}: {path} repeats node id {nid} (a cycle or a duplicate)")
         seen.add(nid)
         score = obj["score"]
         if score is not None and (not isinstance(score, int | float) or isinstance(score, bool)):
             raise ParseError(f"{where}: {path} field 'score' must be a number or null")
-        if not isinstance(obj["by"], str) or not obj["by"]:
+        if not _a_producer(obj["by"]):
             raise ParseError(f"{where}: {path} field 'by' must be 'scripted', 'model' or 'human:NAME'")
         if not isinstance(obj["step"], int) or obj["step"] < 0:
             raise ParseError(f"{where}: {path} field 'step' must be an integer ≥ 0")
@@ -172,6 +200,13 @@ def tree_from_json(doc: JSON, where: str = "tree") -> Tree:
             raise ParseError(f"{where}: {path} field 'recursed' must be true or false")
         if not isinstance(obj["children"], list):
             raise ParseError(f"{where}: {path} field 'children' must be a list")
+        asked = Counter(c.get("step") for c in obj["children"] if isinstance(c, dict))
+        crowded = [s for s, n in asked.items() if n > 2]
+        if crowded:
+            raise ParseError(
+                f"{where}: {path} asks {asked[crowded[0]]} subquestions at step {crowded[0]}: a step asks "
+                "one or two"
+            )
         node = Node(
             question=obj["question"],
             answer=obj["answer"],

@@ -11,9 +11,11 @@ from typing import Any
 
 import numpy as np
 
+from ida_cli import checks
 from ida_cli.errors import UsageError
 from ida_cli.learn import checkpoints
 from ida_cli.learn.data import HELD_OUT_EVERY, Rows, check_data, gather, resolve_task
+from ida_cli.learn.options import check_budget, check_shape
 from ida_cli.store import Store, versions
 from ida_cli.tasks import get_task
 from ida_cli.vocabulary import JSON, canonical
@@ -33,6 +35,12 @@ class TrainAdvOptions:
     patience: int = 5
     lr: float = 1e-3
     max_rows: int = 0  # judge at most this many examples (a uniform sample; 0: all)
+
+    def check(self) -> None:
+        check_budget(self.minutes, self.max_steps)
+        check_shape(self.layers, self.width, self.batch, self.lr, self.eval_every, self.patience)
+        checks.at_least("max_rows", self.max_rows, 0)
+        checks.seed(self.seed)
 
 
 @dataclass
@@ -93,6 +101,7 @@ def train_adversary(
     from ida_cli.learn.versions import load_model
     from ida_cli.model import dist as distributed
 
+    opts.check()
     d = distributed.setup()  # under torchrun: every rank trains, rank 0 writes
     with store.read() as con:
         task = resolve_task(con, opts.task)

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+
+from ida_cli import checks
+from ida_cli.errors import UsageError
+
+HEADS = 4  # attention heads of ML (ModelConfig.heads): the width is split among them
 
 
 @dataclass
@@ -26,3 +32,48 @@ class TrainModelOptions:
     distill: int = 0  # training questions to walk with ML in every role (docs/spec.md §2.4); 0: off
     distill_confidence: float = 0.9  # keep a walk's root answer where Adv's P(wrong) ≤ 1 − this
     bucket: bool = False  # batches of similar lengths (TrainConfig.bucket)
+
+    def check(self) -> None:
+        """Refuse nonsense before anything is written (no version row, no version number used)."""
+        check_budget(self.minutes, self.max_steps)
+        check_shape(self.layers, self.width, self.batch, self.lr, self.eval_every, self.patience)
+        checks.at_least("--loop", self.loop, 1)
+        checks.at_least("--per-context", self.per_seq, 1)
+        checks.seed(self.seed)
+        check_device(self.device)
+
+
+def check_budget(minutes: float, max_steps: int) -> None:
+    """A time budget and a step cap (0: none); the time budget always applies, so it must be
+    positive, and finite unless the steps are capped."""
+    if math.isnan(minutes) or minutes <= 0:
+        raise UsageError(f"--minutes must be greater than 0, not {minutes}")
+    if math.isinf(minutes) and not max_steps:
+        raise UsageError("--minutes must be a finite number (or give --max-steps)")
+    checks.at_least("--max-steps", max_steps, 0, " (0: no limit)")
+
+
+def check_shape(
+    layers: int | None, width: int | None, batch: int, lr: float, eval_every: int, patience: int
+) -> None:
+    """The network and loop flags ML and the adversary share."""
+    checks.at_least("--layers", layers, 1)
+    checks.at_least("--width", width, HEADS)
+    if width is not None and width % HEADS:
+        raise UsageError(f"--width must be a multiple of {HEADS} (the attention heads), not {width}")
+    checks.at_least("--batch", batch, 1)
+    checks.positive("--lr", lr)
+    checks.at_least("--eval-every", eval_every, 1)
+    checks.at_least("--patience", patience, 1)
+
+
+def check_device(device: str) -> None:
+    if device not in ("auto", "cpu") and not device.startswith("cuda"):
+        raise UsageError(f"unknown device '{device}': use --device auto, cpu or cuda")
+    if device.startswith("cuda"):
+        import torch
+
+        if not torch.cuda.is_available():
+            raise UsageError(
+                f"--device {device}: this machine has no GPU that torch can use; use --device auto"
+            )

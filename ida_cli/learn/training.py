@@ -26,11 +26,10 @@ def train_model(
     from ida_cli.learn import runner
     from ida_cli.model import dist as distributed
 
+    opts.check()
     d = distributed.setup(opts.device)  # under torchrun: rank 0 writes, every rank trains
     from ida_cli.learn.distill import check_options, distill_targets
 
-    if opts.minutes <= 0 and not opts.max_steps:
-        raise UsageError("--minutes must be greater than 0")
     check_options(opts.distill, opts.distill_confidence, opts.supervised)
     with store.read() as con:
         task = resolve_task(con, opts.task)
@@ -46,6 +45,12 @@ def train_model(
         raise UsageError(
             f"no interrupted model training for task {task} to resume: run `ida train model` without --resume"
         )
+    warm = None
+    if opts.warm and resume_row is None:
+        from ida_cli.learn.versions import load_payload
+
+        # before the version row: a parent that cannot be loaded leaves nothing behind
+        warm = load_payload(store, task)  # None for the first version: start from scratch
     if resume_row is not None:
         version, vid = resume_row[0], resume_row[1]
     elif not d.main:
@@ -58,11 +63,6 @@ def train_model(
             )
         d.broadcast((version, vid))
     ckdir = checkpoints.folder(store)
-    warm = None
-    if opts.warm and resume_row is None:
-        from ida_cli.learn.versions import load_payload
-
-        warm = load_payload(store, task)  # None for the first version: start from scratch
     started = time.perf_counter()
     try:
         result = runner.run(task, rows, opts, version, ckdir, HELD_OUT_EVERY, on_progress, warm)

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from ida_cli import checks
 from ida_cli.errors import UsageError
 from ida_cli.store import Store, records
 from ida_cli.tasks import BUILTIN, get_task
@@ -54,6 +55,7 @@ def generate(
         raise UsageError(f"--count must be between 1 and {MAX_GENERATE}")
     if per_context < 1:
         raise UsageError("--per-context must be at least 1")
+    checks.seed(seed)
     started = time.perf_counter()
     # the split and task are part of the seed: the same --seed never gives eval the train contexts
     rng = np.random.default_rng([seed, SPLITS.index(split), BUILTIN.index(task_name)])

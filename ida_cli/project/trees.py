@@ -34,6 +34,8 @@ def parse_file(path: Path) -> Tree:
         doc = json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise ParseError(f"{path}: not valid JSON ({e})") from None
+    except RecursionError:
+        raise ParseError(f"{path}: the JSON is nested too deeply to be an ida tree") from None
     tree = tree_from_json(doc, where=str(path))
     if tree.task not in (*BUILTIN, USER):
         raise ParseError(f"{path}: unknown task '{tree.task}' (use one of {', '.join((*BUILTIN, USER))})")

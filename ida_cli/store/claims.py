@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from ida_cli.checks import env_seconds
 from ida_cli.errors import IdaError
 from ida_cli.store.db import now
 
@@ -31,7 +32,7 @@ DEFAULT_CLAIM_TIMEOUT = 120.0
 
 def claim_timeout() -> float:
     """Seconds after which a claim of a session that has not been seen may be taken over."""
-    return float(os.environ.get("IDA_CLAIM_TIMEOUT", DEFAULT_CLAIM_TIMEOUT))
+    return env_seconds("IDA_CLAIM_TIMEOUT", os.environ.get("IDA_CLAIM_TIMEOUT", str(DEFAULT_CLAIM_TIMEOUT)))
 
 
 def heartbeat_every() -> float:

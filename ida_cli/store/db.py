@@ -22,7 +22,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from ida_cli.errors import DatabaseBusy, NoDatabase, NotADatabase, SchemaTooNew, StoreError
+from ida_cli.checks import env_seconds
+from ida_cli.errors import DatabaseBusy, NoDatabase, NotADatabase, SchemaTooNew, StoreError, UsageError
 from ida_cli.store import pg_url, postgres
 from ida_cli.store.migrations import MIGRATIONS, SCHEMA_VERSION
 
@@ -51,7 +52,7 @@ def deferred_interrupts() -> Iterator[None]:
 
 
 def lock_timeout() -> float:
-    return float(os.environ.get("IDA_LOCK_TIMEOUT", DEFAULT_LOCK_TIMEOUT))
+    return env_seconds("IDA_LOCK_TIMEOUT", os.environ.get("IDA_LOCK_TIMEOUT", str(DEFAULT_LOCK_TIMEOUT)))
 
 
 class Store:
@@ -60,6 +61,8 @@ class Store:
     def __init__(self, db: str | Path, command: str = "ida") -> None:
         self.command = command
         text = str(db)
+        if not text.strip():
+            raise UsageError("--db is empty: give a database file or a postgresql:// URL (or unset IDA_DB)")
         self.pg: pg_url.PgUrl | None = pg_url.parse(text) if pg_url.is_url(text) else None
         if self.pg is None:
             self.path = Path(db)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from ida_cli import checks
 from ida_cli.errors import UsageError
 
 # numpy-free, so that the command line can build its options without loading it
@@ -50,8 +51,7 @@ class Selection:
             raise UsageError("--p applies to --strategy random only")
         if self.p is not None and not 0 <= self.p <= 1:
             raise UsageError("--p must be between 0 and 1")
-        if self.seed < 0:
-            raise UsageError(f"--seed must be 0 or more, not {self.seed}")
+        checks.seed(self.seed)
 
 
 def check_temperature(temperature: float) -> None:

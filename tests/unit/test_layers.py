@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[1]
 # one layer are independent of each other.
 LAYERS: list[set[str]] = [
     {"ida_cli.errors", "ida_cli.text"},
-    {"ida_cli.vocabulary"},
+    {"ida_cli.vocabulary", "ida_cli.checks"},
     {"ida_cli.tasks", "ida_cli.store"},
     {"ida_cli.walk", "ida_cli.model"},
     {"adversary"},
