@@ -155,9 +155,7 @@ def _check_depth(root: JSON, where: str) -> None:
     while stack:
         obj, depth = stack.pop()
         if depth > MAX_TREE_DEPTH:
-            raise ParseError(
-                f"{where}: the tree is more than {MAX_TREE_DEPTH} levels deep: not an ida tree"
-            )
+            raise ParseError(f"{where}: the tree is more than {MAX_TREE_DEPTH} levels deep: not an ida tree")
         if isinstance(obj, dict) and isinstance(obj.get("children"), list):
             stack.extend((c, depth + 1) for c in obj["children"])
 

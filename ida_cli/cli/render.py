@@ -58,14 +58,16 @@ def round_table(doc: dict[str, Any]) -> Group:
     table.add_column(justify="right", style="bold")
     table.add_column()
     acc = doc["accuracy"]
-    taken = doc.get("taken_meanwhile")
+    notes = []
+    if doc.get("questions_available") is not None:
+        notes.append(f"only {doc['questions_available']} unlabelled were left")
+    if doc.get("taken_meanwhile"):
+        notes.append(
+            f"{doc['taken_meanwhile']} picked were taken up by a person or another round meanwhile, "
+            f"{doc.get('replaced', 0)} replaced"
+        )
     rows = [
-        (
-            "questions",
-            doc["questions"]
-            if not taken
-            else f"{doc['questions']} ({taken} picked were taken up by a person or another round meanwhile)",
-        ),
+        ("questions", f"{doc['questions']} ({'; '.join(notes)})" if notes else doc["questions"]),
         ("overseer calls", f"{doc['overseer_calls']} ({doc['primitive_calls']} primitive)"),
         ("model calls", doc["model_calls"]),
         ("nodes", doc["nodes"]),

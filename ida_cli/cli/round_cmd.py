@@ -65,6 +65,12 @@ def round_(
     with progress_bar("amplifying", enabled=not as_json) as advance:
         result = run_round(db, opts, progress=advance, ml=ml, scorer=scorer)
     doc = result.to_json()
+    if doc.get("questions_available") is not None:
+        console(stderr=True).print(
+            f"warning: {questions} questions asked, only {doc['questions_available']} unlabelled training "
+            f"questions were left for task {doc['task']}: generate more with `ida questions generate`",
+            soft_wrap=True,
+        )
     if as_json:
         emit_json(doc)
         return

@@ -4,7 +4,6 @@ the strategy objects they name, and `RoundResult`."""
 from __future__ import annotations
 
 import importlib.util
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -183,12 +182,7 @@ def check_parallel(workers: int | None, ray: str | None) -> None:
         raise UsageError("--workers and --ray do not go together: use one of them")
     if workers is not None and workers < 1:
         raise UsageError("--workers must be at least 1")
-    cores = os.cpu_count() or 1
-    if workers is not None and ray is None and workers > cores:
-        raise UsageError(
-            f"--workers {workers} is more than this machine's {cores} cores: use at most {cores} "
-            "(or --ray ADDRESS for a cluster)"
-        )
+
     if ray is not None and not ray.strip():
         raise UsageError("--ray needs the address of a Ray cluster, e.g. --ray 127.0.0.1:6379 or --ray auto")
     if ray is not None and importlib.util.find_spec("ray") is None:

@@ -35,9 +35,11 @@ class PoolDispatcher(Dispatcher):
     The pool starts in a thread, while the parent picks the questions."""
 
     def __init__(self, workers: int) -> None:
+        import os
         import threading
 
-        self.slots = workers
+        # more processes than cores only contend (and --workers 1000 would start a thousand)
+        self.slots = min(workers, os.cpu_count() or 1)
         self._futures: dict[Any, int] = {}
         self._failed: list[BaseException] = []
         self._starting = threading.Thread(target=self._start_pool, name="ida-pool", daemon=True)

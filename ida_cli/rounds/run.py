@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
-from ida_cli.errors import Interrupted, UsageError
+from ida_cli.errors import Interrupted, NoDatabase, UsageError
 from ida_cli.rounds.common import (
     FLUSH_SECONDS,
     FLUSH_TREES,
@@ -75,6 +75,8 @@ def _run_round(
 ) -> RoundResult:
     rng = np.random.default_rng(opts.seed)
     session_id = uuid.uuid4().hex
+    if not store.exists():  # a round never creates a database: there would be nothing to amplify
+        raise NoDatabase(f"no database at {store.display}: run `ida init` and `ida questions generate` first")
     with store.write() as con:
         task_name = opts.task or default_task(con)
         task = get_task(task_name)
@@ -101,7 +103,9 @@ def _run_round(
     if opts.pick == "adversary":
         assert ml is not None and scorer is not None  # check_options
         rows, pick_params = pick_by_adversary(rows, opts.questions, opts.temperature, rng, ml, scorer)
-    result, rows = _create_round(store, opts, task_name, rows, pick_params, session_id, ml)
+    if len(pool) < opts.questions:  # say so: the round amplifies every one there is
+        pick_params["questions_available"] = len(pool)
+    result, rows = _create_round(store, opts, task_name, rows, pick_params, session_id, ml, rng)
     # proof of life for the round's claims while it walks (store/claims.py)
     with claims.Heartbeat(store, session_id):
         if dispatcher is not None:
@@ -190,15 +194,22 @@ def _create_round(
     pick_params: dict[str, Any],
     session_id: str,
     ml: ML | None,
+    rng: np.random.Generator,
 ) -> tuple[RoundResult, list[dict[str, Any]]]:
     with store.write() as con:
         # the pool was read in an earlier transaction (--pick adversary scores it outside the lock):
-        # questions a person or another round took up meanwhile are left to them
+        # questions a person or another round took up meanwhile are left to them, and replaced by
+        # questions still free (drawn at random) while any remain
         claims.expire_round_claims(con)
         gone = claims.taken(con, [row["id"] for row in rows])
         if gone:
             rows = [row for row in rows if row["id"] not in gone]
-            pick_params = {**pick_params, "taken_meanwhile": len(gone)}
+            picked = {row["id"] for row in rows}
+            free = [i for i in records.unlabelled_pool(con, task_name) if i not in picked]
+            more = min(opts.questions - len(rows), len(free))
+            extra = sorted(int(i) for i in rng.choice(free, size=more, replace=False)) if more > 0 else []
+            rows += records.load_questions(con, extra)
+            pick_params = {**pick_params, "taken_meanwhile": len(gone), "replaced": len(extra)}
         if not rows:
             raise UsageError(
                 f"every question picked for task {task_name} was taken up by another round or "

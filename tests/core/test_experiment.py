@@ -219,7 +219,8 @@ def test_keep_checkpoints_prunes_after_every_cycle_and_may_change_on_resume(ida:
         ("model", 1, "pruned"),
         ("model", 2, "ready"),
     ]
-    assert [Path(c).exists() for *_, c in rows] == [False, True, False, True]
+    folder = db.with_name(db.name + ".checkpoints")  # checkpoints are recorded by name in it
+    assert [(folder / c).exists() for *_, c in rows] == [False, True, False, True]
     # housekeeping, not the run's identity: a resume with another value is not "other flags"
     r = ida("experiment", *args, "--keep-checkpoints", "2", "--max-cycles", "3", "--extend", "--json")
     assert r.code == 0, r.stderr

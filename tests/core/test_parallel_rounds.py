@@ -218,6 +218,8 @@ def trained(ida: Run, db: Path, adversary: bool) -> Path:
         assert ida("train", "adversary", "--layers", "1", "--width", "32", "--max-steps", "5").code == 0
     other = db.with_name("twin.duckdb")
     shutil.copy(db, other)
+    # a copied project reads its own checkpoints, never the original's (issue 21, item 2)
+    shutil.copytree(db.with_name(db.name + ".checkpoints"), other.with_name(other.name + ".checkpoints"))
     return other
 
 
@@ -295,3 +297,15 @@ def test_an_unreachable_ray_cluster_changes_nothing(ida: Run, db: Path) -> None:
         "start one with `ray start --head`\n",
     )
     assert contents(db, skip=set()) == before
+
+
+def test_workers_are_capped_at_the_cores() -> None:
+    import os
+
+    from ida_cli.rounds.parallel import PoolDispatcher
+
+    dispatcher = PoolDispatcher(1000)
+    try:
+        assert dispatcher.slots == (os.cpu_count() or 1)
+    finally:
+        dispatcher.close(kill=True)

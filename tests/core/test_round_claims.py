@@ -101,3 +101,47 @@ def test_two_rounds_can_never_claim_one_question(ida: Run, db: Path) -> None:
     with pytest.raises(StoreError, match=r"(?i)duplicate key"), store.write() as con:
         claims.claim_for_round(con, 2, "b", ids[1:3])
     assert claimed(db) == {ids[0]: 1, ids[1]: 1}
+
+
+def test_a_round_replaces_questions_taken_meanwhile_while_free_ones_remain(
+    ida: Run, db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Between reading the pool and claiming its picks, another round takes most of them: the round
+    draws replacements from the questions still free (issue 21, item 7)."""
+    from ida_cli.rounds import run as round_run
+
+    ida("questions", "generate", "--task", "wildcard", "--size", "8", "--count", "40", "--seed", "1")
+    store = Store(db)
+    create = round_run._create_round
+    others: list[int] = []
+
+    def contended(*args, **kwargs):  # type: ignore[no-untyped-def]
+        if not others:
+            others.append(0)  # the other round's own claim goes straight through
+            others[0] = run_round(store, RoundOptions(task="wildcard", questions=25, seed=2)).trees
+        return create(*args, **kwargs)
+
+    monkeypatch.setattr(round_run, "_create_round", contended)
+    first = run_round(store, RoundOptions(task="wildcard", questions=10, seed=1))
+    assert others == [25]
+    assert first.trees == 10 and first.pick_info["taken_meanwhile"] > 0
+    assert first.pick_info["replaced"] == first.pick_info["taken_meanwhile"]
+    with duckdb.connect(str(db), read_only=True) as con:
+        assert con.execute("SELECT count(DISTINCT question_id), count(*) FROM trees").fetchone() == (35, 35)
+
+
+def test_a_round_says_when_fewer_questions_exist_than_asked(ida: Run, tmp_path: Path) -> None:
+    ida("questions", "generate", "--task", "wildcard", "--size", "8", "--count", "12", "--seed", "1")
+    r = ida("round", "--questions", "100000000000000", "--json")
+    assert r.code == 0 and r.json()["questions"] == 12 and r.json()["questions_available"] == 12
+    assert r.stderr == (
+        "warning: 100000000000000 questions asked, only 12 unlabelled training questions were left for "
+        "task wildcard: generate more with `ida questions generate`\n"
+    )
+    missing = tmp_path / "nowhere.duckdb"
+    r = ida("--db", str(missing), "round")
+    assert (r.code, r.stderr) == (
+        2,
+        f"error: no database at {missing}: run `ida init` and `ida questions generate` first\n",
+    )
+    assert not missing.exists()
