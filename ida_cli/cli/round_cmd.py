@@ -14,7 +14,9 @@ def register(app: typer.Typer) -> None:
 
 def round_(
     ctx: typer.Context,
-    oracle: str = typer.Option("scripted", "--oracle", help="scripted or human."),
+    oracle: str = typer.Option(
+        "scripted", "--oracle", help="scripted: the task's expert (a person labels with `ida label`)."
+    ),
     strategy: str = options.strategy(help="adversary, bernoulli, uncertainty, random, full, none."),
     questions: int = typer.Option(10, "--questions", help="How many training questions to amplify."),
     task: str = typer.Option(None, "--task", help="Task (default: the only one with questions, or init's)."),

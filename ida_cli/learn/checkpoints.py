@@ -87,4 +87,5 @@ def load(store: Store, info: dict[str, Any]) -> dict[str, Any]:
     fetched if this machine lacks the file and refused if the hash does not match."""
     from ida_cli.model.train import load_checkpoint
 
-    return load_checkpoint(local(store, info["checkpoint"], info["sha256"]), info["sha256"])
+    kind = "adversary" if Path(str(info["checkpoint"])).name.startswith("adversary-") else "model"
+    return load_checkpoint(local(store, info["checkpoint"], info["sha256"]), info["sha256"], kind)

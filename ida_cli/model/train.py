@@ -272,20 +272,19 @@ def sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def load_checkpoint(path: Path, expected_sha: str | None) -> dict[str, Any]:
+def load_checkpoint(path: Path, expected_sha: str | None, kind: str = "model") -> dict[str, Any]:
+    """A verified checkpoint dict; `kind` (model or adversary) names the command that remakes it."""
+    retrain = f"retrain with `ida train {kind}`"
     if not path.is_file():
-        raise CheckpointError(f"checkpoint {path} is missing: retrain with `ida train model`")
+        raise CheckpointError(f"checkpoint {path} is missing: {retrain}")
     if expected_sha is not None and sha256(path) != expected_sha:
         raise CheckpointError(
-            f"checkpoint {path} does not match its recorded SHA-256 (changed or truncated): "
-            "retrain with `ida train model`"
+            f"checkpoint {path} does not match its recorded SHA-256 (changed or truncated): {retrain}"
         )
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # torch raises several types for a damaged file
-        raise CheckpointError(
-            f"checkpoint {path} cannot be read ({type(e).__name__}): retrain with `ida train model`"
-        ) from None
+        raise CheckpointError(f"checkpoint {path} cannot be read ({type(e).__name__}): {retrain}") from None
     if not isinstance(payload, dict) or "model" not in payload or "config" not in payload:
         raise CheckpointError(f"checkpoint {path} is not an ida model checkpoint")
     return payload

@@ -136,7 +136,7 @@ def check_options(opts: RoundOptions, ml: ML | None = None, scorer: Scorer | Non
     """Refuse option sets that make no sense before anything is opened or written."""
     opts.check()
     if opts.oracle not in ("scripted", "human"):
-        raise UsageError(f"unknown oracle '{opts.oracle}': use --oracle scripted or --oracle human")
+        raise UsageError(f"unknown oracle '{opts.oracle}': use --oracle scripted (a person: `ida label`)")
     if opts.pick not in ("random", "adversary"):
         raise UsageError(f"unknown pick '{opts.pick}': use --pick random or --pick adversary")
     if opts.questions < 1:
@@ -146,7 +146,10 @@ def check_options(opts: RoundOptions, ml: ML | None = None, scorer: Scorer | Non
     if opts.alpha_end is not None and not np.isfinite(opts.alpha_end):
         raise UsageError("--alpha-end must be a finite number")
     if opts.oracle == "human":
-        raise UsageError("--oracle human is not available in this version: use --oracle scripted")
+        raise UsageError(
+            "a round with a person as the overseer is `ida label`: run `ida label` at a terminal "
+            "(`ida round` amplifies with the scripted expert)"
+        )
     if opts.workers is not None or opts.ray is not None:
         check_parallel(opts.workers, opts.ray)
     require(opts.strategy, ml is not None, scorer is not None)

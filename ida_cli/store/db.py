@@ -51,6 +51,21 @@ def deferred_interrupts() -> Iterator[None]:
         raise KeyboardInterrupt
 
 
+def _holder(text: str) -> str:
+    """Who holds the lock, from what its writer recorded: "ida round (pid 123)" while that process
+    lives, else another ida process (a reader records nothing)."""
+    match = re.search(r"\(pid (\d+)\)$", text)
+    if match:
+        try:
+            os.kill(int(match.group(1)), 0)
+            return text
+        except ProcessLookupError:
+            pass
+        except PermissionError:  # alive, another user's
+            return text
+    return "another ida process"
+
+
 def lock_timeout() -> float:
     return env_seconds("IDA_LOCK_TIMEOUT", os.environ.get("IDA_LOCK_TIMEOUT", str(DEFAULT_LOCK_TIMEOUT)))
 
@@ -132,7 +147,7 @@ class Store:
                     break
                 except BlockingIOError:
                     if time.monotonic() >= deadline:
-                        holder = os.pread(fd, 200, 0).decode(errors="replace").strip() or "another ida"
+                        holder = _holder(os.pread(fd, 200, 0).decode(errors="replace").strip())
                         raise DatabaseBusy(
                             f"database is in use by {holder}: wait for it to finish, or use another --db"
                         ) from None
@@ -140,7 +155,11 @@ class Store:
             if exclusive:
                 os.ftruncate(fd, 0)
                 os.pwrite(fd, f"{self.command} (pid {os.getpid()})".encode(), 0)
-            yield
+            try:
+                yield
+            finally:
+                if exclusive:  # the name goes with the lock: a later wait never names a gone writer
+                    os.ftruncate(fd, 0)
         finally:
             os.close(fd)  # closing the descriptor drops the flock
 

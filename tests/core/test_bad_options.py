@@ -169,3 +169,14 @@ def test_trees_import_refuses_what_is_not_an_ida_tree(
     r = ida("trees", "import", str(f))
     assert r.code == 2 and r.stderr.startswith("error: ") and r.stderr.count("\n") == 1, r.stderr
     assert message in r.stderr
+
+
+def test_round_oracle_human_points_at_ida_label(ida: Run) -> None:
+    ida("questions", "generate", "--task", "wildcard", "--size", "8", "--count", "4", "--seed", "1")
+    r = ida("round", "--oracle", "human")
+    assert (r.code, r.stderr) == (
+        2,
+        "error: a round with a person as the overseer is `ida label`: run `ida label` at a terminal "
+        "(`ida round` amplifies with the scripted expert)\n",
+    )
+    assert "human" not in ida("round", "--help").stdout.split("--strategy")[0]

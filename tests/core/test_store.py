@@ -189,3 +189,37 @@ def test_an_older_database_is_upgraded_in_place(ida: Run, db: Path) -> None:
         assert [
             v for (v,) in con.execute("SELECT version FROM schema_version ORDER BY 1").fetchall()
         ] == list(range(1, SCHEMA_VERSION + 1))
+
+
+READ_HOLD = """
+import sys, time
+from pathlib import Path
+from ida_cli.store import Store
+with Store(Path(sys.argv[1])).read():
+    print("held", flush=True)
+    time.sleep(30)
+"""
+
+
+def test_the_lock_message_never_names_a_writer_that_is_gone(ida: Run, db: Path) -> None:
+    """A writer's name leaves the lock file with its lock, and a dead pid left there by a killed
+    writer is not named either: a reader holding the lock is 'another ida process' (issue 21 item 8)."""
+    ida("questions", "generate", "--task", "wildcard", "--size", "8", "--count", "4", "--seed", "1")
+    lock = db.with_name(db.name + ".lock")
+    assert lock.read_text() == ""  # the last writer took its name with it
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    lock.write_text(f"ida round (pid {dead.pid})")  # as a writer killed with the lock would leave it
+    reader = subprocess.Popen(
+        [sys.executable, "-c", READ_HOLD, str(db)], stdout=subprocess.PIPE, text=True, cwd=ROOT
+    )
+    try:
+        assert reader.stdout is not None and reader.stdout.readline().strip() == "held"
+        r = ida_subprocess(db, "init", env={"IDA_LOCK_TIMEOUT": "0.3"})
+        assert (r.returncode, r.stderr) == (
+            2,
+            "error: database is in use by another ida process: wait for it to finish, or use another --db\n",
+        )
+    finally:
+        reader.kill()
+        reader.wait()

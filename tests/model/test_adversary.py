@@ -230,3 +230,18 @@ def test_rounds_with_every_strategy_use_the_trained_pair(ida: Run, db: Path) -> 
                                 WHERE r.strategy = 'adversary' AND n.parent_id IS NOT NULL
                                   AND n.score IS NULL""").fetchone()[0]
     assert scored == 0  # every child of an adversary round carries its score
+
+
+def test_a_damaged_adversary_checkpoint_names_the_command_that_remakes_it(ida: Run, db: Path) -> None:
+    ida("questions", "generate", "--task", "wildcard", "--size", "8", "--count", "60", "--seed", "1")
+    ida("round", "--questions", "10")
+    ida("train", "model", *TINY)
+    ida("train", "adversary", "--layers", "1", "--width", "32", "--max-steps", "5", "--eval-every", "5")
+    checkpoint = db.with_name(db.name + ".checkpoints") / "adversary-v1.pt"
+    checkpoint.write_bytes(checkpoint.read_bytes()[:100])
+    r = ida("round", "--strategy", "adversary", "--questions", "2")
+    assert r.code == 2
+    assert r.stderr == (
+        f"error: checkpoint {checkpoint} does not match its recorded SHA-256 (changed or truncated): "
+        "retrain with `ida train adversary`\n"
+    )
