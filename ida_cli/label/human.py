@@ -30,6 +30,13 @@ class Session(Protocol):
 
 
 MAX_SUBQUESTIONS = 2
+MEANING = {
+    "adversary": "S is the adversary's guess of ML's loss: near 0, ML is likely right; near −1, likely "
+    "wrong. The lower S, the likelier a subquestion comes to you.",
+    "uncertainty": "log p is ML's confidence in its answer: the lower, the likelier a subquestion "
+    "comes to you.",
+}
+MEANING["bernoulli"] = MEANING["adversary"]
 PICKERS = {"adversary": "the adversary", "bernoulli": "the adversary", "uncertainty": "ML's uncertainty"}
 
 
@@ -130,7 +137,9 @@ class HumanOverseer:
         if self.stack:
             self.stack[-1].ml_answers = [a for a, _ in answers]
 
-    def seen_choice(self, choice: Choice, scores: list[float | None]) -> None:
+    def seen_choice(
+        self, choice: Choice, scores: list[float | None], chances: list[float] | None = None
+    ) -> None:
         if not self.stack:
             return
         frame, task = self.stack[-1], self.session.task
@@ -139,16 +148,22 @@ class HumanOverseer:
         if len(asked) != k:
             return
 
+        strategy = self.session.strategy
+        name = "log p" if strategy == "uncertainty" else "S"
+
         def s(i: int) -> str:
             v = scores[i] if i < len(scores) else None
-            return "" if v is None else f" (S {v:+.2f})"
+            shown = [] if v is None else [f"{name} {v:+.2f}"]
+            if chances is not None and i < len(chances) and strategy != "full":
+                shown.append(f"{chances[i]:.0%} chance of coming to you")
+            return f" ({', '.join(shown)})" if shown else ""
 
         for i in range(k):
             if choice.recurse[i]:
                 frame.sources.append("by you")
             else:
                 frame.sources.append("by ML" + s(i))
-        picker = PICKERS.get(self.session.strategy, f"the {self.session.strategy} rule")
+        picker = PICKERS.get(strategy, f"the {strategy} rule")
         for i in range(k):
             if not choice.recurse[i]:
                 continue
@@ -164,6 +179,8 @@ class HumanOverseer:
                     lines.append(f"ML answers the other, {qt} → {task.answer_text(asked[j], a)}" + s(j))
                 elif j > i:
                     lines.append(f"you answer {qt} after this one")
+            if lines and strategy in MEANING:
+                lines.append(MEANING[strategy])
             frame.pending.append((canonical(asked[i]), lines))
 
 

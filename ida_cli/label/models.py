@@ -13,7 +13,7 @@ from ida_cli.learn import checkpoints
 from ida_cli.store import Store, versions
 from ida_cli.vocabulary import JSON, Step, Transcript
 from ida_cli.walk.ports import ML, Scorer
-from ida_cli.walk.strategies import Choice, Strategy
+from ida_cli.walk.strategies import Choice, Strategy, recursion_chances
 
 
 class Models(Protocol):
@@ -88,12 +88,15 @@ class SeenML:
 class SeenStrategy:
     """The round's strategy, reporting each choice (and the scores behind it) to the overseer."""
 
-    def __init__(self, inner: Strategy, seen: Callable[[Choice, list[float | None]], None]) -> None:
+    def __init__(
+        self, inner: Strategy, seen: Callable[[Choice, list[float | None], list[float] | None], None]
+    ) -> None:
         self.inner, self.seen, self.name = inner, seen, inner.name
 
     def choose(
         self, k: int, logps: Sequence[float | None], scores: Sequence[float | None], rng: np.random.Generator
     ) -> Choice:
         choice = self.inner.choose(k, logps, scores, rng)
-        self.seen(choice, list(logps) if self.name == "uncertainty" else list(scores))
+        values = list(logps) if self.name == "uncertainty" else list(scores)
+        self.seen(choice, values, recursion_chances(self.inner, values))
         return choice

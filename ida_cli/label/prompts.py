@@ -20,7 +20,7 @@ from ida_cli.label.screen import (
     too_small,
 )
 from ida_cli.label.term import Term
-from ida_cli.tasks.base import Task
+from ida_cli.tasks.base import Task, question_examples
 from ida_cli.vocabulary import JSON, Answer, Ask, Step, Transcript, canonical
 from ida_cli.walk.overseer import valid_step
 from ida_cli.walk.ports import ML, Scorer
@@ -111,8 +111,12 @@ class Prompter:
     def subquestions(
         self, view: View, task: Task, question: JSON, context: JSON, ancestors: list[JSON]
     ) -> Step | None:
-        """Typed subquestions, asked again until they parse and do not loop; None if cancelled."""
+        """Typed subquestions, asked again until they parse and do not loop; None if cancelled. The
+        screen shows what questions look like on this task, one example of each kind."""
         text = ""
+        examples = question_examples(task, context, question)
+        if examples and not view.message:
+            view.message = f"questions look like: {' · '.join(examples)}"
         while True:
             got = self.line(view, "ask: ", ASK_HINTS, text)
             if got is None:

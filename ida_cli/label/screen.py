@@ -24,6 +24,10 @@ from ida_cli.vocabulary import JSON
 MIN_COLUMNS, MIN_ROWS = 80, 24
 MIN_CONTEXT_ROWS = 3
 MAX_MESSAGE_ROWS = 3
+STEP_WORDS = {
+    "fan_out": "fan-out: answer it, or break it into one or two subquestions",
+    "fan_in": "fan-in: with the subanswers below, answer it or ask more",
+}
 MAX_QUESTION_ROWS = 4
 KEY_HINTS = "a answer  s ask  ⏎/y accept  k skip  f flag  u undo  c context  ? help  q quit"
 LINE_HINTS = "⏎ submit · Esc cancel · Ctrl-U clear"
@@ -206,7 +210,7 @@ def render(view: View, columns: int, rows: int, prompt: str = "› ") -> str:
     if len(crumbs) + 4 > columns:
         crumbs = "… " + crumbs[-(columns - 6) :]
     head.append(Text("at: ", style="dim") + Text(crumbs, style="bold"))
-    node: list[Text] = [rule("question", columns)]
+    node: list[Text] = [rule(f"question · {STEP_WORDS.get(view.kind, view.kind)}", columns)]
     label = "fan-out" if view.kind == "fan_out" else "fan-in"
     q = Text(f"{label}  ", style="dim") + Text(view.question, style="bold")
     if view.note:

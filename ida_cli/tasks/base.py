@@ -212,3 +212,27 @@ def expert_solve(task: Task, context: JSON, question: JSON, max_nodes: int = 1_0
         return step.value
 
     return solve(question), count
+
+
+def question_examples(task: Task, context: JSON, question: JSON, limit: int = 500) -> list[str]:
+    """One example of each kind of question the scripted expert asks on this context, as text (the
+    syntax a person types at `ask`): from `question` and a few seeded top-level questions of the
+    same context; [] for a task with no expert."""
+    if not task.has_expert:
+        return []
+    seen: dict[str, str] = {}
+    todo = [question, *task.generate_questions(context, 6, np.random.default_rng(0))]
+    steps = 0
+    while todo and steps < limit:
+        q = todo.pop(0)
+        text = task.question_text(q)
+        seen.setdefault(text.split()[0], text)
+        transcript: list[tuple[JSON, JSON]] = []
+        step = task.expert_fan_out(context, q)
+        while isinstance(step, Ask) and steps < limit:
+            steps += 1
+            for sq in step.questions:
+                todo.append(sq)
+                transcript.append((sq, task.truth(context, sq)))
+            step = task.expert_fan_in(context, q, transcript)
+    return list(seen.values())

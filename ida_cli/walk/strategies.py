@@ -114,6 +114,30 @@ class Strategy(Protocol):
         ...
 
 
+def recursion_chances(strategy: Strategy, values: Scores) -> list[float] | None:
+    """The probability each subquestion had of being recursed on, given the values the strategy
+    read (the adversary's S, or ML's log p for uncertainty); None where it cannot be said."""
+    k = len(values)
+    name = strategy.name
+    if name in ("full", "none"):
+        return [1.0 if name == "full" else 0.0] * k
+    if name == "random":
+        return [float(getattr(strategy, "p", 0.0))] * k
+    if k == 0 or any(v is None for v in values):
+        return None
+    s = np.asarray(values, dtype=float)
+    tau = float(getattr(strategy, "temperature", 1.0))
+    if name == "adversary":
+        if k == 1:
+            return [1.0]
+        z = np.exp(-(s - s.min()) / tau)  # the Gumbel-max choice is softmax(−S/τ)
+        return [float(x) for x in z / z.sum()]
+    if name in ("bernoulli", "uncertainty"):
+        alpha = float(getattr(strategy, "alpha", 0.0))
+        return [float(x) for x in 1.0 / (1.0 + np.exp(-(alpha - s) / tau))]
+    return None
+
+
 def _known(values: Scores, what: str) -> np.ndarray:
     if len(values) == 0 or any(v is None for v in values):
         raise ValueError(f"this strategy needs {what} for every subquestion")
