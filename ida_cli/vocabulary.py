@@ -121,6 +121,7 @@ class Tree:
     overseer_calls: int = 0
     primitive_calls: int = 0
     model_calls: int = 0
+    memo_hits: int = 0  # subquestions the memoizing overseer answered from memory (no call)
     seconds: float = 0.0
     source: str = "round"
     actions: list[Action] = field(default_factory=list)

@@ -46,6 +46,12 @@ def experiment(
         help="Primed overseer threshold α' (as `ida round --confidence`) once an adversary exists."
     ),
     p: float = options.p(),
+    memo: bool = typer.Option(
+        True, "--memo/--no-memo", help="The memoizing overseer in the rounds (as `ida round --memo`)."
+    ),
+    until: float = typer.Option(
+        None, "--until", help="Stop once eval accuracy reaches this (0 < ACC <= 1), besides the budget."
+    ),
     max_cycles: int = typer.Option(
         None, "--max-cycles", help="Stop after this many cycles even if budget is left."
     ),
@@ -92,6 +98,8 @@ def experiment(
         temperature=temperature,
         confidence=confidence,
         max_cycles=max_cycles,
+        until=until,
+        memo=memo,
         warm_start=warm_start,
         keep_checkpoints=keep_checkpoints,
         bucket=bucket,

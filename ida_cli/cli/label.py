@@ -50,6 +50,12 @@ def label(
     limit: int = typer.Option(None, "--limit", help="Stop after N questions (finished or skipped)."),
     seed: int = options.seed(help="A new round's seed (a resumed round keeps its own)."),
     temperature: float = options.temperature(help="τ of a new round's Gumbel draws."),
+    memo: bool = typer.Option(
+        False,
+        "--memo",
+        help="A subquestion you already answered in this tree gets your answer again without asking "
+        "(a new round; a resumed one keeps its setting).",
+    ),
     overlap: int = typer.Option(
         None,
         "--overlap",
@@ -78,7 +84,7 @@ def label(
     columns, rows = term.size()
     if columns < MIN_COLUMNS or rows < MIN_ROWS:
         raise UsageError(too_small(columns, rows))
-    opts = LabelOptions(name, task, strategy, limit, seed, temperature, overlap)
+    opts = LabelOptions(name, task, strategy, limit, seed, temperature, overlap, memo)
     session = LabelSession(store(ctx, "label"), opts, term)
     session.start()
     with term:

@@ -62,9 +62,9 @@ def round_table(doc: dict[str, Any]) -> Group:
     if doc.get("questions_available") is not None:
         notes.append(f"only {doc['questions_available']} unlabelled were left")
     if doc.get("taken_meanwhile"):
+        replaced = f", {doc['replaced']} replaced" if doc.get("replaced") else ""
         notes.append(
-            f"{doc['taken_meanwhile']} picked were taken up by a person or another round meanwhile, "
-            f"{doc.get('replaced', 0)} replaced"
+            f"{doc['taken_meanwhile']} picked were taken up by a person or another round meanwhile{replaced}"
         )
     rows = [
         ("questions", f"{doc['questions']} ({'; '.join(notes)})" if notes else doc["questions"]),
@@ -169,6 +169,7 @@ def tree_picture(tree: Tree, max_depth: int | None = None) -> RichTree:
     head = Text(
         f"tree {tree.id} · {tree.task} · {len(tree.nodes())} nodes · depth {tree.depth} · "
         f"{tree.overseer_calls} overseer calls ({tree.primitive_calls} primitive)"
+        + (f" · {tree.memo_hits} memo hits" if tree.memo_hits else "")
     )
     pic = RichTree(head)
     stack: list[tuple[Node, RichTree]] = [(tree.root, pic)]

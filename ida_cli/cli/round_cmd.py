@@ -31,6 +31,12 @@ def round_(
     confidence: float = options.confidence(),
     p: float = options.p(),
     seed: int = options.seed(),
+    memo: bool = typer.Option(
+        True,
+        "--memo/--no-memo",
+        help="Answer a subquestion the expert already answered in the tree from memory: a memo hit, "
+        "not an overseer call.",
+    ),
     workers: int = typer.Option(
         None, "--workers", help="Walk the trees in N local processes (the same trees as one process)."
     ),
@@ -57,6 +63,7 @@ def round_(
         alpha_end=alpha_end,
         workers=workers,
         ray=ray,
+        memo=memo,
     )
     db = store(ctx, "round")
     ml = scorer = None

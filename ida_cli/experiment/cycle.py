@@ -44,6 +44,7 @@ def label(store: Store, opts: ExperimentOptions, state: dict[str, Any]) -> None:
         temperature=opts.temperature,
         p=opts.p,
         confidence=opts.confidence,
+        memo=opts.memo,
     )
     ml, scorer, _ = load_models(store, ropts)
     if ml is None or (scorer is None and opts.strategy in ("adversary", "bernoulli")):
@@ -118,6 +119,7 @@ def record(store: Store, opts: ExperimentOptions, name: str, state: dict[str, An
 
     r = evaluate(store, opts.task, "eval")
     window = state["agreement"]
+    state["accuracy"] = r["accuracy"]  # what --until reads
     with store.write() as con:
         experiments.add_point(
             con,

@@ -33,6 +33,9 @@ class ExperimentOptions:
     # stop after this many cycles even with budget left: a primed overseer may spend a few calls a
     # cycle, and a run that never spends its budget must still end
     max_cycles: int | None = None
+    # stop once the eval accuracy reaches this (besides the budget); it decides only when the run
+    # ends, so a resumed experiment may change it
+    until: float | None = None
     # each cycle's ML from the last one's weights. Off by default: a warm-started ML generalised
     # worse on the same trees (wildcard, 20 cycles: 76.5% warm; one fresh 21-s run on its data, 90.5%)
     warm_start: bool = False
@@ -45,6 +48,7 @@ class ExperimentOptions:
     # on resume
     keep_checkpoints: int | None = None
     bucket: bool = False  # ML's batches of similar lengths (`ida train model --bucket`)
+    memo: bool = True  # the memoizing overseer in the rounds (`ida round --memo`)
 
     def selection(self) -> Selection:
         return Selection(self.strategy, self.alpha, self.temperature, self.p, self.confidence, self.seed)
@@ -64,6 +68,8 @@ class ExperimentOptions:
             )
         if self.keep_checkpoints is not None and self.keep_checkpoints < 1:
             raise UsageError("--keep-checkpoints must be at least 1 (or left out to keep every checkpoint)")
+        if self.until is not None and not 0 < self.until <= 1:
+            raise UsageError(f"--until must be an accuracy in (0, 1], not {self.until}")
         if self.max_cycles is not None and self.max_cycles < 1:
             raise UsageError("--max-cycles must be at least 1")
         for flag, steps in (("--train-steps", self.train_steps), ("--adversary-steps", self.adversary_steps)):
@@ -74,4 +80,4 @@ class ExperimentOptions:
 
 
 EXTENDABLE = ("budget", "max_cycles")  # --extend may raise these on a resumed experiment
-FREE = ("keep_checkpoints",)  # housekeeping: a resumed experiment takes the new value
+FREE = ("keep_checkpoints", "until")  # housekeeping: a resumed experiment takes the new value

@@ -107,7 +107,9 @@ def run(
     while True:
         spent = state["labelled"] if opts.strategy == "supervised" else state["calls"]
         if state["phase"] == "round" and (
-            spent >= opts.budget or (opts.max_cycles is not None and state["cycle"] >= opts.max_cycles)
+            spent >= opts.budget
+            or (opts.max_cycles is not None and state["cycle"] >= opts.max_cycles)
+            or reached(opts, state)
         ):
             break
         t0 = time.perf_counter()
@@ -134,6 +136,12 @@ def run(
         _save_state(store, name, state)
     _save_state(store, name, state, "done")
     return curve(store, name)
+
+
+def reached(opts: ExperimentOptions, state: dict[str, Any]) -> bool:
+    """--until: the last evaluation reached the target accuracy."""
+    accuracy = state.get("accuracy")
+    return opts.until is not None and accuracy is not None and accuracy >= opts.until
 
 
 def curve(store: Store, name: str | None = None) -> list[dict[str, Any]]:

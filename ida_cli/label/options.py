@@ -16,6 +16,8 @@ class LabelOptions:
     seed: int = 0  # a new round's seed (a resumed round keeps its own)
     temperature: float = 1.0
     overlap: int | None = None  # annotators each question is served to (None: the round's, else 1)
+    # a subquestion you already answered in the tree is answered again from memory (a new round)
+    memo: bool = False
 
     def selection(self) -> Selection:
         return Selection(self.strategy, temperature=self.temperature, seed=self.seed)

@@ -79,9 +79,11 @@ class LabelSession(Desk):
         rnd = mine[0] if mine else None
         if rnd is not None:
             strategy, seed, temperature = rnd.strategy, rnd.seed, float(rnd.params.get("temperature", 1.0))
+            memo = bool(rnd.params.get("memo", False))  # a resumed round replays as it was walked
         else:
             strategy = self.opts.strategy or ("adversary" if model and adversary else "full")
-            seed, temperature = self.opts.seed, self.opts.temperature
+            seed, temperature, memo = self.opts.seed, self.opts.temperature, self.opts.memo
+        self.memo = memo
         self.strategy = strategy
         require(strategy, model is not None, adversary is not None)
         self.walk_strategy = make_strategy(strategy, None, temperature)
@@ -110,6 +112,7 @@ class LabelSession(Desk):
                     "model_version": model,
                     "adversary_version": adversary,
                     "overlap": overlap,
+                    "memo": memo,
                 }
                 rnd = lrec.create_round(con, self.session_id, task_name, strategy, seed, params)
             else:
@@ -257,6 +260,7 @@ class LabelSession(Desk):
             self.round.seed,
             ml=SeenML(self.ml, overseer.seen_answers) if self.ml is not None else None,
             scorer=self.scorer,
+            memo=self.memo,
         )
         self._context_cache: dict[int, list[str]] = {}
         tree = walker.walk(row["context"], row["question"], row["id"])

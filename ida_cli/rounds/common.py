@@ -52,6 +52,7 @@ def make_walker(
         strategy_at=opts.strategy_at(trees),
         confidence=opts.confidence,
         temperature=opts.temperature,
+        memo=opts.memo,
     )
 
 
@@ -71,6 +72,7 @@ def tally(result: RoundResult, tree: Tree, row: dict[str, Any]) -> None:
     result.trees += 1
     result.overseer_calls += tree.overseer_calls
     result.primitive_calls += tree.primitive_calls
+    result.memo_hits += tree.memo_hits
     result.model_calls += tree.model_calls
     result.model_steps += sum(a.actor == "model" for a in tree.actions)
     for node in tree.root.walk():

@@ -39,6 +39,7 @@ class RoundOptions(Selection):
     oracle: str = "scripted"
     questions: int = 10
     pick: str = "random"
+    memo: bool = True  # the scripted expert, a pure function, answers a repeated subquestion from memory
     alpha_end: float | None = None  # anneal α linearly to this over the round's trees
     workers: int | None = (
         None  # walk in this many local processes (ida_cli.rounds.parallel); None: in-process
@@ -60,6 +61,7 @@ class RoundOptions(Selection):
             "temperature": self.temperature,
             "confidence": self.confidence,
             "p": p,
+            "memo": self.memo,
         }
 
     def strategy_at(self, trees: int) -> Callable[[int], Strategy] | None:
@@ -83,6 +85,7 @@ class RoundResult:
     tree_ids: list[int] = field(default_factory=list)
     overseer_calls: int = 0
     primitive_calls: int = 0
+    memo_hits: int = 0
     model_calls: int = 0  # ML queries (answers and imitated steps), summed over trees
     ml_batches: int = 0  # batched ML calls that carried them
     nodes: int = 0
@@ -117,6 +120,7 @@ class RoundResult:
             "trees": self.tree_ids,
             "overseer_calls": self.overseer_calls,
             "primitive_calls": self.primitive_calls,
+            "memo_hits": self.memo_hits,
             "model_calls": self.model_calls,
             "model_steps": self.model_steps,
             "ml_batches": self.ml_batches,

@@ -24,7 +24,7 @@ ID_COLUMNS = {
     "actions": {"id": "actions", "tree_id": "trees", "node_id": "nodes"},
 }
 TALLY = (
-    *("trees", "overseer_calls", "primitive_calls", "model_calls", "model_steps"),
+    *("trees", "overseer_calls", "primitive_calls", "memo_hits", "model_calls", "model_steps"),
     *("nodes", "steps", "recursions", "correct", "with_truth"),
 )
 

@@ -116,6 +116,11 @@ MIGRATIONS: list[str] = [
         question_id BIGINT PRIMARY KEY, round_id BIGINT NOT NULL, session_id VARCHAR NOT NULL,
         claimed_at TIMESTAMP NOT NULL);
     """,
+    # 7: the memoizing overseer: subquestions of a tree answered again from the overseer's memory,
+    # never counted as overseer calls
+    """
+    ALTER TABLE trees ADD COLUMN memo_hits INTEGER DEFAULT 0;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -40,6 +40,7 @@ def write_trees(con: Con, trees: Sequence[Tree], session_id: str | None) -> None
             "overseer_calls",
             "primitive_calls",
             "model_calls",
+            "memo_hits",
             "nodes",
             "depth",
             "source",
@@ -147,6 +148,7 @@ def write_trees(con: Con, trees: Sequence[Tree], session_id: str | None) -> None
         t_rows["overseer_calls"].append(tree.overseer_calls)
         t_rows["primitive_calls"].append(tree.primitive_calls)
         t_rows["model_calls"].append(tree.model_calls)
+        t_rows["memo_hits"].append(tree.memo_hits)
         t_rows["nodes"].append(len(nodes))
         t_rows["depth"].append(tree.depth)
         t_rows["source"].append(tree.source)
@@ -183,13 +185,13 @@ def tree_ids_taken(con: Con, tree_id: int, node_ids: Sequence[int]) -> str | Non
 def load_tree(con: Con, tree_id: int) -> Tree:
     row = con.execute(
         """SELECT t.task, t.root_id, t.question_id, t.round_id, t.context_id, c.data, t.overseer_calls,
-                  t.primitive_calls, t.model_calls, t.source, t.seconds
+                  t.primitive_calls, t.model_calls, t.source, t.seconds, t.memo_hits
            FROM trees t LEFT JOIN contexts c ON c.id = t.context_id WHERE t.id = ?""",
         [tree_id],
     ).fetchone()
     if row is None:
         raise NotFound(f"no tree with id {tree_id}: see `ida export --table trees` for the ids")
-    task, root_id, qid, rid, cid, ctx, oc, pc, mc, source, seconds = row
+    task, root_id, qid, rid, cid, ctx, oc, pc, mc, source, seconds, memo = row
     rows = con.execute(
         """SELECT id, parent_id, position, step, depth, question, answer, actor, score, ml_answer, ml_logp,
                   gumbel, gumbel_threshold, recursed, primitive, truth FROM nodes
@@ -231,6 +233,7 @@ def load_tree(con: Con, tree_id: int) -> Tree:
         overseer_calls=oc,
         primitive_calls=pc,
         model_calls=mc,
+        memo_hits=memo or 0,
         source=source,
         seconds=seconds or 0.0,
     )

@@ -73,6 +73,7 @@ class _Run:
     strategy: Strategy
     nodes: int = 0
     path: list[str] = field(default_factory=list)  # canonical questions from the root to the node
+    memo: dict[str, tuple[JSON, str]] = field(default_factory=dict)  # question → (answer, by)
 
 
 @dataclass
@@ -94,6 +95,10 @@ class Walker:
     confidence: float | None = None  # α' of the primed overseer H' (docs/spec.md §2.3); None: H' is H
     temperature: float = 1.0  # τ of H' (the strategies carry their own)
     clock: Callable[[], datetime] = datetime.now  # when each action happened (the store's clock)
+    # the memoizing overseer (docs/spec.md §2.3): a subquestion the overseer already answered in
+    # this tree (the same context) gets that answer again without a call, counted as a memo hit.
+    # Per tree, so a tree still depends on its own question alone, however trees are interleaved
+    memo: bool = False
 
     def __post_init__(self) -> None:
         require(self.strategy.name, self.ml is not None, self.scorer is not None)
@@ -285,6 +290,8 @@ class Walker:
         run.path.pop()
         node.answer = y.value
         node.by = by  # who gave the final answer: the overseer, or ML's step under H'
+        if self.memo and by != "model" and node.answer != UNKNOWN:
+            run.memo.setdefault(key, (node.answer, by))
         return node
 
     def _child(self, run: _Run, decision: Decision, i: int, sq: JSON, depth: int, step: int) -> Co[Node]:
@@ -293,7 +300,12 @@ class Walker:
             and depth + 1 <= self.max_depth
             and (self.max_nodes is None or run.nodes < self.max_nodes)
         )
-        if recurse:
+        remembered = run.memo.get(canonical(sq)) if recurse and self.memo else None
+        if remembered is not None:
+            child = Node(question=sq, answer=remembered[0], by=remembered[1], depth=depth + 1, step=step)
+            child.primitive = self.task.is_primitive(run.tree.context, sq)
+            run.tree.memo_hits += 1
+        elif recurse:
             child = yield from self._amplify(run, sq, depth + 1, step)
         else:  # ML stands in; with no ML (the depth guard alone), "I don't know"
             answer = decision.ml_answers[i] if decision.ml_answers else UNKNOWN

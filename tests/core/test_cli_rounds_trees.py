@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -190,3 +191,15 @@ def test_rich_output_at_a_fixed_width(ida: Run) -> None:
     assert s[0].startswith("╭") and "ida status" in s[0]
     assert any("last round 1: permutation full (scripted), 2 questions, done" in line for line in s)
     assert any("│ permutation │ train │ 8    │ 4         │ 2        │" in line for line in s)
+
+
+def test_a_scripted_round_remembers_and_counts_memo_hits(ida: Run, db: Path, tmp_path: Path) -> None:
+    ida("questions", "generate", "--task", "permutation", "--size", "8", "--count", "10", "--seed", "1")
+    other = tmp_path / "plain.duckdb"
+    shutil.copy(db, other)
+    memo = ida("round", "--questions", "10", "--json").json()
+    plain = ida("--db", str(other), "round", "--questions", "10", "--no-memo", "--json").json()
+    assert memo["accuracy"] == plain["accuracy"] == 1.0 and plain["memo_hits"] == 0
+    assert memo["memo_hits"] > 0 and memo["overseer_calls"] < plain["overseer_calls"]
+    with duckdb.connect(str(db), read_only=True) as con:
+        assert con.execute("SELECT sum(memo_hits) FROM trees").fetchone() == (memo["memo_hits"],)

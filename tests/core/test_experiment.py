@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import duckdb
+import pytest
 
 from ida_cli.experiment.report import compare, hc
 from tests.helpers import Run
@@ -231,3 +232,22 @@ def test_keep_checkpoints_prunes_after_every_cycle_and_may_change_on_resume(ida:
         flags = json.loads(con.execute("SELECT flags FROM experiments").fetchone()[0])
     assert ready == [("adversary", 2), ("adversary", 3), ("model", 2), ("model", 3)]
     assert flags["keep_checkpoints"] == 2
+
+
+def test_until_stops_at_the_accuracy_and_a_resume_may_raise_it(
+    ida: Run, db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ida_cli.learn import evaluate as evaluation
+
+    accuracies = iter([0.5, 0.92, 0.97, 0.99])
+    monkeypatch.setattr(
+        evaluation, "evaluate", lambda *a, **k: {"accuracy": next(accuracies), "model_version": 1}
+    )
+    args = ["experiment", "--strategy", "full", "--budget", "5000", *QUICK]
+    for bad in ("0", "1.5", "nan"):
+        r = ida(*args, "--until", bad)
+        assert (r.code, r.stderr) == (2, f"error: --until must be an accuracy in (0, 1], not {float(bad)}\n")
+    points = ida(*args, "--until", "0.9", "--json").json()
+    assert [p["accuracy"] for p in points] == [0.5, 0.92]
+    points = ida(*args, "--until", "0.95", "--json").json()  # a resume: --until may change
+    assert [p["accuracy"] for p in points] == [0.5, 0.92, 0.97]
