@@ -39,7 +39,7 @@ class StoreModels:
         with self.store.read() as con:
             model = latest(con, "model", task)
             adversary = latest(con, "adversary", task) if model else None
-        return (model["version"] if model else None, adversary["version"] if adversary else None)
+        return (model.version if model else None, adversary.version if adversary else None)
 
     def load(self, task: str, model: int | None, adversary: int | None) -> tuple[ML | None, Scorer | None]:
         key = (model, adversary)

@@ -251,18 +251,18 @@ def load_scorer(
 
     with store.read() as con:
         info = latest(con, "adversary", task)
-        judged = None if info is None else versions.judged_model(con, info["version"])
+        judged = None if info is None else versions.judged_model(con, info.version)
     if info is None:
         if required:
             raise UsageError(
                 f"no trained adversary for task {task}: run `ida train adversary --task {task}` first"
             )
         return None, None
-    scorer = scorer_from_payload(checkpoints.load(store, info), ml, info["version"], judged)
+    scorer = scorer_from_payload(checkpoints.load(store, info), ml, info.version, judged)
     warning = None
     if ml is not None and judged != ml.version:
         warning = (
-            f"adversary v{info['version']} was trained against model v{judged}, but the current model is "
+            f"adversary v{info.version} was trained against model v{judged}, but the current model is "
             f"v{ml.version}: run `ida train adversary --task {task}`"
         )
     return scorer, warning

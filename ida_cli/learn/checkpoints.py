@@ -82,10 +82,9 @@ def local(store: Store, recorded: str, sha: str | None) -> Path:
     return copy
 
 
-def load(store: Store, info: dict[str, Any]) -> dict[str, Any]:
+def load(store: Store, info: versions.Version) -> dict[str, Any]:
     """The checkpoint dict of a stored version (`info` has its `checkpoint` path and `sha256`),
     fetched if this machine lacks the file and refused if the hash does not match."""
     from ida_cli.model.train import load_checkpoint
 
-    kind = "adversary" if Path(str(info["checkpoint"])).name.startswith("adversary-") else "model"
-    return load_checkpoint(local(store, info["checkpoint"], info["sha256"]), info["sha256"], kind)
+    return load_checkpoint(local(store, info.checkpoint, info.sha256), info.sha256, info.kind)

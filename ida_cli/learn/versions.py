@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     from ida_cli.model.decode import TorchML
 
 
-def latest(con: Any, kind: str, task: str, version: int | None = None) -> dict[str, Any] | None:
+def latest(con: Any, kind: str, task: str, version: int | None = None) -> versions.Version | None:
     return versions.latest(con, kind, task, version)
 
 
@@ -25,7 +25,7 @@ def load_payload(store: Store, task: str) -> dict[str, Any] | None:
     """The latest ready model checkpoint for `task` (verified), or None."""
     with store.read() as con:
         info = latest(con, "model", task)
-    if info is None or info["task"] != task:
+    if info is None or info.task != task:
         return None
     return checkpoints.load(store, info)
 
@@ -45,14 +45,14 @@ def load_model(store: Store, task: str, version: int | None = None, required: bo
         if required:
             raise UsageError(f"no trained model for task {task}: run `ida train model --task {task}` first")
         return None
-    if info["task"] != task:
+    if info.task != task:
         raise UsageError(
-            f"model v{info['version']} was trained for task {info['task']}, not {task}: train one "
+            f"model v{info.version} was trained for task {info.task}, not {task}: train one "
             f"with `ida train model --task {task}`"
         )
     from ida_cli.model.decode import load_ml
 
     payload = checkpoints.load(store, info)
     if payload.get("task") != task:
-        raise UsageError(f"checkpoint {info['checkpoint']} is for task {payload.get('task')}, not {task}")
-    return load_ml(payload, info["version"])
+        raise UsageError(f"checkpoint {info.checkpoint} is for task {payload.get('task')}, not {task}")
+    return load_ml(payload, info.version)

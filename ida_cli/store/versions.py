@@ -24,7 +24,22 @@ class Stored:
     rank: int
 
 
-def latest(con: Any, kind: str, task: str, version: int | None = None) -> dict[str, Any] | None:
+@dataclass(frozen=True)
+class Version:
+    """A ready model or adversary version: its checkpoint (a name in the project's checkpoint
+    folder, or an older path) and what it recorded."""
+
+    kind: str
+    version: int
+    task: str
+    checkpoint: str
+    sha256: str | None
+    config: dict[str, Any]
+    metrics: dict[str, Any]
+    data_counts: dict[str, Any]
+
+
+def latest(con: Any, kind: str, task: str, version: int | None = None) -> Version | None:
     """The newest ready version of `kind` for `task` (or the given version, of any task)."""
     sql = """SELECT version, task, checkpoint, sha256, config, metrics, data_counts FROM versions
              WHERE kind = ? AND status = 'ready'"""
@@ -38,15 +53,16 @@ def latest(con: Any, kind: str, task: str, version: int | None = None) -> dict[s
     row = con.execute(sql + " ORDER BY version DESC LIMIT 1", params).fetchone()
     if row is None:
         return None
-    return {
-        "version": row[0],
-        "task": row[1],
-        "checkpoint": row[2],
-        "sha256": row[3],
-        "config": json.loads(row[4] or "{}"),
-        "metrics": json.loads(row[5] or "{}"),
-        "data_counts": json.loads(row[6] or "{}"),
-    }
+    return Version(
+        kind,
+        int(row[0]),
+        row[1],
+        row[2],
+        row[3],
+        json.loads(row[4] or "{}"),
+        json.loads(row[5] or "{}"),
+        json.loads(row[6] or "{}"),
+    )
 
 
 def is_pruned(con: Any, kind: str, version: int) -> bool:
