@@ -112,9 +112,13 @@ def experiment(
     err = console(stderr=True)
 
     def on_event(phase: str, state: dict[str, Any]) -> None:
+        accuracy = state.get("accuracy")
+        last = "" if accuracy is None else f", eval accuracy {accuracy:.1%}"
+        wall = state.get("wall", 0.0)
         err.print(
             f"cycle {state['cycle']}: {phase} (overseer calls {state['calls']}, "
-            f"labelled {state['labelled']}, size {state['size']})"
+            f"labelled {state['labelled']}, size {state['size']}{last}, {wall:.0f} s)",
+            soft_wrap=True,
         )
 
     points = run(store(ctx, "experiment"), opts, name or f"{task}-{strategy}-{seed}", on_event, extend)
