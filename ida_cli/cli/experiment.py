@@ -58,8 +58,8 @@ def experiment(
     warm_start: bool = typer.Option(
         False,
         "--warm-start",
-        help="Start each cycle's ML from the last cycle's weights instead of from scratch "
-        "(on wildcard it generalised worse: 76.5% against 90.5% from scratch on the same trees).",
+        help="Start each cycle's ML from the last cycle's weights and optimizer state instead of "
+        "from scratch.",
     ),
     bucket: bool = typer.Option(
         False, "--bucket", help="ML's batches of similar lengths (as `ida train model --bucket`)."

@@ -111,7 +111,9 @@ def run(
     resume = load_checkpoint(partial, None) if opts.resume and partial.exists() else None
     if opts.resume and resume is None:
         raise UsageError(f"model v{version} has no saved state to resume from: train again without --resume")
-    # a warm start keeps the previous version's vocabulary and weights (not its optimizer state)
+    # a warm start keeps the previous version's vocabulary, weights and optimizer state, and skips the
+    # rate's warm-up: restarting AdamW and warming back up to the full rate cost a warm start its
+    # edge over a fresh one (bench/topics/experiments.md, "Warm starts and the learning-rate restart")
     start_from = resume or warm
     vocab = Vocab(list(start_from["vocab"])) if start_from else None
     examples, vocab = to_examples(task, rows, vocab)
@@ -131,6 +133,8 @@ def run(
     optimizer = torch.optim.AdamW(net.parameters(), lr=opts.lr, weight_decay=0.01)
     if resume:
         optimizer.load_state_dict(resume["optimizer"])
+    elif warm and "optimizer" in warm:
+        optimizer.load_state_dict(warm["optimizer"])
     cfg = TrainConfig(
         lr=opts.lr,
         batch=opts.batch,
@@ -141,6 +145,7 @@ def run(
         patience=opts.patience,
         seed=opts.seed,
         bucket=opts.bucket,
+        warmup=0 if warm and not resume else TrainConfig.warmup,
     )
     base = {
         "config": net.cfg.to_dict(),

@@ -260,3 +260,29 @@ def test_the_steps_after_the_last_evaluation_are_judged_too() -> None:
     assert outcome.best_step == (7 if last >= first else 5)
     if outcome.best_step == 7:
         assert all(torch.equal(v, net.state_dict()[k]) for k, v in best_state.items())
+
+
+def test_a_warm_start_continues_the_optimizer_without_a_rate_restart(ida: Run, db: Path) -> None:
+    import torch
+
+    setup(ida, count=60)
+    assert ida("train", "model", "--supervised", *TINY).code == 0
+    r = ida("train", "model", "--supervised", "--warm", *TINY, "--json")
+    assert r.code == 0, r.stderr
+    folder = db.with_name(db.name + ".checkpoints")
+    v1 = torch.load(folder / "model-v1.pt", weights_only=True)
+    v2 = torch.load(folder / "model-v2.pt", weights_only=True)
+    assert v2["vocab"] == v1["vocab"] and v2["train_config"]["warmup"] == 0
+    steps = [float(s["step"]) for s in v2["optimizer"]["state"].values()]
+    assert steps and min(steps) == 20  # AdamW's own count went on from v1's 10 steps
+
+
+def test_a_damaged_warm_parent_leaves_no_version_behind(ida: Run, db: Path) -> None:
+    setup(ida, count=60)
+    assert ida("train", "model", "--supervised", *TINY).code == 0
+    parent = db.with_name(db.name + ".checkpoints") / "model-v1.pt"
+    parent.write_bytes(parent.read_bytes()[:200])
+    r = ida("train", "model", "--supervised", "--warm", *TINY)
+    assert r.code == 2 and "retrain with `ida train model`" in r.stderr
+    with duckdb.connect(str(db), read_only=True) as con:
+        assert con.execute("SELECT version, status FROM versions").fetchall() == [(1, "ready")]
