@@ -36,9 +36,8 @@ class ExperimentOptions:
     # stop once the eval accuracy reaches this (besides the budget); it decides only when the run
     # ends, so a resumed experiment may change it
     until: float | None = None
-    # each cycle's ML from the last one's weights and optimizer state. Off by default: when warm
-    # starts restarted the optimizer, a warm-started ML generalised worse on the same trees (wildcard,
-    # 20 cycles: 76.5% warm; one fresh 21-s run on its data, 90.5%); not yet rerun since
+    # each cycle's ML from the last one's weights and optimizer state. Off by default: it generalises
+    # worse (wildcard, 20 cycles, seed 11: 85.5% warm against 91.0% fresh; bench/topics/experiments.md)
     warm_start: bool = False
     # step budgets instead of the time ones: a curve that does not depend on the machine's load (a
     # 30-s cycle on a machine shared with a test run got half its steps; held-out 92.8% fell to 54.5%)

@@ -34,11 +34,10 @@ class StoreModels:
         self._cache: dict[tuple[int | None, int | None], tuple[ML | None, Scorer | None]] = {}
 
     def current(self, task: str) -> tuple[int | None, int | None]:
-        from ida_cli.learn.versions import latest
 
         with self.store.read() as con:
-            model = latest(con, "model", task)
-            adversary = latest(con, "adversary", task) if model else None
+            model = versions.latest(con, "model", task)
+            adversary = versions.latest(con, "adversary", task) if model else None
         return (model.version if model else None, adversary.version if adversary else None)
 
     def load(self, task: str, model: int | None, adversary: int | None) -> tuple[ML | None, Scorer | None]:
@@ -56,10 +55,9 @@ def load_adversary(store: Store, task: str, version: int, ml: Any) -> Scorer:
     """Adversary `version` (as adversarial.load_scorer loads the latest one)."""
 
     from ida_cli.learn.adversarial import scorer_from_payload
-    from ida_cli.learn.versions import latest
 
     with store.read() as con:
-        info = latest(con, "adversary", task, version)
+        info = versions.latest(con, "adversary", task, version)
         if info is None:
             raise UsageError(f"adversary v{version} is gone: see `ida status` for the versions")
         judged = versions.judged_model(con, version)

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ida_cli.walk.selection import Selection
-
 
 @dataclass
 class LabelOptions:
@@ -18,9 +16,6 @@ class LabelOptions:
     overlap: int | None = None  # annotators each question is served to (None: the round's, else 1)
     # a subquestion you already answered in the tree is answered again from memory (a new round)
     memo: bool = False
-
-    def selection(self) -> Selection:
-        return Selection(self.strategy, temperature=self.temperature, seed=self.seed)
 
 
 @dataclass

@@ -247,10 +247,9 @@ def load_scorer(
     store: Store, task: str, ml: Any, required: bool = True
 ) -> tuple[AdvScorer | None, str | None]:
     """The latest adversary for `task` and a warning when it judged an older model than `ml`."""
-    from ida_cli.learn.versions import latest
 
     with store.read() as con:
-        info = latest(con, "adversary", task)
+        info = versions.latest(con, "adversary", task)
         judged = None if info is None else versions.judged_model(con, info.version)
     if info is None:
         if required:

@@ -8,16 +8,13 @@ from typing import Any
 from ida_cli.errors import UsageError
 from ida_cli.store import records, training_rows
 from ida_cli.store.training_rows import Rows
+from ida_cli.store.training_rows import training_rows as gather
 from ida_cli.tasks import get_task
 
 HELD_OUT_EVERY = 10  # contexts with id % 10 == 0 decide early stopping
 
 
 __all__ = ["HELD_OUT_EVERY", "Rows", "check_data", "gather", "resolve_task"]
-
-
-def gather(con: Any, task: str, supervised: bool) -> Rows:
-    return training_rows.training_rows(con, task, supervised)
 
 
 def resolve_task(con: Any, task: str | None) -> str:

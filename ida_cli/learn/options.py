@@ -8,8 +8,6 @@ from dataclasses import dataclass
 from ida_cli import checks
 from ida_cli.errors import UsageError
 
-HEADS = 4  # attention heads of ML (ModelConfig.heads): the width is split among them
-
 
 @dataclass
 class TrainModelOptions:
@@ -57,10 +55,13 @@ def check_shape(
     layers: int | None, width: int | None, batch: int, lr: float, eval_every: int, patience: int
 ) -> None:
     """The network and loop flags ML and the adversary share."""
+    from ida_cli.model.net import ModelConfig  # torch: only a training run checks these
+
+    heads = ModelConfig.heads  # ML and the adversary split their width among as many heads
     checks.at_least("--layers", layers, 1)
-    checks.at_least("--width", width, HEADS)
-    if width is not None and width % HEADS:
-        raise UsageError(f"--width must be a multiple of {HEADS} (the attention heads), not {width}")
+    checks.at_least("--width", width, heads)
+    if width is not None and width % heads:
+        raise UsageError(f"--width must be a multiple of {heads} (the attention heads), not {width}")
     checks.at_least("--batch", batch, 1)
     checks.positive("--lr", lr)
     checks.at_least("--eval-every", eval_every, 1)

@@ -6,13 +6,13 @@ its weights go, and its status becomes 'pruned' so that nothing tries to load it
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ida_cli.errors import UsageError
 from ida_cli.learn import checkpoints
+from ida_cli.model.digest import sha256
 from ida_cli.store import Store, versions
 
 
@@ -87,14 +87,6 @@ def _local_file(store: Store, recorded: str | None, sha: str | None) -> Path | N
     path = checkpoints.resolve(store, recorded)
     if not path.is_file() or path.resolve().parent != own:
         return None
-    if sha is not None and _sha256(path) != sha:
+    if sha is not None and sha256(path) != sha:
         return None
     return path
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()

@@ -12,10 +12,6 @@ if TYPE_CHECKING:
     from ida_cli.model.decode import TorchML
 
 
-def latest(con: Any, kind: str, task: str, version: int | None = None) -> versions.Version | None:
-    return versions.latest(con, kind, task, version)
-
-
 def is_pruned(store: Store, kind: str, version: int) -> bool:
     with store.read() as con:
         return versions.is_pruned(con, kind, version)
@@ -24,7 +20,7 @@ def is_pruned(store: Store, kind: str, version: int) -> bool:
 def load_payload(store: Store, task: str) -> dict[str, Any] | None:
     """The latest ready model checkpoint for `task` (verified), or None."""
     with store.read() as con:
-        info = latest(con, "model", task)
+        info = versions.latest(con, "model", task)
     if info is None or info.task != task:
         return None
     return checkpoints.load(store, info)
@@ -33,7 +29,7 @@ def load_payload(store: Store, task: str) -> dict[str, Any] | None:
 def load_model(store: Store, task: str, version: int | None = None, required: bool = True) -> TorchML | None:
     """The current (or given) model for `task`, its checkpoint verified against the recorded hash."""
     with store.read() as con:
-        info = latest(con, "model", task, version)
+        info = versions.latest(con, "model", task, version)
     if info is None:
         if version is not None:
             if is_pruned(store, "model", version):

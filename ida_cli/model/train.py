@@ -3,7 +3,6 @@ config, step and metric; loaded with weights_only=True)."""
 
 from __future__ import annotations
 
-import hashlib
 import math
 import os
 import time
@@ -18,6 +17,7 @@ import torch.nn.functional as F
 
 from ida_cli.errors import IdaError, UsageError
 from ida_cli.model.batch import IGNORE, Example, batches, collate, exact_match, pack
+from ida_cli.model.digest import sha256
 from ida_cli.model.dist import Dist
 from ida_cli.model.net import ModelConfig, Net
 
@@ -262,14 +262,6 @@ def save_checkpoint(path: Path, payload: dict[str, Any]) -> str:
     torch.save(payload, tmp)
     os.replace(tmp, path)
     return sha256(path)
-
-
-def sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def load_checkpoint(path: Path, expected_sha: str | None, kind: str = "model") -> dict[str, Any]:

@@ -14,8 +14,12 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ida_cli.errors import OutputError
+
+if TYPE_CHECKING:
+    from ida_cli.store import Store
 
 FORMATS = ("parquet", "csv", "jsonl")
 STDOUT = Path("-")
@@ -30,13 +34,10 @@ class Protected:
     name: str = ""
 
     @classmethod
-    def of(cls, store: object) -> Protected:
-        path = getattr(store, "path", None)
-        if path is None:
-            return cls()
-        files = tuple(path.with_name(path.name + s) for s in ("", ".lock", ".wal", ".tmp"))
-        folders = (path.with_name(path.name + ".checkpoints"),)
-        return cls(files, folders, str(getattr(store, "display", path)))
+    def of(cls, store: Store) -> Protected:
+        path = store.path
+        files = (path, store.lock_path, path.with_name(path.name + ".wal"))
+        return cls(files, (path.with_name(path.name + ".checkpoints"),), store.display)
 
 
 def is_stdout(path: Path) -> bool:

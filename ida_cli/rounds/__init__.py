@@ -2,11 +2,13 @@
 
 - `options.py`  `RoundOptions` (checked before anything is opened), the strategy objects they
                 name, `RoundResult`.
+- `common.py`   what the serial round and the parallel one share: the round's walker, its
+                transactions, the tally of what it did.
 - `run.py`      `run_round`: pick the questions, walk them with `ida_cli.walk`, store the trees.
 - `pick.py`     `--pick adversary`: which unlabelled questions to amplify, by the adversary's score.
-- `parallel.py` `--workers N` / `--ray ADDRESS`: the dispatcher; only the parent writes.
-- `worker.py`   the worker side: walk a chunk of trees into an in-memory store.
-- `ray.py`      the chunks as Ray tasks (the optional `ray` extra).
+- `worker.py`   a parallel round's worker side: walk a chunk of trees into an in-memory store.
+- `dispatch.py` its parent side: hand out the chunks, take the trees back in order, store them.
+- `parallel.py` `--workers N`: the chunks in local processes; `ray.py`: as Ray tasks (`--ray`).
 
-The order of a round: options.py → run.py → (pick.py) → parallel.py → worker.py, never back up.
+Imports go one way: options → common → worker → dispatch → parallel / ray → run.
 """

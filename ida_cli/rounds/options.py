@@ -41,9 +41,7 @@ class RoundOptions(Selection):
     pick: str = "random"
     memo: bool = True  # the scripted expert, a pure function, answers a repeated subquestion from memory
     alpha_end: float | None = None  # anneal α linearly to this over the round's trees
-    workers: int | None = (
-        None  # walk in this many local processes (ida_cli.rounds.parallel); None: in-process
-    )
+    workers: int | None = None  # walk in this many local processes (rounds/parallel.py); None: here
     ray: str | None = None  # or on the Ray cluster at this address
 
     @property
@@ -189,7 +187,6 @@ def check_parallel(workers: int | None, ray: str | None) -> None:
         raise UsageError("--workers and --ray do not go together: use one of them")
     if workers is not None and workers < 1:
         raise UsageError("--workers must be at least 1")
-
     if ray is not None and not ray.strip():
         raise UsageError("--ray needs the address of a Ray cluster, e.g. --ray 127.0.0.1:6379 or --ray auto")
     if ray is not None and importlib.util.find_spec("ray") is None:

@@ -18,6 +18,7 @@ An error raised in a worker reaches the caller as itself; Ctrl-C keeps what fini
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 from collections.abc import Iterator
 from typing import Any
@@ -35,7 +36,6 @@ class PoolDispatcher(Dispatcher):
     The pool starts in a thread, while the parent picks the questions."""
 
     def __init__(self, workers: int) -> None:
-        import os
         import threading
 
         # more processes than cores only contend (and --workers 1000 would start a thousand)

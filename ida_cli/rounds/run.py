@@ -20,7 +20,7 @@ import os
 import time
 import uuid
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -44,8 +44,6 @@ from ida_cli.walk.ports import ML, Scorer
 
 if TYPE_CHECKING:
     from ida_cli.rounds.parallel import Dispatcher
-
-T = TypeVar("T")
 
 
 def run_round(

@@ -7,6 +7,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from ida_cli.store.db import next_id, now
 from ida_cli.store.records import loads
 from ida_cli.vocabulary import JSON
 
@@ -74,8 +75,6 @@ def add_metrics(
     con: Any, task: str, split: str, values: dict[str, Any], model_version: int | None, extra: Any
 ) -> None:
     """One `metrics` row per named value of an evaluation."""
-    from ida_cli.store.db import next_id, now
-
     first = next_id(con, "metrics")
     size = max_size(con, task, split)
     for i, (name, value) in enumerate(values.items()):
