@@ -121,8 +121,15 @@ def _state_probes(
 
 
 def fit(
-    ml: Any, judged: Any, opts: Any, held_every: int, on_progress: Callable[[Any], None] | None
+    ml: Any,
+    judged: Any,
+    opts: Any,
+    held_every: int,
+    on_progress: Callable[[Any], None] | None,
+    init: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
+    """Train (from scratch, or on from `init`: the weights and optimizer state of an earlier fit
+    on the same ML vocabulary) and calibrate; the payload to save, the metrics and the optimizer."""
     set_seed(opts.seed)
     exs = _examples(ml, judged.contexts, judged.inputs, judged.outputs)
     y, logps = judged.errors.astype(np.float32), judged.logps.astype(np.float32)
@@ -139,6 +146,9 @@ def fit(
     dist = current()
     model = dist.wrap(net)  # under torchrun: data parallel, the same steps as one process
     optimizer = torch.optim.AdamW(net.parameters(), lr=opts.lr, weight_decay=0.01)
+    if init is not None:  # the online engine: the adversary keeps learning on ML as it now is
+        net.load_state_dict(init["model"])
+        optimizer.load_state_dict(init["optimizer"])
     rng = np.random.default_rng(opts.seed)
     train_exs, held_exs = [exs[i] for i in train_idx], [exs[i] for i in held_idx]
     best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
@@ -229,4 +239,4 @@ def fit(
         "step": step,
         "metric": metrics["brier"],
     }
-    return {"payload": payload, "metrics": metrics}
+    return {"payload": payload, "metrics": metrics, "optimizer": optimizer.state_dict()}

@@ -26,15 +26,33 @@ def experiment(
     ),
     seed: int = options.seed(help="Seed of the questions, the picks, the draws and the training."),
     per_round: int = typer.Option(40, "--per-round", help="Training questions amplified per cycle."),
-    train_minutes: float = typer.Option(1.0, "--train-minutes", help="ML training time per cycle."),
+    schedule: str = typer.Option(
+        "online",
+        "--schedule",
+        help="online: ML and the adversary train on across cycles, never from scratch (an EMA "
+        "teacher answers); cycles: both retrained from scratch every cycle.",
+    ),
+    train_minutes: float = typer.Option(
+        1.0,
+        "--train-minutes",
+        help="ML training time per cycle (cycles: when --train-steps is not given; online: a cap).",
+    ),
     adversary_minutes: float = typer.Option(
-        0.5, "--adversary-minutes", help="Adversary training time per cycle."
+        0.5, "--adversary-minutes", help="Adversary training time per cycle (online: a cap)."
     ),
     train_steps: int = typer.Option(
-        None, "--train-steps", help="ML training steps per cycle, instead of --train-minutes."
+        None,
+        "--train-steps",
+        help="ML training steps per cycle, instead of --train-minutes (online: the steps between "
+        "rounds, default 200).",
     ),
     adversary_steps: int = typer.Option(
-        None, "--adversary-steps", help="Adversary training steps per cycle, instead of its minutes."
+        None,
+        "--adversary-steps",
+        help="Adversary training steps per cycle, instead of its minutes (online: default 50).",
+    ),
+    ema_horizon: int = typer.Option(
+        100, "--ema-horizon", help="Online: the teacher's horizon in ML steps (an EMA of the weights)."
     ),
     eval_questions: int = typer.Option(400, "--eval-questions"),
     curriculum: bool = typer.Option(
@@ -88,6 +106,8 @@ def experiment(
         budget=budget,
         seed=seed,
         per_round=per_round,
+        schedule=schedule,
+        ema_horizon=ema_horizon,
         train_minutes=train_minutes,
         adversary_minutes=adversary_minutes,
         train_steps=train_steps,

@@ -81,7 +81,7 @@ def fit_model(store: Store, opts: ExperimentOptions, state: dict[str, Any]) -> N
     from ida_cli.learn.options import TrainModelOptions
     from ida_cli.learn.training import train_model
 
-    train_model(
+    done = train_model(
         store,
         TrainModelOptions(
             task=opts.task,
@@ -95,6 +95,7 @@ def fit_model(store: Store, opts: ExperimentOptions, state: dict[str, Any]) -> N
             patience=4,
         ),
     )
+    state["steps"] = state.get("steps", 0) + int(done["metrics"]["steps"])
 
 
 def fit_adversary(store: Store, opts: ExperimentOptions, state: dict[str, Any]) -> None:
@@ -114,7 +115,9 @@ def fit_adversary(store: Store, opts: ExperimentOptions, state: dict[str, Any]) 
     )
 
 
-def record(store: Store, opts: ExperimentOptions, name: str, state: dict[str, Any], seconds: float) -> None:
+def record(
+    store: Store, opts: ExperimentOptions, name: str, state: dict[str, Any], seconds: float, cpu: float
+) -> None:
     from ida_cli.learn.evaluate import evaluate
 
     r = evaluate(store, opts.task, "eval")
@@ -141,5 +144,8 @@ def record(store: Store, opts: ExperimentOptions, name: str, state: dict[str, An
                 "adversary_version": r.get("adversary_version"),
                 "round_id": state.get("round_id"),
                 "wall_seconds": state["wall"] + seconds,
+                "cpu_seconds": state.get("cpu", 0.0) + cpu,
+                # ML's training steps so far: per cycle from scratch, or the online learner's count
+                "steps": state.get("steps", 0),
             },
         )

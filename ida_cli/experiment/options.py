@@ -10,6 +10,9 @@ from ida_cli.tasks import BUILTIN, get_task
 from ida_cli.walk.selection import Selection
 
 PHASES = ("round", "model", "adversary", "eval")
+# online: ML and the adversary train on across cycles (ida_cli/experiment/online.py); cycles: both
+# from scratch every cycle, the unbiased comparison of strategies at equal training
+SCHEDULES = ("online", "cycles")
 
 
 @dataclass
@@ -49,6 +52,8 @@ class ExperimentOptions:
     keep_checkpoints: int | None = None
     bucket: bool = False  # ML's batches of similar lengths (`ida train model --bucket`)
     memo: bool = True  # the memoizing overseer in the rounds (`ida round --memo`)
+    schedule: str = "online"
+    ema_horizon: int = 100  # online: the teacher's horizon in ML steps (learn/continual.py)
 
     def selection(self) -> Selection:
         return Selection(self.strategy, self.alpha, self.temperature, self.p, self.confidence, self.seed)
@@ -59,6 +64,12 @@ class ExperimentOptions:
             raise UsageError(f"task {self.task} has no scripted expert: experiments need a built-in task")
         get_task(self.task).check_size(self.size)
         self.selection().check(also=("supervised",))
+        if self.schedule not in SCHEDULES:
+            raise UsageError(f"unknown --schedule '{self.schedule}': use online or cycles")
+        if self.ema_horizon < 1:
+            raise UsageError("--ema-horizon must be at least 1 (1: the teacher is the student)")
+        if self.schedule == "online" and self.warm_start:
+            raise UsageError("--warm-start is for --schedule cycles: the online schedule never restarts")
         if self.per_round < 1:
             raise UsageError("--per-round must be at least 1")
         if self.budget < self.per_round:
@@ -81,3 +92,6 @@ class ExperimentOptions:
 
 EXTENDABLE = ("budget", "max_cycles")  # --extend may raise these on a resumed experiment
 FREE = ("keep_checkpoints", "until")  # housekeeping: a resumed experiment takes the new value
+# what a flag added since an experiment started counts as when that experiment resumes (else its
+# dataclass default): experiments before the online schedule ran in cycles
+BEFORE = {"schedule": "cycles"}

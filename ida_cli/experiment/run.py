@@ -15,7 +15,7 @@ from dataclasses import asdict, fields
 from typing import Any
 
 from ida_cli.errors import UsageError
-from ida_cli.experiment.options import EXTENDABLE, FREE, ExperimentOptions
+from ida_cli.experiment.options import BEFORE, EXTENDABLE, FREE, ExperimentOptions
 from ida_cli.store import Store, experiments
 
 
@@ -43,7 +43,7 @@ def start(store: Store, opts: ExperimentOptions, name: str, extend: bool = False
         if found is not None:
             old, state = found.flags, found.state
             # a flag added since the experiment started counts as its default
-            defaults = {f.name: f.default for f in fields(ExperimentOptions)}
+            defaults = {**{f.name: f.default for f in fields(ExperimentOptions)}, **BEFORE}
             stretch = EXTENDABLE if extend else ()
             differ = [
                 f"--{k.replace('_', '-')} ({old.get(k, defaults[k])} → {v})"
@@ -96,7 +96,7 @@ def run(
     on_event: Callable[[str, dict[str, Any]], None],
     extend: bool = False,
 ) -> list[dict[str, Any]]:
-    from ida_cli.experiment import cycle
+    from ida_cli.experiment import cycle, online
     from ida_cli.project import questions
 
     state = start(store, opts, name, extend)
@@ -112,12 +112,15 @@ def run(
             or reached(opts, state)
         ):
             break
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         phase = state["phase"]
         on_event(phase, state)
         if phase == "round":
             cycle.label(store, opts, state)
             state["phase"] = "model"
+        elif phase == "model" and opts.schedule == "online":
+            online.fit(store, opts, state)  # ML and the adversary, on from where they were
+            state["phase"] = "eval"
         elif phase == "model":
             cycle.fit_model(store, opts, state)
             state["phase"] = "adversary" if opts.strategy != "supervised" else "eval"
@@ -125,7 +128,7 @@ def run(
             cycle.fit_adversary(store, opts, state)
             state["phase"] = "eval"
         else:
-            cycle.record(store, opts, name, state, time.perf_counter() - t0)
+            cycle.record(store, opts, name, state, time.perf_counter() - t0, time.process_time() - c0)
             state["cycle"] += 1
             state["phase"] = "round"
             if opts.keep_checkpoints:
@@ -133,6 +136,7 @@ def run(
 
                 prune(store, opts.keep_checkpoints)
         state["wall"] += time.perf_counter() - t0
+        state["cpu"] = state.get("cpu", 0.0) + time.process_time() - c0
         _save_state(store, name, state)
     _save_state(store, name, state, "done")
     return curve(store, name)

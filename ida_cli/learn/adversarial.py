@@ -119,12 +119,30 @@ def train_adversary(
     result = adv_train.fit(ml, judged, opts, HELD_OUT_EVERY, on_progress if d.main else None)
     if not d.main:
         return {"task": task, "rank": d.rank, "metrics": result["metrics"]}
+    version, path, sha, metrics, counts = publish(store, task, ml.version, judged, result, started)
+    return {
+        "task": task,
+        "version": version,
+        "model_version": ml.version,
+        "data": counts,
+        "metrics": metrics,
+        "checkpoint": str(path),
+        "sha256": sha,
+        "rank": 0,
+    }
+
+
+def publish(
+    store: Store, task: str, model_version: int, judged: Judged, result: dict[str, Any], started: float
+) -> tuple[int, Any, str, dict[str, Any], dict[str, int]]:
+    """A fitted adversary as the next numbered version (its checkpoint and its row, in one write
+    transaction): (version, path, SHA-256, metrics, counts)."""
+    from ida_cli.model.train import save_checkpoint
+
     with store.write() as con:
         vid, version = versions.allocate(con, "adversary")
         path = checkpoints.folder(store) / f"adversary-v{version}.pt"
-        from ida_cli.model.train import save_checkpoint
-
-        sha = save_checkpoint(path, {**result["payload"], "model_version": ml.version, "task": task})
+        sha = save_checkpoint(path, {**result["payload"], "model_version": model_version, "task": task})
         checkpoints.publish(store, path, sha, con)
         metrics = {
             **result["metrics"],
@@ -142,18 +160,9 @@ def train_adversary(
             metrics,
             checkpoints.record(store, path),
             sha,
-            ml.version,
+            model_version,
         )
-    return {
-        "task": task,
-        "version": version,
-        "model_version": ml.version,
-        "data": counts,
-        "metrics": metrics,
-        "checkpoint": str(path),
-        "sha256": sha,
-        "rank": 0,
-    }
+    return version, path, sha, metrics, counts
 
 
 class AdvScorer:

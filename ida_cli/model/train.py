@@ -157,7 +157,7 @@ def train(
             t = collate(batch, bag=net.cfg.bag)
             for group in optimizer.param_groups:
                 group["lr"] = lr_at(step, cfg, est_total)
-            loss = _loss(model, t, cfg.slot_weight)
+            loss = batch_loss(model, t, cfg.slot_weight)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(net.parameters(), cfg.clip)
@@ -232,7 +232,7 @@ def _point(step: int, window: list[float], acc: float, started: float) -> dict[s
     }
 
 
-def _loss(model: Any, t: dict[str, torch.Tensor], slot_weight: float) -> torch.Tensor:
+def batch_loss(model: Any, t: dict[str, torch.Tensor], slot_weight: float) -> torch.Tensor:
     """Cross-entropy of the outputs, plus that of the slot targets where a batch has any."""
     slot_tgt = t["slot_tgt"]
     with_slots = slot_weight > 0 and bool((slot_tgt != IGNORE).any())

@@ -26,6 +26,8 @@ CURVE_FIELDS = (
     "adversary_version",
     "round_id",
     "wall_seconds",
+    "cpu_seconds",
+    "steps",
 )
 
 
@@ -68,8 +70,11 @@ def set_flags(con: Any, name: str, flags: dict[str, Any]) -> None:
 
 def add_point(con: Any, experiment: str, point: dict[str, Any]) -> None:
     """One cycle's point of the curve (`point` has every CURVE_FIELDS key); a rerun replaces it."""
+    names = ["experiment", *CURVE_FIELDS, "created_at"]
     values = [experiment, *(point[k] for k in CURVE_FIELDS), now()]
-    con.execute(f"INSERT OR REPLACE INTO curve VALUES ({', '.join('?' * len(values))})", values)
+    con.execute(
+        f"INSERT OR REPLACE INTO curve ({', '.join(names)}) VALUES ({', '.join('?' * len(values))})", values
+    )
 
 
 def curve(con: Any, name: str | None = None) -> list[dict[str, Any]]:

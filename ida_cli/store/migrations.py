@@ -121,6 +121,12 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE trees ADD COLUMN memo_hits INTEGER DEFAULT 0;
     """,
+    # 8: a curve point's CPU seconds and ML's training steps so far (the online schedule's points
+    # are at fixed step intervals; the paper's cost is counted in steps and CPU time)
+    """
+    ALTER TABLE curve ADD COLUMN cpu_seconds DOUBLE;
+    ALTER TABLE curve ADD COLUMN steps BIGINT;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

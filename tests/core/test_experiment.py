@@ -148,8 +148,9 @@ def test_experiment_primes_the_overseer_once_an_adversary_exists(ida: Run, db: P
     with duckdb.connect(str(db), read_only=True) as con:
         rounds = con.execute("SELECT strategy, params FROM rounds ORDER BY id").fetchall()
         steps = con.execute("SELECT kind, metrics->>'steps' FROM versions ORDER BY id").fetchall()
-    # step budgets, not minutes: every version trained exactly that many steps
-    assert steps == [("model", "3"), ("adversary", "2"), ("model", "3"), ("adversary", "2")]
+    # step budgets, not minutes: every cycle trained exactly that many steps, ML on from the last
+    # cycle (the online schedule counts its steps so far), the adversary for its steps
+    assert steps == [("model", "3"), ("adversary", "2"), ("model", "6"), ("adversary", "2")]
     assert len(rounds) >= 2
     # the first round has no model to stand in for the overseer: scripted full HCH, unprimed
     assert rounds[0][0] == "full" and json.loads(rounds[0][1]).get("confidence") is None
@@ -188,15 +189,21 @@ def test_a_flag_added_since_an_experiment_started_counts_as_its_default(ida: Run
 
     assert ida("init").code == 0
     store = Store(db)
-    opts = ExperimentOptions(task="wildcard", size=8, strategy="full", budget=60, seed=3, per_round=6)
+    opts = ExperimentOptions(
+        task="wildcard", size=8, strategy="full", budget=60, seed=3, per_round=6, schedule="cycles"
+    )
     start(store, opts, "old")
-    with duckdb.connect(str(db)) as con:  # as stored before --warm-start existed
+    with duckdb.connect(str(db)) as con:  # as stored before --warm-start and --schedule existed
         flags = json.loads(con.execute("SELECT flags FROM experiments").fetchone()[0])
-        del flags["warm_start"]
+        del flags["warm_start"], flags["schedule"]
         con.execute("UPDATE experiments SET flags = ?", [json.dumps(flags)])
     assert start(store, opts, "old")["cycle"] == 0  # resumes
     opts.warm_start = True
     with pytest.raises(UsageError, match=r"--warm-start \(False → True\)"):
+        start(store, opts, "old")
+    # it ran before the online schedule existed: in cycles, which the new default is not
+    opts.warm_start, opts.schedule = False, "online"
+    with pytest.raises(UsageError, match=r"--schedule \(cycles → online\)"):
         start(store, opts, "old")
 
 

@@ -10,7 +10,7 @@ import torch.nn.functional as F
 
 from ida_cli.model.batch import IGNORE, Example, collate
 from ida_cli.model.net import ModelConfig, Net
-from ida_cli.model.train import _loss
+from ida_cli.model.train import batch_loss
 from ida_cli.model.vocab import Vocab, context_slots, question_slot
 from ida_cli.tasks import get_task
 
@@ -78,5 +78,5 @@ def test_the_loss_adds_the_slot_targets_cross_entropy(slot: int) -> None:
         out, at_slots = net(t["slots"], t["seq"], t["pos"], t["seg"], t["bag"], with_slots=True)
         plain = F.cross_entropy(out.reshape(-1, out.shape[-1]), t["tgt"].reshape(-1), ignore_index=IGNORE)
         extra = F.cross_entropy(at_slots[0, 5:6], t["tgt"][t["tgt"] != IGNORE][:1]) if slot >= 0 else 0.0
-        assert torch.isclose(_loss(net, t, 0.5), plain + 0.5 * extra)
-        assert torch.isclose(_loss(net, t, 0.0), plain)
+        assert torch.isclose(batch_loss(net, t, 0.5), plain + 0.5 * extra)
+        assert torch.isclose(batch_loss(net, t, 0.0), plain)

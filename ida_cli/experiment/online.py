@@ -1,0 +1,80 @@
+"""The online schedule's training phase (`ida experiment --schedule online`, the default).
+
+Where a cycle of `--schedule cycles` trains ML and the adversary from scratch, here they train on:
+ML from the live state for `--train-steps` more steps (at most `--train-minutes`) on every stored
+row, its EMA teacher published as the next model version (the one the next round and the eval
+use), then the adversary on for `--adversary-steps` on the teacher's errors, published against
+it. The live state is saved last; `ida_cli.experiment.run` records it with the phase, so a killed
+run resumes from the last committed cycle with the same optimizer state and the same draws."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from ida_cli.experiment.options import ExperimentOptions
+from ida_cli.store import Store
+
+ONLINE_TRAIN_STEPS = 200  # ML steps a cycle when --train-steps is not given
+ONLINE_ADVERSARY_STEPS = 50
+VOCABULARY_SAMPLE = 300  # training questions whose expert trees fix the vocabulary
+
+
+def steps(opts: ExperimentOptions) -> tuple[int, int]:
+    return opts.train_steps or ONLINE_TRAIN_STEPS, opts.adversary_steps or ONLINE_ADVERSARY_STEPS
+
+
+def fit(store: Store, opts: ExperimentOptions, state: dict[str, Any]) -> None:
+    from ida_cli.learn import online
+    from ida_cli.learn.continual import Learner, LearnerConfig, vocabulary
+    from ida_cli.learn.data import check_data, gather
+    from ida_cli.store import questions
+
+    supervised = opts.strategy == "supervised"
+    online.drop_stale_live(store, state.get("live"))
+    with store.read() as con:
+        rows = gather(con, opts.task, supervised)
+        check_data(con, opts.task, rows, supervised)
+        sample = (
+            None
+            if state.get("live")
+            else questions.sample_train(con, opts.task, opts.seed, VOCABULARY_SAMPLE)
+        )
+    adversary = None
+    if state.get("live"):
+        live = online.load_live(store, state["live"], state["live_sha"])
+        learner, adversary = Learner.from_state(live), live.get("adversary")
+    else:
+        assert sample is not None
+        vocab = vocabulary(opts.task, sample, rows)
+        learner = Learner.fresh(opts.task, vocab, LearnerConfig(seed=opts.seed, ema_horizon=opts.ema_horizon))
+    ml_steps, adv_steps = steps(opts)
+    learner.set_data(rows)
+    # --train-minutes caps a cycle's steps (a backstop: the steps decide on an idle machine)
+    trained = learner.train(ml_steps, time.perf_counter() + opts.train_minutes * 60)
+    counts = rows.counts()
+    version = online.publish_teacher(
+        store,
+        learner,
+        counts,
+        {
+            "schedule": "online",
+            "steps": learner.step,
+            "cycle_steps": trained["steps"],
+            "loss": trained["loss"],
+            "seconds": trained["seconds"],
+            "train_examples": learner.examples,
+        },
+    )
+    if not supervised:
+        adversary, state["adversary_version"] = online.fit_adversary(
+            store,
+            learner.teacher(version),
+            rows,
+            adversary,
+            opts.seed + state["cycle"],
+            adv_steps,
+            opts.adversary_minutes,
+        )
+    name, sha = online.save_live(store, {**learner.state(), "adversary": adversary}, learner.step)
+    state.update(live=name, live_sha=sha, steps=learner.step, model_version=version)
