@@ -51,6 +51,15 @@ def experiment(
         "--adversary-steps",
         help="Adversary training steps per cycle, instead of its minutes (online: default 50).",
     ),
+    distill: int = typer.Option(
+        0,
+        "--distill",
+        help="Online: training questions a cycle walked by ML in every role; root answers the "
+        "adversary trusts become targets (zero overseer calls).",
+    ),
+    distill_confidence: float = typer.Option(
+        0.9, "--distill-confidence", help="Keep a distilled answer where Adv's P(wrong) <= 1 - this."
+    ),
     ema_horizon: int = typer.Option(
         100, "--ema-horizon", help="Online: the teacher's horizon in ML steps (an EMA of the weights)."
     ),
@@ -108,6 +117,8 @@ def experiment(
         per_round=per_round,
         schedule=schedule,
         ema_horizon=ema_horizon,
+        distill=distill,
+        distill_confidence=distill_confidence,
         train_minutes=train_minutes,
         adversary_minutes=adversary_minutes,
         train_steps=train_steps,

@@ -52,9 +52,18 @@ def label(store: Store, opts: ExperimentOptions, state: dict[str, Any]) -> None:
     if ml is None or scorer is None:
         ropts.confidence = None
     result = run_round(store, ropts, ml=ml, scorer=scorer)
-    state["calls"] += result.overseer_calls
-    state["primitive"] += result.primitive_calls
-    state["labelled"] += result.trees
+    if "spent_before" in state:  # counted from the store: a killed round's stored trees count too
+        from ida_cli.store.questions import tree_totals
+
+        with store.read() as con:
+            now = tree_totals(con, opts.task)
+        state["labelled"], state["calls"], state["primitive"] = (
+            n - before for n, before in zip(now, state["spent_before"], strict=True)
+        )
+    else:  # an experiment started before the counts were taken from the store
+        state["calls"] += result.overseer_calls
+        state["primitive"] += result.primitive_calls
+        state["labelled"] += result.trees
     state["round_id"] = result.round_id
     if opts.curriculum:
         curriculum(store, opts, state, result.round_id)

@@ -9,6 +9,7 @@ run resumes from the last committed cycle with the same optimizer state and the 
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
@@ -18,6 +19,7 @@ from ida_cli.store import Store
 ONLINE_TRAIN_STEPS = 200  # ML steps a cycle when --train-steps is not given
 ONLINE_ADVERSARY_STEPS = 50
 VOCABULARY_SAMPLE = 300  # training questions whose expert trees fix the vocabulary
+REPLAY = 10_000  # distilled targets kept (the paper's answerer buffer); overseer rows are never dropped
 
 
 def steps(opts: ExperimentOptions) -> tuple[int, int]:
@@ -27,7 +29,7 @@ def steps(opts: ExperimentOptions) -> tuple[int, int]:
 def fit(store: Store, opts: ExperimentOptions, state: dict[str, Any]) -> None:
     from ida_cli.learn import online
     from ida_cli.learn.continual import Learner, LearnerConfig, vocabulary
-    from ida_cli.learn.data import check_data, gather
+    from ida_cli.learn.data import Rows, check_data, gather
     from ida_cli.store import questions
 
     supervised = opts.strategy == "supervised"
@@ -40,16 +42,17 @@ def fit(store: Store, opts: ExperimentOptions, state: dict[str, Any]) -> None:
             if state.get("live")
             else questions.sample_train(con, opts.task, opts.seed, VOCABULARY_SAMPLE)
         )
-    adversary = None
+    adversary, replay = None, []
     if state.get("live"):
         live = online.load_live(store, state["live"], state["live_sha"])
         learner, adversary = Learner.from_state(live), live.get("adversary")
+        replay = json.loads(live.get("replay") or "[]")
     else:
         assert sample is not None
         vocab = vocabulary(opts.task, sample, rows)
         learner = Learner.fresh(opts.task, vocab, LearnerConfig(seed=opts.seed, ema_horizon=opts.ema_horizon))
     ml_steps, adv_steps = steps(opts)
-    learner.set_data(rows)
+    learner.set_data(Rows([*rows.items, *(tuple(r) for r in replay)]))
     # --train-minutes caps a cycle's steps (a backstop: the steps decide on an idle machine)
     trained = learner.train(ml_steps, time.perf_counter() + opts.train_minutes * 60)
     counts = rows.counts()
@@ -76,5 +79,14 @@ def fit(store: Store, opts: ExperimentOptions, state: dict[str, Any]) -> None:
             adv_steps,
             opts.adversary_minutes,
         )
-    name, sha = online.save_live(store, {**learner.state(), "adversary": adversary}, learner.step)
+        if opts.distill:  # targets for the next cycles, from the teacher and adversary just published
+            from ida_cli.learn.distill import distill_targets
+
+            got = distill_targets(
+                store, opts.task, opts.distill, opts.distill_confidence, opts.seed * 7919 + state["cycle"]
+            )
+            replay = [*replay, *got.rows][-REPLAY:]
+            state["distilled"] = state.get("distilled", 0) + got.kept
+    live_state = {**learner.state(), "adversary": adversary, "replay": json.dumps(replay)}
+    name, sha = online.save_live(store, live_state, learner.step)
     state.update(live=name, live_sha=sha, steps=learner.step, model_version=version)

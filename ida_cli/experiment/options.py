@@ -54,6 +54,11 @@ class ExperimentOptions:
     memo: bool = True  # the memoizing overseer in the rounds (`ida round --memo`)
     schedule: str = "online"
     ema_horizon: int = 100  # online: the teacher's horizon in ML steps (learn/continual.py)
+    # online: training questions walked by ML in every role each cycle (docs/spec.md §2.4), their
+    # root answers kept as targets where the adversary is confident (P(wrong) <= 1 - this), in a
+    # FIFO replay beside the overseer's rows: amplified targets at zero overseer calls
+    distill: int = 0
+    distill_confidence: float = 0.9
 
     def selection(self) -> Selection:
         return Selection(self.strategy, self.alpha, self.temperature, self.p, self.confidence, self.seed)
@@ -70,6 +75,12 @@ class ExperimentOptions:
             raise UsageError("--ema-horizon must be at least 1 (1: the teacher is the student)")
         if self.schedule == "online" and self.warm_start:
             raise UsageError("--warm-start is for --schedule cycles: the online schedule never restarts")
+        if self.distill and (self.schedule != "online" or self.strategy == "supervised"):
+            raise UsageError("--distill adds targets to the online schedule's amplified training")
+        if self.distill < 0:
+            raise UsageError("--distill must be 0 (off) or a number of training questions a cycle")
+        if not 0.0 < self.distill_confidence <= 1.0:
+            raise UsageError("--distill-confidence must be in (0, 1], e.g. 0.9")
         if self.per_round < 1:
             raise UsageError("--per-round must be at least 1")
         if self.budget < self.per_round:

@@ -17,6 +17,7 @@ from typing import Any
 from ida_cli.errors import UsageError
 from ida_cli.experiment.options import BEFORE, EXTENDABLE, FREE, ExperimentOptions
 from ida_cli.store import Store, experiments
+from ida_cli.store.questions import tree_totals
 
 
 def _cap(value: float | None) -> float:
@@ -84,6 +85,9 @@ def start(store: Store, opts: ExperimentOptions, name: str, extend: bool = False
             "wall": 0.0,
             "agreement": [],
             "sizes_generated": [],
+            # what the database had spent before: labelled, calls and primitive calls are counted
+            # from its trees (a killed round's stored trees are paid for, and trained on)
+            "spent_before": list(tree_totals(con, opts.task)),
         }
         experiments.create(con, name, flags, state)
     return state
@@ -138,6 +142,10 @@ def run(
         state["wall"] += time.perf_counter() - t0
         state["cpu"] = state.get("cpu", 0.0) + time.process_time() - c0
         _save_state(store, name, state)
+        if phase == "model" and opts.schedule == "online":
+            from ida_cli.learn.online import drop_stale_live
+
+            drop_stale_live(store, state["live"])  # only now that the new live state is recorded
     _save_state(store, name, state, "done")
     return curve(store, name)
 

@@ -71,6 +71,17 @@ def overseer_totals(con: Any, task: str) -> tuple[int, int]:
     return int(row[0]), int(row[1])
 
 
+def tree_totals(con: Any, task: str) -> tuple[int, int, int]:
+    """(trees, overseer calls, primitive calls) over every stored tree of `task`: what an
+    experiment has spent, a killed round's stored trees included."""
+    row = con.execute(
+        """SELECT count(*), coalesce(sum(overseer_calls), 0), coalesce(sum(primitive_calls), 0)
+           FROM trees WHERE task = ?""",
+        [task],
+    ).fetchone()
+    return int(row[0]), int(row[1]), int(row[2])
+
+
 def add_metrics(
     con: Any, task: str, split: str, values: dict[str, Any], model_version: int | None, extra: Any
 ) -> None:
