@@ -18,6 +18,8 @@ from pathlib import Path
 
 TASKS = ("permutation", "assignments", "wildcard", "unionfind", "shortpath")
 EXPERIMENT = [
+    "--schedule",
+    "online",
     "--task",
     "wildcard",
     "--size",

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import duckdb
 
-from tests.helpers import Run
+from tests.helpers import Result, Run
 
 TINY = [
     "--task",
@@ -92,7 +92,7 @@ def killed_run(db: Path, where: str, cycle: int) -> int:
     return done.returncode
 
 
-def curve_of(r: Run) -> list[dict[str, object]]:
+def curve_of(r: Result) -> list[dict[str, object]]:
     assert r.code == 0, r.stderr
     return [{k: p[k] for k in SAME} for p in r.json()]
 
