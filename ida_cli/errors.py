@@ -74,3 +74,8 @@ class BadConnection(StoreError):
 
 class DatabaseUnreachable(IdaError):
     """The database server cannot be reached (down, restarting, network): try again later."""
+
+
+class CannotWrite(IdaError):
+    """A file ida must write (a checkpoint) cannot be: the disk or the folder's permissions, not
+    the command's arguments (exit 1)."""

@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ida_cli.errors import UsageError
 from ida_cli.learn import checkpoints
 from ida_cli.learn.data import HELD_OUT_EVERY, Rows
 from ida_cli.store import Store, versions
@@ -84,14 +83,7 @@ def save_live(store: Store, state: dict[str, Any], step: int) -> tuple[str, str]
     from ida_cli.model.train import save_checkpoint
 
     path = checkpoints.folder(store) / f"{LIVE_PREFIX}{step}.pt"
-    try:
-        sha = save_checkpoint(path, state)
-    except OSError as e:
-        raise UsageError(
-            f"cannot write the experiment's state to {path.parent} ({e.strerror}): free space or fix "
-            "the folder's permissions, then run the same command again (the curve so far is kept)"
-        ) from None
-    return path.name, sha
+    return path.name, save_checkpoint(path, state)
 
 
 def load_live(store: Store, name: str, sha: str) -> dict[str, Any]:

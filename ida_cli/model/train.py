@@ -15,7 +15,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ida_cli.errors import IdaError, UsageError
+from ida_cli.errors import CannotWrite, IdaError, UsageError
 from ida_cli.model.batch import IGNORE, Example, batches, collate, exact_match, pack
 from ida_cli.model.digest import sha256
 from ida_cli.model.dist import Dist
@@ -257,10 +257,18 @@ def _held_accuracy(net: Net, held_set: Sequence[Example], per_seq: int, dist: Di
 # -- checkpoints --------------------------------------------------------------------------------
 def save_checkpoint(path: Path, payload: dict[str, Any]) -> str:
     """Write atomically (temp file + rename); return the file's SHA-256."""
-    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    torch.save(payload, tmp)
-    os.replace(tmp, path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        torch.save(payload, tmp)
+        os.replace(tmp, path)
+    except OSError as e:
+        if tmp.parent.is_dir():
+            tmp.unlink(missing_ok=True)
+        raise CannotWrite(
+            f"cannot write checkpoint {path} ({e.strerror or e}): free space or fix the folder's "
+            "permissions, then run the command again"
+        ) from None
     return sha256(path)
 
 

@@ -141,3 +141,41 @@ def test_a_kill_in_a_round_keeps_its_stored_trees_once_and_counts_their_calls(
     # the killed round's trees are paid for and labelled, like any other round's
     assert (last["labelled"], last["overseer_calls"]) == (trees, calls)
     assert trees == 2 + 6 * 3
+
+
+def test_online_bad_input(ida: Run, db: Path) -> None:
+    quick = TINY[:-2]  # without --max-cycles
+    for extra, message in (
+        (["--schedule", "nightly"], "unknown --schedule 'nightly': use online or cycles"),
+        (["--warm-start"], "--warm-start is for --schedule cycles: the online schedule never restarts"),
+        (
+            ["--schedule", "cycles", "--distill", "5"],
+            "--distill adds targets to the online schedule's amplified training",
+        ),
+        (["--ema-horizon", "0"], "--ema-horizon must be at least 1 (1: the teacher is the student)"),
+        (["--distill-confidence", "0"], "--distill-confidence must be in (0, 1], e.g. 0.9"),
+    ):
+        r = ida("experiment", *quick, *extra)
+        assert (r.code, r.stderr) == (2, f"error: {message}\n"), extra
+    assert not db.exists()  # refused before anything was written
+
+
+def test_a_checkpoint_folder_that_cannot_be_written_stops_the_run_and_keeps_what_it_did(
+    ida: Run, db: Path
+) -> None:
+    folder = db.with_name(db.name + ".checkpoints")
+    folder.write_text("in the way")  # a file where the folder must be (root may write anywhere)
+    r = ida("experiment", *TINY)
+    assert r.code == 1
+    last = r.stderr.splitlines()[-1]  # after the progress lines: one line naming the file and the fix
+    assert last.startswith(f"error: cannot write checkpoint {folder}/model-v1.pt (")
+    assert last.endswith("free space or fix the folder's permissions, then run the command again")
+    with duckdb.connect(str(db), read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM versions").fetchone() == (0,)
+        trees = con.execute("SELECT count(*) FROM trees").fetchone()[0]
+        state = json.loads(con.execute("SELECT state FROM experiments").fetchone()[0])
+    assert trees == 6 and state["phase"] == "model"  # the first round is kept; training is next
+    folder.unlink()
+    done = ida("experiment", *TINY, "--json")
+    assert done.code == 0, done.stderr
+    assert [p["cycle"] for p in done.json()] == [0, 1, 2]
