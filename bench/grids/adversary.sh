@@ -18,7 +18,7 @@ for task in "${tasks[@]}"; do
     $IDA --db "$db" questions generate --task "$task" --size 8 --count 4000 --seed 11
     $IDA --db "$db" round --task "$task" --strategy full --questions "${QUESTIONS:-1500}" --seed 11 --json > /dev/null
   fi
-  $IDA --db "$db" train model --task "$task" --minutes "${MODEL_MINUTES:-3}" --eval-every 100 --patience 1000 \
+  $IDA --db "$db" train model --fresh --task "$task" --minutes "${MODEL_MINUTES:-3}" --eval-every 100 --patience 1000 \
     --json > "bench/out/adversary-$task.model.json"
   $IDA --db "$db" train adversary --task "$task" --minutes "${ADV_MINUTES:-2}" --json \
     > "bench/out/adversary-$task.adv.json"

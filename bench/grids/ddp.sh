@@ -14,7 +14,7 @@ for mode in single ddp; do
   if [ "$task" = wildcard ]; then n_eval=200; per=8; else n_eval=1000; per=4; fi
   $IDA --db "$db" questions generate --task "$task" --size 8 --count $n_eval --seed 7 --split eval --per-context $per >/dev/null
   $IDA --db "$db" questions generate --task "$task" --size 8 --count 100000 --seed 7 >/dev/null
-  args=(--db "$db" train model --supervised --task "$task" --max-steps "$steps" --eval-every 50 --patience 100 --json)
+  args=(--db "$db" train model --fresh --supervised --task "$task" --max-steps "$steps" --eval-every 50 --patience 100 --json)
   if [ $mode = single ]; then
     $IDA "${args[@]}" > "bench/out/ddp-$task-$mode.train.json"
   else

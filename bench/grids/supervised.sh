@@ -19,7 +19,7 @@ for task in "${tasks[@]}"; do
     $IDA --db "$db" questions generate --task "$task" --size 8 --count 300000 --seed 7
   fi
   echo "== $task: train $minutes min"
-  $IDA --db "$db" train model --supervised --task "$task" --minutes "$minutes" --eval-every 250 --patience 8 \
+  $IDA --db "$db" train model --fresh --supervised --task "$task" --minutes "$minutes" --eval-every 250 --patience 8 \
     --json > "bench/out/supervised-$task.train.json"
   $IDA --db "$db" eval --task "$task" --json > "bench/out/supervised-$task.eval.json"
   cat "bench/out/supervised-$task.eval.json"

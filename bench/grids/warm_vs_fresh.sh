@@ -32,7 +32,7 @@ with duckdb.connect(sys.argv[1]) as con:
 PY
     $IDA --db "$db" questions generate --task wildcard --size 8 --count "$extra" --seed 99 --split eval >/dev/null
     case $variant in
-      fresh) flags=() ;;
+      fresh) flags=(--fresh) ;;
       warm) flags=(--warm) ;;
       warm-lr3e-4) flags=(--warm --lr 3e-4) ;;
     esac

@@ -35,6 +35,7 @@ def one(src: Path, steps: int, by_length: bool, seed: int) -> dict[str, float | 
             store,
             training.TrainModelOptions(
                 task=task,
+                fresh=True,
                 minutes=60,
                 max_steps=steps,
                 eval_every=steps,

@@ -31,7 +31,7 @@ def refit(src: Path, steps: int, seed: int) -> float:
         training.train_model(
             store,
             training.TrainModelOptions(
-                task=task, minutes=60, max_steps=steps, eval_every=100, patience=10**6, seed=seed
+                task=task, minutes=60, max_steps=steps, eval_every=100, patience=10**6, seed=seed, fresh=True
             ),
         )
         return float(evaluate(store, task, "eval")["accuracy"])

@@ -68,7 +68,7 @@ def main() -> None:
     r = training.train_model(
         store,
         training.TrainModelOptions(
-            task=task_name, minutes=seconds / 60, eval_every=100, patience=10**6, warm=warm
+            task=task_name, minutes=seconds / 60, eval_every=100, patience=10**6, warm=warm, fresh=not warm
         ),
     )
     result = evaluate(store, task_name, "eval")

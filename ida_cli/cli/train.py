@@ -41,7 +41,15 @@ def model(
     minutes: float = typer.Option(10.0, "--minutes", help="Time budget."),
     max_steps: int = typer.Option(0, "--max-steps", help="Stop after this many steps (0: no limit)."),
     resume: bool = typer.Option(False, "--resume", help="Continue the last interrupted run."),
-    warm: bool = typer.Option(False, "--warm", help="Start from the latest version's weights."),
+    fresh: bool = typer.Option(
+        False,
+        "--fresh",
+        help="Train from scratch. By default a run goes on from the latest version's weights and "
+        "optimizer state when its recipe matches (shape, ground truth or amplified targets).",
+    ),
+    warm: bool = typer.Option(
+        False, "--warm", help="Insist on going on from the latest version (an error where it cannot)."
+    ),
     seed: int = typer.Option(0, "--seed"),
     device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
     layers: int = typer.Option(None, "--layers", help="Transformer layers (default per task)."),
@@ -79,6 +87,7 @@ def model(
         max_steps=max_steps,
         resume=resume,
         warm=warm,
+        fresh=fresh,
         seed=seed,
         device=device,
         layers=layers,
@@ -104,7 +113,7 @@ def model(
         f"model v{result['version']} ({result['task']}{', supervised' if result['supervised'] else ''}): "
         f"held-out exact match {m['held_accuracy']:.1%} after {m['steps']} steps in {m['seconds']:.0f} s "
         f"({m['examples_per_s']:,.0f} examples/s, {m['train_gflops_per_s']:.1f} GFLOP/s; "
-        f"stopped: {m['stopped']})"
+        f"stopped: {m['stopped']}; {m['start']})"
     )
 
 

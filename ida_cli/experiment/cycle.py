@@ -98,6 +98,7 @@ def fit_model(store: Store, opts: ExperimentOptions, state: dict[str, Any]) -> N
             minutes=STEP_BUDGET_MINUTES if opts.train_steps else opts.train_minutes,
             max_steps=opts.train_steps or 0,
             warm=opts.warm_start,
+            fresh=not opts.warm_start,  # --schedule cycles: from scratch unless --warm-start
             bucket=opts.bucket,
             seed=opts.seed + state["cycle"],
             eval_every=100,

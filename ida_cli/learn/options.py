@@ -26,7 +26,10 @@ class TrainModelOptions:
     eval_every: int = 200
     patience: int = 6
     lr: float = 1e-3
-    warm: bool = False  # start from the latest version's weights (the experiment loop's cycles)
+    # the latest version's weights and optimizer state are trained on when its recipe matches (the
+    # default): `fresh` starts from scratch; `warm` insists (an error where it cannot continue)
+    fresh: bool = False
+    warm: bool = False
     distill: int = 0  # training questions to walk with ML in every role (docs/spec.md §2.4); 0: off
     distill_confidence: float = 0.9  # keep a walk's root answer where Adv's P(wrong) ≤ 1 − this
     bucket: bool = False  # batches of similar lengths (TrainConfig.bucket)
@@ -39,6 +42,8 @@ class TrainModelOptions:
         checks.at_least("--per-context", self.per_seq, 1)
         checks.seed(self.seed)
         check_device(self.device)
+        if self.fresh and (self.warm or self.resume):
+            raise UsageError("--fresh starts from scratch: drop --warm / --resume")
 
 
 def check_budget(minutes: float, max_steps: int) -> None:

@@ -145,9 +145,11 @@ def run(
         patience=opts.patience,
         seed=opts.seed,
         bucket=opts.bucket,
-        warmup=0 if warm and not resume else TrainConfig.warmup,
+        # a parent without its optimizer (an online experiment's teacher) warms the new one up
+        warmup=0 if warm and "optimizer" in warm and not resume else TrainConfig.warmup,
     )
     base = {
+        "supervised": opts.supervised,  # the recipe a later run continues only if it shares
         "config": net.cfg.to_dict(),
         "vocab": vocab.tokens,
         "task": task,

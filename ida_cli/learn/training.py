@@ -45,12 +45,19 @@ def train_model(
         raise UsageError(
             f"no interrupted model training for task {task} to resume: run `ida train model` without --resume"
         )
-    warm = None
-    if opts.warm and resume_row is None:
+    warm, start = None, "resumed" if resume_row is not None else "from scratch"
+    if not opts.fresh and resume_row is None:
         from ida_cli.learn.versions import load_payload
 
         # before the version row: a parent that cannot be loaded leaves nothing behind
-        warm = load_payload(store, task)  # None for the first version: start from scratch
+        parent = load_payload(store, task)  # None for the first version: start from scratch
+        why = None if parent is None else cannot_continue(parent, task, rows, opts)
+        if why is not None and opts.warm:
+            raise UsageError(f"--warm: {why}; train with --fresh")
+        if parent is not None and why is None:
+            warm, start = parent, f"continued from v{parent['version']}"
+        elif why is not None:
+            start = f"from scratch ({why})"
     if resume_row is not None:
         version, vid = resume_row[0], resume_row[1]
     elif not d.main:
@@ -80,7 +87,7 @@ def train_model(
             with store.write() as con:
                 versions.set_status(con, vid, "failed")
         raise
-    metrics = {**result["metrics"], "wall_seconds": time.perf_counter() - started}
+    metrics = {**result["metrics"], "wall_seconds": time.perf_counter() - started, "start": start}
     if not d.main:
         return {"task": task, "version": version, "rank": d.rank, "metrics": metrics}
     with store.write() as con:
@@ -105,6 +112,29 @@ def train_model(
         "config": result["config"],
         "rank": d.rank,
     }
+
+
+def cannot_continue(parent: dict[str, Any], task: str, rows: Rows, opts: TrainModelOptions) -> str | None:
+    """Why the latest version cannot be trained on with this run's recipe, or None: another shape,
+    the other kind of targets, or (free-text tasks, whose vocabulary is exact) tokens it lacks."""
+    config, v = parent["config"], parent["version"]
+    for key in ("layers", "loop", "width"):
+        asked = getattr(opts, key)
+        if asked is not None and asked != config.get(key):
+            return f"--{key} {asked} differs from v{v}'s {config.get(key)}"
+    was = parent.get("supervised")
+    if was is not None and was != opts.supervised:
+        kind = "the ground truth" if was else "amplified targets"
+        return f"v{v} was trained on {kind}"
+    if task == "user":
+        from ida_cli.learn.runner import to_examples
+
+        known = set(parent["vocab"])
+        _, seen = to_examples(task, rows, None)
+        new = [t for t in seen.tokens if t not in known]
+        if new:
+            return f"{len(new)} tokens are new since v{v}"
+    return None
 
 
 def _counts(rows: Rows, distilled: Any) -> dict[str, Any]:

@@ -18,12 +18,12 @@ def is_pruned(store: Store, kind: str, version: int) -> bool:
 
 
 def load_payload(store: Store, task: str) -> dict[str, Any] | None:
-    """The latest ready model checkpoint for `task` (verified), or None."""
+    """The latest ready model checkpoint for `task` (verified), with its "version", or None."""
     with store.read() as con:
         info = versions.latest(con, "model", task)
     if info is None or info.task != task:
         return None
-    return checkpoints.load(store, info)
+    return {**checkpoints.load(store, info), "version": info.version}
 
 
 def load_model(store: Store, task: str, version: int | None = None, required: bool = True) -> TorchML | None:

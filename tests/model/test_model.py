@@ -277,6 +277,38 @@ def test_a_warm_start_continues_the_optimizer_without_a_rate_restart(ida: Run, d
     assert steps and min(steps) == 20  # AdamW's own count went on from v1's 10 steps
 
 
+def test_train_model_goes_on_from_the_latest_version_unless_fresh(ida: Run, db: Path) -> None:
+    import torch
+
+    setup(ida, count=60)
+    first = ida("train", "model", "--supervised", *TINY, "--json")
+    assert first.json()["metrics"]["start"] == "from scratch"
+    again = ida("train", "model", "--supervised", *TINY)  # the default: the same recipe goes on
+    assert again.code == 0 and again.stdout.rstrip().endswith("; continued from v1)")
+    fresh = ida("train", "model", "--supervised", "--fresh", *TINY, "--json")
+    assert fresh.json()["metrics"]["start"] == "from scratch"
+    folder = db.with_name(db.name + ".checkpoints")
+    adam = [
+        min(
+            float(s["step"])
+            for s in torch.load(folder / f"model-v{v}.pt", weights_only=True)["optimizer"]["state"].values()
+        )
+        for v in (1, 2, 3)
+    ]
+    assert adam == [10, 20, 10]
+    # another shape is another recipe: from scratch, saying why; --warm insists and is refused
+    wider = [*TINY[:2], "--width", "64", *TINY[4:]]
+    r = ida("train", "model", "--supervised", *wider, "--json")
+    assert r.json()["metrics"]["start"] == "from scratch (--width 64 differs from v3's 32)"
+    r = ida("train", "model", "--supervised", "--warm", *TINY)
+    assert (r.code, r.stderr) == (
+        2,
+        "error: --warm: --width 32 differs from v4's 64; train with --fresh\n",
+    )
+    r = ida("train", "model", "--supervised", "--warm", "--fresh", *TINY)
+    assert (r.code, r.stderr) == (2, "error: --fresh starts from scratch: drop --warm / --resume\n")
+
+
 def test_a_damaged_warm_parent_leaves_no_version_behind(ida: Run, db: Path) -> None:
     setup(ida, count=60)
     assert ida("train", "model", "--supervised", *TINY).code == 0
