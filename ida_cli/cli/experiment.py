@@ -145,10 +145,12 @@ def experiment(
     def on_event(phase: str, state: dict[str, Any]) -> None:
         accuracy = state.get("accuracy")
         last = "" if accuracy is None else f", eval accuracy {accuracy:.1%}"
-        wall = state.get("wall", 0.0)
+        wall, cpu = state.get("wall", 0.0), state.get("cpu", 0.0)
+        steps = f", ML steps {state['steps']}" if state.get("steps") else ""
         err.print(
             f"cycle {state['cycle']}: {phase} (overseer calls {state['calls']}, "
-            f"labelled {state['labelled']}, size {state['size']}{last}, {wall:.0f} s)",
+            f"labelled {state['labelled']}, size {state['size']}{steps}{last}, {wall:.0f} s, "
+            f"CPU {cpu:.0f} s)",
             soft_wrap=True,
         )
 

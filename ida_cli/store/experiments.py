@@ -26,9 +26,18 @@ CURVE_FIELDS = (
     "adversary_version",
     "round_id",
     "wall_seconds",
-    "cpu_seconds",
+    "cpu_seconds",  # stored as the column cpu_ms
     "steps",
 )
+COLUMNS = tuple("cpu_ms" if f == "cpu_seconds" else f for f in CURVE_FIELDS)
+
+
+def _stored(field: str, value: Any) -> Any:
+    return None if value is None else round(value * 1000) if field == "cpu_seconds" else value
+
+
+def _read(field: str, value: Any) -> Any:
+    return None if value is None else value / 1000 if field == "cpu_seconds" else value
 
 
 @dataclass
@@ -70,20 +79,23 @@ def set_flags(con: Any, name: str, flags: dict[str, Any]) -> None:
 
 def add_point(con: Any, experiment: str, point: dict[str, Any]) -> None:
     """One cycle's point of the curve (`point` has every CURVE_FIELDS key); a rerun replaces it."""
-    names = ["experiment", *CURVE_FIELDS, "created_at"]
-    values = [experiment, *(point[k] for k in CURVE_FIELDS), now()]
+    names = ["experiment", *COLUMNS, "created_at"]
+    values = [experiment, *(_stored(k, point[k]) for k in CURVE_FIELDS), now()]
     con.execute(
         f"INSERT OR REPLACE INTO curve ({', '.join(names)}) VALUES ({', '.join('?' * len(values))})", values
     )
 
 
 def curve(con: Any, name: str | None = None) -> list[dict[str, Any]]:
-    sql = f"SELECT experiment, {', '.join(CURVE_FIELDS)} FROM curve"
+    sql = f"SELECT experiment, {', '.join(COLUMNS)} FROM curve"
     rows = con.execute(
         sql + (" WHERE experiment = ?" if name else "") + " ORDER BY experiment, cycle",
         [name] if name else [],
     ).fetchall()
-    return [{"experiment": r[0], **dict(zip(CURVE_FIELDS, r[1:], strict=True))} for r in rows]
+    return [
+        {"experiment": r[0], **{k: _read(k, v) for k, v in zip(CURVE_FIELDS, r[1:], strict=True)}}
+        for r in rows
+    ]
 
 
 def round_agreement(con: Any, round_id: int) -> tuple[int, int]:

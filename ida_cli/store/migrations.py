@@ -121,10 +121,12 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE trees ADD COLUMN memo_hits INTEGER DEFAULT 0;
     """,
-    # 8: a curve point's CPU seconds and ML's training steps so far (the online schedule's points
-    # are at fixed step intervals; the paper's cost is counted in steps and CPU time)
+    # 8: a curve point's CPU time and ML's training steps so far (the online schedule's points are
+    # at fixed step intervals; the paper's cost is counted in steps and CPU time). Milliseconds in
+    # a BIGINT: an ALTER through DuckDB's postgres extension passes the type name on as it is, and
+    # PostgreSQL has no DOUBLE
     """
-    ALTER TABLE curve ADD COLUMN cpu_seconds DOUBLE;
+    ALTER TABLE curve ADD COLUMN cpu_ms BIGINT;
     ALTER TABLE curve ADD COLUMN steps BIGINT;
     """,
 ]

@@ -105,7 +105,7 @@ def test_online_runs_on_from_one_learner_and_a_kill_in_training_resumes_the_same
     assert [p["steps"] for p in clean] == [6, 12, 18]  # one learner, never restarted
     with duckdb.connect(str(db), read_only=True) as con:
         state = json.loads(con.execute("SELECT state FROM experiments").fetchone()[0])
-        cpu = con.execute("SELECT cpu_seconds FROM curve ORDER BY cycle").fetchall()
+        cpu = con.execute("SELECT cpu_ms FROM curve ORDER BY cycle").fetchall()
     assert all(c > 0 for (c,) in cpu)
     folder = db.with_name(db.name + ".checkpoints")
     # one live state on disk, the recorded one; the versions are the teacher's and adversary's
