@@ -1,10 +1,10 @@
 """The online schedule's training phase (`ida experiment --schedule online`, the default).
 
 Where a cycle of `--schedule cycles` trains ML and the adversary from scratch, here they train on:
-ML from the live state for `--train-steps` more steps (at most `--train-minutes`) on every stored
-row, its EMA teacher published as the next model version (the one the next round and the eval
-use), then the adversary on for `--adversary-steps` on the teacher's errors, published against
-it. The live state is saved last; `ida_cli.experiment.run` records it with the phase, so a killed
+ML from the live state for `--train-steps` more steps (else 200, capped by `--train-minutes`) on
+every stored row, its EMA teacher published as the next model version (the one the next round and
+the eval use), then the adversary on for `--adversary-steps` on the teacher's errors, published
+against it. The live state is saved last; `ida_cli.experiment.run` records it with the phase, so a killed
 run resumes from the last committed cycle with the same optimizer state and the same draws."""
 
 from __future__ import annotations
@@ -53,8 +53,10 @@ def fit(store: Store, opts: ExperimentOptions, state: dict[str, Any]) -> None:
         learner = Learner.fresh(opts.task, vocab, LearnerConfig(seed=opts.seed, ema_horizon=opts.ema_horizon))
     ml_steps, adv_steps = steps(opts)
     learner.set_data(Rows([*rows.items, *(tuple(r) for r in replay)]))
-    # --train-minutes caps a cycle's steps (a backstop: the steps decide on an idle machine)
-    trained = learner.train(ml_steps, time.perf_counter() + opts.train_minutes * 60)
+    # --train-steps given: exactly that many (a curve that does not depend on the machine's load);
+    # else the default steps, capped by --train-minutes
+    cap = float("inf") if opts.train_steps else time.perf_counter() + opts.train_minutes * 60
+    trained = learner.train(ml_steps, cap)
     counts = rows.counts()
     version = online.publish_teacher(
         store,
@@ -77,7 +79,7 @@ def fit(store: Store, opts: ExperimentOptions, state: dict[str, Any]) -> None:
             adversary,
             opts.seed + state["cycle"],
             adv_steps,
-            opts.adversary_minutes,
+            float("inf") if opts.adversary_steps else opts.adversary_minutes,
         )
         if opts.distill:  # targets for the next cycles, from the teacher and adversary just published
             from ida_cli.learn.distill import distill_targets
