@@ -19,7 +19,7 @@ export IDA_THREADS=1 OMP_NUM_THREADS=1
 out=bench/out/online_cost
 mkdir -p "$out" bench/results
 flags=(--task "$task" --size 8 --seed 11 --budget 1000000 --until "$acc" --eval-questions 200
-       --per-round 160 --distill 400 --train-steps 200 --adversary-steps 50 --schedule online
+       --bootstrap 40 --per-round 160 --distill 400 --train-steps 200 --adversary-steps 50 --schedule online
        --max-cycles "$cycles")
 cell() {  # name, then the command's arguments
   local name=$1; shift

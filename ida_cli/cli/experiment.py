@@ -26,6 +26,11 @@ def experiment(
     ),
     seed: int = options.seed(help="Seed of the questions, the picks, the draws and the training."),
     per_round: int = typer.Option(40, "--per-round", help="Training questions amplified per cycle."),
+    bootstrap: int = typer.Option(
+        None,
+        "--bootstrap",
+        help="Questions in the first round, full HCH before any model exists (default: --per-round).",
+    ),
     schedule: str = typer.Option(
         "online",
         "--schedule",
@@ -115,6 +120,7 @@ def experiment(
         budget=budget,
         seed=seed,
         per_round=per_round,
+        bootstrap=bootstrap,
         schedule=schedule,
         ema_horizon=ema_horizon,
         distill=distill,

@@ -47,6 +47,8 @@ def label(store: Store, opts: ExperimentOptions, state: dict[str, Any]) -> None:
         memo=opts.memo,
     )
     ml, scorer, _ = load_models(store, ropts)
+    if ml is None and opts.bootstrap:  # the first round: every question costs full HCH
+        ropts.questions = opts.bootstrap
     if ml is None or (scorer is None and opts.strategy in ("adversary", "bernoulli")):
         ropts.strategy, ropts.alpha, ropts.p = "full", None, None  # bootstrap: nothing to stand in for H yet
     if ml is None or scorer is None:

@@ -59,6 +59,10 @@ class ExperimentOptions:
     # FIFO replay beside the overseer's rows: amplified targets at zero overseer calls
     distill: int = 0
     distill_confidence: float = 0.9
+    # questions of the first round, before any model exists (None: --per-round): that round is full
+    # HCH whatever the strategy, and later rounds cost little once H' stands in (wildcard: 1,036 of
+    # the 1,126 calls at 95% went to a 160-question first round; bench/topics/experiments.md)
+    bootstrap: int | None = None
 
     def selection(self) -> Selection:
         return Selection(self.strategy, self.alpha, self.temperature, self.p, self.confidence, self.seed)
@@ -81,6 +85,8 @@ class ExperimentOptions:
             raise UsageError("--distill must be 0 (off) or a number of training questions a cycle")
         if not 0.0 < self.distill_confidence <= 1.0:
             raise UsageError("--distill-confidence must be in (0, 1], e.g. 0.9")
+        if self.bootstrap is not None and self.bootstrap < 1:
+            raise UsageError("--bootstrap must be at least 1 (or left out: --per-round)")
         if self.per_round < 1:
             raise UsageError("--per-round must be at least 1")
         if self.budget < self.per_round:
