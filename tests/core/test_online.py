@@ -154,6 +154,7 @@ def test_online_bad_input(ida: Run, db: Path) -> None:
         ),
         (["--ema-horizon", "0"], "--ema-horizon must be at least 1 (1: the teacher is the student)"),
         (["--distill-confidence", "0"], "--distill-confidence must be in (0, 1], e.g. 0.9"),
+        (["--bootstrap", "0"], "--bootstrap must be at least 1 (or left out: --per-round)"),
     ):
         r = ida("experiment", *quick, *extra)
         assert (r.code, r.stderr) == (2, f"error: {message}\n"), extra
@@ -179,3 +180,25 @@ def test_a_checkpoint_folder_that_cannot_be_written_stops_the_run_and_keeps_what
     done = ida("experiment", *TINY, "--json")
     assert done.code == 0, done.stderr
     assert [p["cycle"] for p in done.json()] == [0, 1, 2]
+
+
+def test_the_first_round_has_its_own_size_and_distilled_targets_join_the_replay(ida: Run, db: Path) -> None:
+    args = [
+        *TINY[:-2],
+        "--max-cycles",
+        "2",
+        "--bootstrap",
+        "3",
+        "--distill",
+        "4",
+        "--distill-confidence",
+        "0.01",
+    ]
+    r = ida("experiment", *args, "--json")
+    assert r.code == 0, r.stderr
+    with duckdb.connect(str(db), read_only=True) as con:
+        sizes = con.execute("SELECT questions FROM rounds ORDER BY id").fetchall()
+        state = json.loads(con.execute("SELECT state FROM experiments").fetchone()[0])
+    assert sizes == [(3,), (6,)]  # full HCH on 3 questions first, then --per-round
+    assert [p["labelled"] for p in r.json()] == [3, 9]
+    assert "distilled" in state  # the walk ran each cycle (what it kept depends on the adversary)
