@@ -1,9 +1,10 @@
 """`ida experiment`: scripted active learning end to end (docs/spec.md §2 and 5).
 
-Each cycle amplifies a fixed number of training questions, retrains ML (from scratch unless
---warm-start) and the adversary, evaluates, and stores one point of the learning curve (the phases
-are in `ida_cli.experiment.cycle`). Every phase commits before the next starts and the position is stored,
-so a killed experiment resumes where it stopped. The
+Each cycle amplifies a fixed number of training questions, trains ML and the adversary (on from
+where they were: `--schedule online`, `ida_cli.experiment.online`; or from scratch unless
+--warm-start: `--schedule cycles`), evaluates, and stores one point of the learning curve (the
+phases are in `ida_cli.experiment.cycle`). Every phase commits before the next starts and the
+position is stored, so a killed experiment resumes where it stopped. The
 `supervised` pseudo-strategy is the baseline: each cycle labels the same number of new questions
 with their ground truth and trains on all labelled so far; its curve is in labelled examples."""
 
