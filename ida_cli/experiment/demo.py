@@ -25,11 +25,10 @@ EXPERIMENT = [
     "wildcard",
     "--size",
     "8",
-    # the online engine as measured best on wildcard (bench/topics/experiments.md, issue 22): a
-    # 40-question first round, then 160 a cycle; the rounds after the first cost few calls once
-    # the primed overseer stands in, and the learner is no longer starved of rows
-    "--bootstrap",
-    "40",
+    # the online engine as measured best on wildcard (bench/topics/experiments.md, issue 22): 160
+    # questions a cycle, so that the learner is not starved of rows; the rounds after the first
+    # cost few calls once the primed overseer stands in. (A 40-question first round left the
+    # adversary at 83% after 5 cycles: its H' was too weak to stand in.)
     "--per-round",
     "160",
     # step budgets: the same curve on any machine, however loaded
@@ -45,7 +44,7 @@ EXPERIMENT = [
     "1",
 ]
 # the adversary as measured best (bench/RESULTS.md): a sharp τ and the primed overseer
-PRIMED = ["--temperature", "0.05", "--confidence", "-0.15", "--budget", "3000", "--max-cycles", "5"]
+PRIMED = ["--temperature", "0.05", "--confidence", "-0.15", "--budget", "4000", "--max-cycles", "5"]
 FULL = ["--budget", "4000", "--max-cycles", "4"]
 
 
