@@ -79,10 +79,10 @@ class ExperimentOptions:
             raise UsageError("--ema-horizon must be at least 1 (1: the teacher is the student)")
         if self.schedule == "online" and self.warm_start:
             raise UsageError("--warm-start is for --schedule cycles: the online schedule never restarts")
-        if self.distill and (self.schedule != "online" or self.strategy == "supervised"):
-            raise UsageError("--distill adds targets to the online schedule's amplified training")
         if self.distill < 0:
             raise UsageError("--distill must be 0 (off) or a number of training questions a cycle")
+        if self.distill and (self.schedule != "online" or self.strategy == "supervised"):
+            raise UsageError("--distill adds targets to the online schedule's amplified training")
         if not 0.0 < self.distill_confidence <= 1.0:
             raise UsageError("--distill-confidence must be in (0, 1], e.g. 0.9")
         if self.bootstrap is not None and self.bootstrap < 1:

@@ -93,11 +93,9 @@ class Learner:
 
     # -- making one --------------------------------------------------------------------------------
     @classmethod
-    def fresh(
-        cls, task: str, vocab: Vocab, cfg: LearnerConfig, shape: dict[str, Any] | None = None
-    ) -> Learner:
+    def fresh(cls, task: str, vocab: Vocab, cfg: LearnerConfig) -> Learner:
         set_seed(cfg.seed)
-        dims = {**TASK_DEFAULTS.get(task, {}), **(shape or {})}
+        dims = TASK_DEFAULTS.get(task, {})
         roles, role_of, value_of = vocab.factors()
         net = Net(ModelConfig(vocab_size=len(vocab), roles=roles, role_of=role_of, value_of=value_of, **dims))
         return cls(task, vocab, net, cfg)

@@ -9,7 +9,6 @@ the recorded state on disk."""
 from __future__ import annotations
 
 import time
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -91,18 +90,12 @@ def load_live(store: Store, name: str, sha: str) -> dict[str, Any]:
 
     path = checkpoints.folder(store) / name
     try:
-        return load_checkpoint(path, sha, "model") if path.is_file() else _missing(path)
+        return load_checkpoint(path, sha, "model")
     except CheckpointError:
         raise CheckpointError(
             f"the online experiment's state {path} is missing or damaged: its curve and trees are kept; "
             "continue in a new --db, or restore the file"
         ) from None
-
-
-def _missing(path: Path) -> dict[str, Any]:
-    from ida_cli.model.train import CheckpointError
-
-    raise CheckpointError(f"{path} is missing")
 
 
 def drop_stale_live(store: Store, keep: str | None) -> None:
