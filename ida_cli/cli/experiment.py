@@ -78,6 +78,7 @@ def experiment(
         help="Primed overseer threshold α' (as `ida round --confidence`) once an adversary exists."
     ),
     p: float = options.p(),
+    prime_rate: float = options.prime_rate(),
     memo: bool = typer.Option(
         True, "--memo/--no-memo", help="The memoizing overseer in the rounds (as `ida round --memo`)."
     ),
@@ -141,6 +142,7 @@ def experiment(
         keep_checkpoints=keep_checkpoints,
         bucket=bucket,
         p=p,
+        prime_rate=prime_rate,
     )
     if plot is not None:
         from ida_cli.project.outputs import Protected, check_output

@@ -31,9 +31,16 @@ def p(help: str = "Recursion probability for --strategy random.") -> Any:
 
 def confidence(
     help: str = "Primed overseer threshold α' (S of ML's step, e.g. -0.1): ML's step stands in for the "
-    "overseer's where the adversary is confident.",
+    "overseer's where the adversary is confident (uncertainty: where ML's log p of it is above α').",
 ) -> Any:
     return typer.Option(DEFAULT.confidence, "--confidence", help=help)
+
+
+def prime_rate(
+    help: str = "--strategy random's primed overseer: ML's step stands in for the overseer's with "
+    "this probability (the adversary-free control; match it to an adversary run's rate).",
+) -> Any:
+    return typer.Option(DEFAULT.prime_rate, "--prime-rate", help=help)
 
 
 def seed(help: str = "Random seed for picks and Gumbel draws.") -> Any:

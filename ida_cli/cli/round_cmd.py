@@ -29,6 +29,7 @@ def round_(
     ),
     temperature: float = options.temperature(help="Exploration temperature τ > 0."),
     confidence: float = options.confidence(),
+    prime_rate: float = options.prime_rate(),
     p: float = options.p(),
     seed: int = options.seed(),
     memo: bool = typer.Option(
@@ -59,6 +60,7 @@ def round_(
         alpha=alpha,
         temperature=temperature,
         confidence=confidence,
+        prime_rate=prime_rate,
         p=p,
         alpha_end=alpha_end,
         workers=workers,
@@ -67,7 +69,7 @@ def round_(
     )
     db = store(ctx, "round")
     ml = scorer = None
-    if strategy != "full" or pick != "random" or confidence is not None:
+    if strategy != "full" or pick != "random" or confidence is not None or prime_rate is not None:
         ml, scorer, warnings = load_models(db, opts)
         for w in warnings:
             console(stderr=True).print(f"warning: {w}")

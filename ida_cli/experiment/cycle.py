@@ -44,6 +44,7 @@ def label(store: Store, opts: ExperimentOptions, state: dict[str, Any]) -> None:
         temperature=opts.temperature,
         p=opts.p,
         confidence=opts.confidence,
+        prime_rate=opts.prime_rate,
         memo=opts.memo,
     )
     ml, scorer, _ = load_models(store, ropts)
@@ -51,8 +52,8 @@ def label(store: Store, opts: ExperimentOptions, state: dict[str, Any]) -> None:
         ropts.questions = opts.bootstrap
     if ml is None or (scorer is None and opts.strategy in ("adversary", "bernoulli")):
         ropts.strategy, ropts.alpha, ropts.p = "full", None, None  # bootstrap: nothing to stand in for H yet
-    if ml is None or scorer is None:
-        ropts.confidence = None
+    if ml is None or (scorer is None and ropts.priming()[0] == "adversary"):
+        ropts.confidence = ropts.prime_rate = None  # H' is H until what it decides by exists
     result = run_round(store, ropts, ml=ml, scorer=scorer)
     if "spent_before" in state:  # counted from the store: a killed round's stored trees count too
         from ida_cli.store.questions import tree_totals

@@ -33,6 +33,8 @@ class ExperimentOptions:
     p: float | None = None
     # α' of the primed overseer H' (docs/spec.md §2.3) once an adversary exists
     confidence: float | None = None
+    # random's H': ML's step stands in with this probability (the adversary-free control)
+    prime_rate: float | None = None
     # stop after this many cycles even with budget left: a primed overseer may spend a few calls a
     # cycle, and a run that never spends its budget must still end
     max_cycles: int | None = None
@@ -65,7 +67,9 @@ class ExperimentOptions:
     bootstrap: int | None = None
 
     def selection(self) -> Selection:
-        return Selection(self.strategy, self.alpha, self.temperature, self.p, self.confidence, self.seed)
+        return Selection(
+            self.strategy, self.alpha, self.temperature, self.p, self.confidence, self.seed, self.prime_rate
+        )
 
     def check(self) -> None:
         if self.task not in BUILTIN:

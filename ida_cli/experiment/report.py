@@ -39,7 +39,13 @@ def read_curves(dbs: Sequence[Path]) -> tuple[list[dict[str, Any]], list[Path]]:
 def variant(flags: dict[str, Any]) -> str:
     """A run's strategy with the settings that set it apart from the defaults, e.g.
     "adversary (τ=0.05, α'=-0.15)", so that a comparison keeps variants of one strategy apart."""
-    shown = [("temperature", "τ", 1.0), ("alpha", "α", None), ("confidence", "α'", None), ("p", "p", None)]
+    shown = [
+        ("temperature", "τ", 1.0),
+        ("alpha", "α", None),
+        ("confidence", "α'", None),
+        ("p", "p", None),
+        ("prime_rate", "rate", None),
+    ]
     parts = [f"{sym}={flags[k]:g}" for k, sym, default in shown if flags.get(k, default) != default]
     if flags.get("curriculum"):
         parts.append("curriculum")

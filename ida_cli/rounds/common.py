@@ -42,6 +42,7 @@ def make_walker(
 ) -> Walker:
     """The walker of a round of `trees` trees; parallel workers build theirs with this too."""
     task = get_task(task_name)
+    prime_by, threshold = opts.priming()
     return Walker(
         task,
         ScriptedOverseer(task),
@@ -50,7 +51,8 @@ def make_walker(
         ml=ml,
         scorer=scorer,
         strategy_at=opts.strategy_at(trees),
-        confidence=opts.confidence,
+        confidence=threshold,
+        prime_by=prime_by,
         temperature=opts.temperature,
         memo=opts.memo,
     )

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from ida_cli.errors import UsageError
-from ida_cli.walk.ports import ML, Scorer, require, require_primed
+from ida_cli.walk.ports import ML, Scorer, require, require_primed, require_primer
 from ida_cli.walk.selection import STRATEGIES, THRESHOLD_STRATEGIES, Selection
 from ida_cli.walk.strategies import (
     AdversaryStrategy,
@@ -58,6 +58,7 @@ class RoundOptions(Selection):
             "alpha_end": self.alpha_end,
             "temperature": self.temperature,
             "confidence": self.confidence,
+            "prime_rate": self.prime_rate,
             "p": p,
             "memo": self.memo,
         }
@@ -157,12 +158,9 @@ def check_options(opts: RoundOptions, ml: ML | None = None, scorer: Scorer | Non
     require(opts.strategy, ml is not None, scorer is not None)
     if opts.pick == "adversary":
         require_primed("--pick adversary", ml is not None, scorer)
-    if opts.confidence is not None:
-        require_primed("--confidence (the primed overseer)", ml is not None, scorer)
-        if not callable(getattr(scorer, "score_steps", None)):
-            raise UsageError(
-                "--confidence needs an adversary that scores ML's steps: run `ida train adversary`"
-            )
+    by, threshold = opts.priming()
+    if threshold is not None:
+        require_primer(by, ml is not None, scorer)
 
 
 def make_strategy(

@@ -2,8 +2,9 @@
 
 A scripted or human overseer answers synchronously. A batched one (ML imitating H, docs/spec.md §2.4) yields
 its model calls as requests instead, so that they join the batch of the whole frontier; it says so
-with `batched = True`. The primed overseer H' (docs/spec.md §2.3) is `primed_step`: ML's step, scored by the
-adversary, stands in for the real overseer's where the adversary is confident."""
+with `batched = True`. The primed overseer H' (docs/spec.md §2.3) is `primed_step`: ML's step stands in
+for the real overseer's where the adversary is confident, or, for a baseline that must not read the
+adversary, where ML's own log p is high (`uncertainty`) or at a fixed rate (`random`)."""
 
 from __future__ import annotations
 
@@ -161,15 +162,18 @@ def primed_step(
     temperature: float,
     rng: np.random.Generator,
     avoid: Collection[str] = (),
+    by: str = "adversary",
 ) -> Co[PrimedChoice]:
-    """Ask ML for its `kind` step ("fan_out" or "fan_in") at `question`, have the adversary score
-    it, and decide by the Gumbel rule; both calls are requests batched over the frontier. A proposal
-    that is not usable (see `valid_step`), says "?", or asks a question whose canonical form is in
-    `avoid` (the node's ancestors: a loop) is refused without a score or a draw."""
+    """Ask ML for its `kind` step ("fan_out" or "fan_in") and decide by the Gumbel rule on its
+    score: the adversary's (`by` "adversary", a batched request), ML's own log p of the step
+    ("uncertainty"), or take it with probability `confidence` ("rate": the draw u is kept as the
+    score, 0 as G and the rate as G'). A proposal that is not usable (see `valid_step`), says "?",
+    or asks a question whose canonical form is in `avoid` (the node's ancestors: a loop) is refused
+    without a score or a draw."""
     if kind == "fan_out":
-        [(y, _logp)] = yield Request("fan_out", [(context, question)])
+        [(y, logp)] = yield Request("fan_out", [(context, question)])
     else:
-        [(y, _logp)] = yield Request("fan_in", [(context, question, list(transcript))])
+        [(y, logp)] = yield Request("fan_in", [(context, question, list(transcript))])
     ok = valid_step(task, context, question, y)
     if (
         ok is None
@@ -177,8 +181,14 @@ def primed_step(
         or (isinstance(ok, Ask) and any(canonical(sq) in avoid for sq in ok.questions))
     ):
         return PrimedChoice(False, y, invalid=True)
-    shown = list(transcript) if kind == "fan_in" else []
-    [score] = yield Request(f"score_{kind}", [(context, question, shown, ok)])
+    if by == "rate":
+        u = float(rng.random())
+        return PrimedChoice(u < confidence, ok, u, 0.0, confidence)
+    if by == "uncertainty":
+        score = float(logp)
+    else:
+        shown = list(transcript) if kind == "fan_in" else []
+        [score] = yield Request(f"score_{kind}", [(context, question, shown, ok)])
     g, g2 = (float(x) for x in rng.gumbel(size=2))
     take = primed_take(float(score), g, g2, confidence, temperature)
     return PrimedChoice(take, ok, float(score), g, g2)

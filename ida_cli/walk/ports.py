@@ -73,3 +73,16 @@ def require_primed(what: str, has_ml: bool, scorer: Scorer | None) -> None:
         )
     if scorer is None:
         raise UsageError(f"{what} needs a trained adversary: run `ida train adversary` first")
+
+
+def require_primer(by: str, has_ml: bool, scorer: Scorer | None) -> None:
+    """Refuse the primed overseer H' without what it decides by: ML always, and for `by`
+    "adversary" an adversary that scores ML's steps (the baselines' H' reads ML alone)."""
+    flag = "--prime-rate (the primed overseer)" if by == "rate" else "--confidence (the primed overseer)"
+    if by != "adversary":
+        if not has_ml:
+            raise UsageError(f"{flag} needs a trained model: run `ida train model` first")
+        return
+    require_primed(flag, has_ml, scorer)
+    if not callable(getattr(scorer, "score_steps", None)):
+        raise UsageError("--confidence needs an adversary that scores ML's steps: run `ida train adversary`")

@@ -9,7 +9,10 @@
 - temperature (τ) the Gumbel-max exploration temperature, > 0
 - p            the recursion probability of random
 - confidence (α') the primed overseer's threshold: ML's step stands in for the overseer's where the
-               adversary's S for it is above α' (docs/spec.md §2.3); None: the overseer is H
+               adversary's S for it is above α' (docs/spec.md §2.3); None: the overseer is H.
+               `uncertainty` puts ML's own log p of its step for S (no adversary anywhere)
+- prime_rate   random's primed overseer: ML's step stands in with this probability (the
+               adversary-free control, at a rate matched to an adversary run's)
 - seed         every draw of the walk comes from generators seeded with it
 """
 
@@ -24,6 +27,15 @@ from ida_cli.errors import UsageError
 # numpy-free, so that the command line can build its options without loading it
 STRATEGIES = ("adversary", "bernoulli", "uncertainty", "random", "full", "none")
 THRESHOLD_STRATEGIES = ("bernoulli", "uncertainty")  # the strategies that read --alpha
+# what the primed overseer H' decides by, per strategy (docs/spec.md §2.3): a baseline never reads
+# the adversary; the others by its S of ML's step
+PRIMER = {"uncertainty": "uncertainty", "random": "rate"}
+
+
+def primer(strategy: str | None) -> str:
+    """ "adversary" (Adv's S of ML's step), "uncertainty" (ML's log p of it) or "rate" (a fixed
+    probability)."""
+    return PRIMER.get(strategy or "", "adversary")
 
 
 @dataclass
@@ -34,6 +46,12 @@ class Selection:
     p: float | None = None
     confidence: float | None = None
     seed: int = 0
+    prime_rate: float | None = None
+
+    def priming(self) -> tuple[str, float | None]:
+        """What H' decides by (walk/overseer.py `primer`) and its threshold or rate; None: no H'."""
+        by = primer(self.strategy)
+        return by, self.prime_rate if by == "rate" else self.confidence
 
     def check(self, also: tuple[str, ...] = ()) -> None:
         """Refuse values that make no sense, naming the flag; `also`: further strategy names the
@@ -47,6 +65,15 @@ class Selection:
         for name, value in (("--alpha", self.alpha), ("--confidence", self.confidence)):
             if value is not None and not math.isfinite(value):
                 raise UsageError(f"{name} must be a finite number")
+        if self.strategy == "random" and self.confidence is not None:
+            raise UsageError(
+                "--strategy random primes the overseer at a fixed rate, never by a score: use "
+                "--prime-rate instead of --confidence"
+            )
+        if self.prime_rate is not None and self.strategy != "random":
+            raise UsageError(f"--prime-rate applies to --strategy random only, not {self.strategy}")
+        if self.prime_rate is not None and not 0 <= self.prime_rate <= 1:
+            raise UsageError("--prime-rate must be between 0 and 1")
         if self.p is not None and self.strategy != "random":
             raise UsageError("--p applies to --strategy random only")
         if self.p is not None and not 0 <= self.p <= 1:

@@ -9,7 +9,9 @@ seed and the tree's question id (or position), so a tree never depends on what i
 
 With a confidence threshold α' the overseer is the primed H' (docs/spec.md §2.3): at each fan-out
 and fan-in ML proposes the step, the adversary scores it, and ML's step stands in where
-S + τ·G > α' + τ·G'; only the real overseer's steps are overseer calls. With an α schedule
+S + τ·G > α' + τ·G'; only the real overseer's steps are overseer calls. `prime_by` "uncertainty"
+puts ML's own log p of the step for S, and "rate" takes the step with probability α' (the
+adversary-free baselines). With an α schedule
 (`strategy_at`) tree number i of the walk uses the strategy built for i, so its α depends on its
 position alone, never on interleaving."""
 
@@ -35,7 +37,7 @@ from ida_cli.walk.overseer import (
     Overseer,
     primed_step,
 )
-from ida_cli.walk.ports import ML, Scorer, StepScorer, require, require_primed
+from ida_cli.walk.ports import ML, Scorer, StepScorer, require, require_primer
 from ida_cli.walk.selection import check_temperature
 from ida_cli.walk.strategies import Choice, FullStrategy, Strategy
 
@@ -94,6 +96,7 @@ class Walker:
     strategy_at: Callable[[int], Strategy] | None = None
     confidence: float | None = None  # α' of the primed overseer H' (docs/spec.md §2.3); None: H' is H
     temperature: float = 1.0  # τ of H' (the strategies carry their own)
+    prime_by: str = "adversary"  # what H' decides by: adversary, uncertainty or rate (walk/overseer.py)
     clock: Callable[[], datetime] = datetime.now  # when each action happened (the store's clock)
     # the memoizing overseer (docs/spec.md §2.3): a subquestion the overseer already answered in
     # this tree (the same context) gets that answer again without a call, counted as a memo hit.
@@ -106,11 +109,9 @@ class Walker:
         if self._batched and self.ml is None:
             raise UsageError("a model overseer needs a trained model: run `ida train model` first")
         if self.confidence is not None:
-            require_primed("--confidence (the primed overseer)", self.ml is not None, self.scorer)
-            if not callable(getattr(self.scorer, "score_steps", None)):
-                raise UsageError(
-                    "--confidence needs an adversary that scores ML's steps: run `ida train adversary`"
-                )
+            require_primer(self.prime_by, self.ml is not None, self.scorer)
+            if self.prime_by == "rate" and not 0.0 <= self.confidence <= 1.0:
+                raise UsageError("--prime-rate must be between 0 and 1")
             if self._batched:
                 raise UsageError("the primed overseer stands in for a real overseer, not for a model one")
             check_temperature(self.temperature)
@@ -206,6 +207,7 @@ class Walker:
                 self.temperature,
                 run.rng,
                 avoid=run.path,
+                by=self.prime_by,
             )
             tree.model_calls += 1  # ML was queried, whether or not its step is taken
             if choice.take:

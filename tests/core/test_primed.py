@@ -355,3 +355,71 @@ def test_round_with_confidence_stores_the_primed_steps(ida: Run, db: Path) -> No
     kinds = [it[2] for it in rows.items]
     assert kinds.count("answer") == amplified and amplified > by_model
     assert kinds.count("fan_out") + kinds.count("fan_in") == real
+
+
+class NoScorer(StepScorer):
+    """An adversary that must not be read: scoring a step fails the test."""
+
+    def score_steps(self, mode: str, items: Sequence[tuple[JSON, JSON, Any, Any]]) -> list[float]:
+        raise AssertionError("a baseline's primed overseer read the adversary")
+
+
+@pytest.mark.parametrize("by", ["uncertainty", "rate"])
+def test_baselines_prime_without_the_adversary(by: str) -> None:
+    """uncertainty's H' decides by ML's own log p of its step, random's at a fixed rate; neither
+    asks the adversary (docs/spec.md §2.3), and each decision reproduces from its stored note."""
+    task, tau = get_task("permutation"), 0.3
+    items = items_for(task, 40)
+    threshold = -0.5 if by == "uncertainty" else 0.3
+    w = primed(task, FakeML(task, garble=0.1), NoScorer(task), threshold, tau, prime_by=by)
+    taken = []
+    for tree in w.walk_many(items):
+        for actor, note in noted(tree):
+            if note.get("invalid"):
+                continue
+            s, g, g2 = note["score"], note["gumbel"], note["threshold"]
+            if by == "uncertainty":  # FakeML's usable steps have log p −0.01
+                assert s == -0.01 and note["primed"] == primed_take(s, g, g2, threshold, tau)
+            else:
+                assert (g, g2) == (0.0, threshold) and note["primed"] == (s < threshold)
+            assert actor == ("model" if note["primed"] else "scripted")
+            taken.append(note["primed"])
+    rate = float(np.mean(taken))
+    # log p −0.01 against α' −0.5 at τ 0.3: sigmoid(0.49/0.3) = 0.84; the rate: 0.3
+    assert (0.75 < rate < 0.92) if by == "uncertainty" else (0.22 < rate < 0.38)
+
+
+def test_baseline_priming_checks() -> None:
+    task = get_task("permutation")
+    ml = FakeML(task)
+    # uncertainty and random prime with a model alone
+    check_options(RoundOptions(strategy="uncertainty", confidence=-0.1), ml=ml)
+    check_options(RoundOptions(strategy="random", prime_rate=0.5), ml=ml)
+    with pytest.raises(UsageError, match=r"--prime-rate \(the primed overseer\) needs a trained model"):
+        Walker(task, ScriptedOverseer(task), make_strategy("full"), confidence=0.5, prime_by="rate")
+    for opts, message in (
+        (
+            RoundOptions(strategy="random", confidence=-0.1),
+            "--strategy random primes the overseer at a fixed rate, never by a score: use "
+            "--prime-rate instead of --confidence",
+        ),
+        (RoundOptions(strategy="adversary", prime_rate=0.5), "--prime-rate applies to --strategy random only"),
+        (RoundOptions(strategy="random", prime_rate=1.5), "--prime-rate must be between 0 and 1"),
+    ):
+        with pytest.raises(UsageError, match=message):
+            opts.check()
+    assert RoundOptions(strategy="random", prime_rate=0.2).priming() == ("rate", 0.2)
+    assert RoundOptions(strategy="uncertainty", confidence=-1.0).priming() == ("uncertainty", -1.0)
+    assert RoundOptions(strategy="none", confidence=-1.0).priming() == ("adversary", -1.0)
+
+
+def test_round_cli_prime_rate(ida: Run) -> None:
+    ida("questions", "generate", "--task", "permutation", "--size", "8", "--count", "8", "--seed", "1")
+    r = ida("round", "--strategy", "random", "--confidence", "-0.1")
+    assert (r.code, r.stderr) == (
+        2,
+        "error: --strategy random primes the overseer at a fixed rate, never by a score: use "
+        "--prime-rate instead of --confidence\n",
+    )
+    r = ida("round", "--strategy", "adversary", "--prime-rate", "0.5")
+    assert (r.code, r.stderr) == (2, "error: --prime-rate applies to --strategy random only, not adversary\n")
