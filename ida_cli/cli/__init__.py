@@ -61,12 +61,24 @@ def _global(
 
 
 def _register() -> None:
-    from ida_cli.cli import audit, basic, eval_cmd, experiment, label, questions, round_cmd, train, trees
+    from ida_cli.cli import (
+        audit,
+        basic,
+        eval_cmd,
+        experiment,
+        grid,
+        label,
+        questions,
+        round_cmd,
+        train,
+        trees,
+    )
 
     basic.register(app)
     round_cmd.register(app)
     eval_cmd.register(app)
     experiment.register(app)
+    grid.register(app)
     app.add_typer(questions.app, name="questions")
     app.add_typer(trees.app, name="trees")
     app.add_typer(train.app, name="train")

@@ -176,29 +176,35 @@ def experiment(
 
 
 def report(
-    dbs: list[Path] = typer.Argument(..., help="Experiment databases to compare."),
+    paths: list[Path] = typer.Argument(
+        ..., help="Experiment databases and grid results files (`ida grid`) to compare, or folders of them."
+    ),
     plot: Path = typer.Option(None, "--plot", help="Draw accuracy against overseer calls to this PNG."),
     as_json: bool = JSON_OPTION,
 ) -> None:
-    """Compare experiments: HC@0.9/0.95/0.99 and final accuracy per task and strategy."""
-    from ida_cli.experiment.report import compare, plot_curves, read_curves
+    """Compare experiments: HC@0.9/0.95/0.99 and final accuracy per task and strategy, with 95%
+    bootstrap intervals over seeds, and each strategy's calls over full HCH's and the best baseline's."""
+    from ida_cli.experiment.report import compare, plot_curves, ratios, read_curves
 
     if plot is not None:
         from ida_cli.project.outputs import Protected, check_output
         from ida_cli.store import Store
 
-        for db in dbs:
-            check_output(plot, Protected.of(Store(db)), force=True)
-    points, empty = read_curves(dbs)
+        for path in paths:
+            if path.suffix == ".duckdb":
+                check_output(plot, Protected.of(Store(path)), force=True)
+    points, empty = read_curves(paths)
     for db in empty:
         console(stderr=True).print(f"warning: {db} has no curve point yet: left out")
     if plot is not None:
         plot_curves(points, plot)
-    table = compare(points)
+    table, against = compare(points), ratios(points)
     if as_json:
-        emit_json({"summary": table, "points": points})
+        emit_json({"summary": table, "ratios": against, "points": points})
         return
-    from ida_cli.cli.render import compare_table, terminal_plot
+    from ida_cli.cli.render import compare_table, ratio_table, terminal_plot
 
     console().print(compare_table(table))
+    if any(r["full"] or r["best_baseline"] for r in against):
+        console().print(ratio_table(against))
     console().print(terminal_plot(points))

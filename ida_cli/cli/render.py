@@ -219,15 +219,16 @@ def compare_table(rows: list[dict[str, Any]]) -> Table:
         "HC@0.95",
         "HC@0.99",
         "final accuracy",
-        title="overseer calls to reach an accuracy (mean ± spread over seeds; reached/runs)",
+        title="overseer calls to reach an accuracy (mean [95% bootstrap interval] over the seeds "
+        "that reached it; reached/runs)",
     )
 
     def cell(s: dict[str, Any], pct: bool = False) -> str:
         if s["mean"] is None:
             return f"- ({s['reached']})"
-        mean = f"{s['mean']:.1%}" if pct else f"{s['mean']:,.0f}"
-        spread = f"{s['spread']:.1%}" if pct else f"{s['spread']:,.0f}"
-        return f"{mean} ± {spread} ({s['reached']})"
+        form = "{:.1%}" if pct else "{:,.0f}"
+        span = "" if s.get("low") is None else f" [{form.format(s['low'])}–{form.format(s['high'])}]"
+        return f"{form.format(s['mean'])}{span} ({s['reached']})"
 
     for r in rows:
         table.add_row(
@@ -238,6 +239,62 @@ def compare_table(rows: list[dict[str, Any]]) -> Table:
             cell(r["HC@0.95"]),
             cell(r["HC@0.99"]),
             cell(r["final"], pct=True),
+        )
+    return table
+
+
+def ratio_table(rows: list[dict[str, Any]]) -> Table:
+    table = Table(
+        "task",
+        "level",
+        "strategy",
+        "reached",
+        "÷ full HCH",
+        "÷ best baseline",
+        title="HC@level over full HCH's and the best adversary-free baseline's (95% bootstrap interval)",
+    )
+
+    def cell(r: dict[str, Any] | None) -> str:
+        if r is None:
+            return "-"
+        span = "" if r["low"] is None else f" [{r['low']:.2f}–{r['high']:.2f}]"
+        return f"{r['ratio']:.2f}{span} ({r['against']})"
+
+    for r in rows:
+        if r["full"] or r["best_baseline"]:
+            table.add_row(
+                r["task"],
+                f"{r['level']:g}",
+                r["strategy"],
+                r["reached"],
+                cell(r["full"]),
+                cell(r["best_baseline"]),
+            )
+    return table
+
+
+def grid_table(rows: list[dict[str, Any]]) -> Table:
+    table = Table(
+        "task",
+        "strategy",
+        "seed",
+        "status",
+        "final accuracy",
+        "overseer calls",
+        "HC@0.95",
+        "minutes",
+        title="grid cells",
+    )
+    for r in rows:
+        table.add_row(
+            r["task"],
+            r["strategy"],
+            str(r["seed"]),
+            r["status"] + (f" ({r['message']})" if r["message"] else ""),
+            "-" if r["final"] is None else f"{r['final']:.1%}",
+            "-" if r["calls"] is None else f"{r['calls']:,}",
+            "-" if r["HC@0.95"] is None else f"{r['HC@0.95']:,}",
+            f"{r['minutes']:.1f}",
         )
     return table
 

@@ -14,26 +14,43 @@ from ida_cli.store import Store, experiments
 LEVELS = (0.9, 0.95, 0.99)
 
 
-def read_curves(dbs: Sequence[Path]) -> tuple[list[dict[str, Any]], list[Path]]:
-    """Every curve point of the databases, and the databases with none yet. A glob over a folder
+def read_curves(paths: Sequence[Path]) -> tuple[list[dict[str, Any]], list[Path]]:
+    """Every curve point of the experiment databases and grid results files (`ida grid`) named,
+    a folder standing for every one in it, and the databases with none yet. A glob over a folder
     of experiments often takes in one that has just started (its first cycle not evaluated); that
     one is left out, unless no database has a point."""
     from ida_cli.experiment.run import curve
+    from ida_cli.grid import results
 
     points: list[dict[str, Any]] = []
     empty: list[Path] = []
-    for db in dbs:
-        store = Store(db, command="ida report")
+    for path in _expand(paths):
+        if path.suffix == ".json":
+            points += results.read(path)
+            continue
+        store = Store(path, command="ida report")
         got = curve(store)
         if not got:
-            empty.append(db)
+            empty.append(path)
             continue
         label = variants(store)
-        points += [{**p, "db": str(db), "variant": label.get(p["experiment"], p["strategy"])} for p in got]
+        points += [{**p, "db": str(path), "variant": label.get(p["experiment"], p["strategy"])} for p in got]
     if not points:
+        if not empty:
+            raise UsageError(f"no experiment database or grid results file in {', '.join(map(str, paths))}")
         db = empty[0]
         raise UsageError(f"{db} holds no experiment curve: run `ida experiment --db {db} ...` first")
     return points, empty
+
+
+def _expand(paths: Sequence[Path]) -> list[Path]:
+    out: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            out += sorted([*path.glob("*.json"), *path.glob("*.duckdb")])
+        else:
+            out.append(path)
+    return out
 
 
 def variant(flags: dict[str, Any]) -> str:
@@ -79,34 +96,102 @@ def hc(points: Sequence[dict[str, Any]], level: float) -> int | None:
 
 
 def _summary(values: list[float | None]) -> dict[str, Any]:
+    """Mean over the runs that reached it, spread, a 95% bootstrap interval of the mean over them,
+    and how many reached it."""
+    from ida_cli.experiment.stats import mean_interval
+
     got = [v for v in values if v is not None]
+    interval = mean_interval(got)
     return {
         "mean": statistics.fmean(got) if got else None,
         "spread": statistics.pstdev(got) if len(got) > 1 else 0.0 if got else None,
+        "low": interval[0] if interval else None,
+        "high": interval[1] if interval else None,
         "reached": f"{len(got)}/{len(values)}",
     }
 
 
-def compare(points: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+def _runs(points: Sequence[dict[str, Any]]) -> dict[tuple[str, str], dict[str, Any]]:
+    """Per (task, variant): its strategy, and each run's final accuracy and HC@level."""
     runs: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
     for p in points:
         runs.setdefault((p["task"], _variant(p), f"{p['db']}:{p['experiment']}"), []).append(p)
-    table: dict[tuple[str, str], dict[str, list[float | None]]] = {}
-    for (task, strategy, _), pts in runs.items():
-        row = table.setdefault((task, strategy), {"final": [], **{f"HC@{lv}": [] for lv in LEVELS}})
+    table: dict[tuple[str, str], dict[str, Any]] = {}
+    for (task, name, _), pts in runs.items():
+        row = table.setdefault(
+            (task, name), {"strategy": pts[0]["strategy"], "final": [], **{f"HC@{lv}": [] for lv in LEVELS}}
+        )
         row["final"].append(max(pts, key=lambda p: p["cycle"])["accuracy"])
         for lv in LEVELS:
             h = hc(pts, lv)
             row[f"HC@{lv}"].append(None if h is None else float(h))
+    return table
+
+
+def compare(points: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     return [
         {
             "task": task,
-            "strategy": strategy,
+            "strategy": name,
             "runs": len(vals["final"]),
-            **{k: _summary(v) for k, v in vals.items()},
+            **{k: _summary(v) for k, v in vals.items() if k != "strategy"},
         }
-        for (task, strategy), vals in sorted(table.items())
+        for (task, name), vals in sorted(_runs(points).items())
     ]
+
+
+# the adversary-free baselines (docs/spec.md §2.1, §2.3) that a strategy's calls are set against
+BASELINES = ("uncertainty", "random", "none", "full")
+
+
+def ratios(points: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per task, level and strategy: its HC@level over full HCH's and over the best adversary-free
+    baseline's (the lowest mean of the others), each with a 95% bootstrap interval over seeds.
+    Means are over the runs that reached the level, so a ratio stands beside how many did."""
+    from ida_cli.experiment.stats import ratio_interval
+
+    table = _runs(points)
+    out = []
+    for task in sorted({t for t, _ in table}):
+        mine = {
+            name: row for (t, name), row in table.items() if t == task and row["strategy"] != "supervised"
+        }
+        for lv in LEVELS:
+            key = f"HC@{lv}"
+            reached = {name: [v for v in row[key] if v is not None] for name, row in mine.items()}
+
+            def mean(name: str, reached: dict[str, list[float]] = reached) -> float:
+                return statistics.fmean(reached[name])
+
+            fulls = [n for n, row in mine.items() if row["strategy"] == "full" and reached[n]]
+            full = max(fulls, key=lambda n: len(reached[n]), default=None)
+            for name, row in sorted(mine.items()):
+                if not reached[name]:
+                    continue
+                bases = [
+                    n for n, r in mine.items() if r["strategy"] in BASELINES and n != name and reached[n]
+                ]
+                best = min(bases, key=mean, default=None)
+                entry: dict[str, Any] = {"task": task, "level": lv, "strategy": name}
+                entry["reached"] = f"{len(reached[name])}/{len(row[key])}"
+                for label, ref in (("full", full), ("best_baseline", best)):
+                    got = ratio_interval(reached[name], reached[ref]) if ref and ref != name else None
+                    entry[label] = (
+                        None
+                        if got is None
+                        else {
+                            "against": ref,
+                            "ratio": got[0],
+                            "low": _finite(got[1]),
+                            "high": _finite(got[2]),
+                        }
+                    )
+                out.append(entry)
+    return out
+
+
+def _finite(x: float) -> float | None:
+    return None if x != x else x  # NaN: no interval from single runs
 
 
 LOG_X_RATIO = 8  # a plot's calls axis is logarithmic where they span more than this factor
