@@ -70,9 +70,10 @@ class GridSpec:
             if name not in self.strategies:
                 raise UsageError(f"flags for strategy '{name}', which the grid does not run")
         out = []
+        # seeds outside strategies: a grid cut short has every strategy on its first seeds
         for task in self.tasks:
-            for strategy in self.strategies:
-                for seed in self.seeds:
+            for seed in self.seeds:
+                for strategy in self.strategies:
                     given = {**GRID_DEFAULTS, **self.flags, **self.per_strategy.get(strategy, {})}
                     opts = ExperimentOptions(task=task, strategy=strategy, seed=seed, **given)
                     try:
