@@ -52,14 +52,13 @@ def grid(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Tasks x strategies x seeds, each cell an `ida experiment`: resumable, a curve file per cell."""
-    from ida_cli.grid import results as files
     from ida_cli.grid.run import CellRun, run_grid
     from ida_cli.grid.spec import build
 
     cells = build(file, _names(tasks), _names(strategies), seeds, settings).cells()
     if dry_run:
         rows = [
-            {"cell": c.key, "finished": files.finished(results, c), "argv": " ".join(c.argv())} for c in cells
+            {"cell": c.key, "finished": c.path(results).exists(), "argv": " ".join(c.argv())} for c in cells
         ]
         if as_json:
             emit_json(rows)
@@ -96,10 +95,10 @@ def grid(
 
 
 def _summary(run: Any) -> dict[str, Any]:
+    from ida_cli.experiment import curvefile
     from ida_cli.experiment.report import hc
-    from ida_cli.grid import results as files
 
-    points = run.points or (files.read(run.path) if run.path is not None else [])
+    points = run.points or (curvefile.read(run.path) if run.path is not None else [])
     last = max(points, key=lambda p: p["cycle"]) if points else {}
     return {
         "cell": run.cell.key,

@@ -19,14 +19,14 @@ def read_curves(paths: Sequence[Path]) -> tuple[list[dict[str, Any]], list[Path]
     a folder standing for every one in it, and the databases with none yet. A glob over a folder
     of experiments often takes in one that has just started (its first cycle not evaluated); that
     one is left out, unless no database has a point."""
+    from ida_cli.experiment import curvefile
     from ida_cli.experiment.run import curve
-    from ida_cli.grid import results
 
     points: list[dict[str, Any]] = []
     empty: list[Path] = []
     for path in _expand(paths):
         if path.suffix == ".json":
-            points += results.read(path)
+            points += curvefile.read(path)
             continue
         store = Store(path, command="ida report")
         got = curve(store)

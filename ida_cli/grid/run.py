@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from ida_cli.errors import CannotWrite, IdaError, Interrupted, UsageError
-from ida_cli.grid import results as files
+from ida_cli.experiment import curvefile
 from ida_cli.grid.spec import Cell
 
 LOCK = ".ida-grid.lock"
@@ -129,11 +129,7 @@ def run_grid(
             raise CannotWrite(
                 f"cannot create the work folder {work}: {e.strerror}; choose another --work"
             ) from None
-        out = {
-            c.key: CellRun(c, "skipped", path=files.path_of(results, c))
-            for c in cells
-            if files.finished(results, c)
-        }
+        out = {c.key: CellRun(c, "skipped", path=c.path(results)) for c in cells if c.path(results).exists()}
         todo = [c for c in cells if c.key not in out]
         emit = on_event or (lambda *_: None)
         for run in out.values():
@@ -181,7 +177,7 @@ def _record(cell: Cell, got: Outcome, results: Path, where: str) -> CellRun:
         points = json.loads(got.stdout)
     except json.JSONDecodeError:
         return CellRun(cell, "failed", got.seconds, message="the experiment wrote no curve")
-    path = files.write(results, cell, points, got.seconds, where)
+    path = curvefile.write(cell.path(results), cell.describe(), points, got.seconds, where)
     return CellRun(cell, "finished", got.seconds, path, points=points)
 
 

@@ -37,6 +37,19 @@ class Cell:
         digest = hashlib.sha256(json.dumps(self.flags, sort_keys=True).encode()).hexdigest()[:8]
         return f"{self.task}-{self.strategy}-seed{self.seed}-{digest}"
 
+    def path(self, results: Path) -> Path:
+        """Its curve file: there once the cell is finished."""
+        return results / f"{self.key}.json"
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "key": self.key,
+            "task": self.task,
+            "strategy": self.strategy,
+            "seed": self.seed,
+            "options": self.flags,
+        }
+
     def argv(self) -> list[str]:
         """`ida experiment`'s arguments for this cell (after `--db DB experiment`)."""
         out = ["--task", self.task, "--strategy", self.strategy, "--seed", str(self.seed)]

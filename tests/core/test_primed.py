@@ -403,7 +403,10 @@ def test_baseline_priming_checks() -> None:
             "--strategy random primes the overseer at a fixed rate, never by a score: use "
             "--prime-rate instead of --confidence",
         ),
-        (RoundOptions(strategy="adversary", prime_rate=0.5), "--prime-rate applies to --strategy random only"),
+        (
+            RoundOptions(strategy="adversary", prime_rate=0.5),
+            "--prime-rate applies to --strategy random only",
+        ),
         (RoundOptions(strategy="random", prime_rate=1.5), "--prime-rate must be between 0 and 1"),
     ):
         with pytest.raises(UsageError, match=message):

@@ -21,6 +21,7 @@ LAYERS: list[set[str]] = [
     {"ida_cli.learn"},
     {"ida_cli.rounds", "ida_cli.project", "ida_cli.audit"},
     {"ida_cli.experiment", "ida_cli.label"},
+    {"ida_cli.grid"},
     {"ida_cli.cli"},
     {"ida_cli.__main__", "ida_cli"},
 ]

@@ -1,6 +1,6 @@
-"""A finished cell's compact results file: its options and its curve, a few KB of JSON under the
-results folder (committed, so a grid accumulates across runs and machines). `ida report` reads
-these beside databases."""
+"""An experiment's compact curve file: its options and its curve, a few KB of JSON. `ida grid`
+writes one per finished cell under its results folder (committed, so a grid accumulates across
+runs and machines); `ida report` reads them beside databases."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 from ida_cli.errors import CannotWrite, UsageError
-from ida_cli.grid.spec import Cell
 
 FORMAT = "ida-grid-cell/1"
 # what a curve point keeps: enough for HC@p, the report's plots and the cost in time
@@ -30,32 +29,21 @@ KEPT = (
 )
 
 
-def path_of(results: Path, cell: Cell) -> Path:
-    return results / f"{cell.key}.json"
-
-
-def finished(results: Path, cell: Cell) -> bool:
-    return path_of(results, cell).exists()
-
-
-def write(results: Path, cell: Cell, points: list[dict[str, Any]], seconds: float, where: str) -> Path:
-    """Write the cell's file in one rename: a file that exists is a finished cell."""
+def write(path: Path, run: dict[str, Any], points: list[dict[str, Any]], seconds: float, where: str) -> Path:
+    """Write the file in one rename, so a file that exists is a finished run. `run`: its key,
+    task, strategy, seed and options (every flag in effect)."""
     from ida_cli.experiment.report import variant
 
     body = {
         "format": FORMAT,
-        "key": cell.key,
-        "task": cell.task,
-        "strategy": cell.strategy,
-        "seed": cell.seed,
-        "variant": variant({"strategy": cell.strategy, **cell.flags}),
-        "options": cell.flags,
+        **{k: run[k] for k in ("key", "task", "strategy", "seed")},
+        "variant": variant({"strategy": run["strategy"], **run["options"]}),
+        "options": run["options"],
         "finished": datetime.now(UTC).isoformat(timespec="seconds"),
         "seconds": round(seconds, 1),
         "where": where,
         "points": [{k: _round(p.get(k)) for k in KEPT} for p in points],
     }
-    path = path_of(results, cell)
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
     try:
         tmp.write_text(json.dumps(body, indent=1) + "\n")
@@ -63,7 +51,7 @@ def write(results: Path, cell: Cell, points: list[dict[str, Any]], seconds: floa
     except OSError as e:
         tmp.unlink(missing_ok=True)
         raise CannotWrite(
-            f"cannot write {path}: {e.strerror}; free the disk or choose another --results"
+            f"cannot write {path}: {e.strerror}; free the disk or choose another folder"
         ) from None
     return path
 
@@ -73,16 +61,16 @@ def _round(value: Any) -> Any:
 
 
 def read(path: Path) -> list[dict[str, Any]]:
-    """A results file's curve as `ida report` takes points (with the cell's task, strategy, seed,
+    """A curve file's points as `ida report` takes points (with the cell's task, strategy, seed,
     variant, and the file standing for the database)."""
     try:
         body = json.loads(path.read_text())
     except OSError as e:
         raise UsageError(f"cannot read {path}: {e.strerror}") from None
     except json.JSONDecodeError:
-        raise UsageError(f"{path} is not a grid results file (not JSON)") from None
+        raise UsageError(f"{path} is not a curve file of `ida grid` (not JSON)") from None
     if not isinstance(body, dict) or body.get("format") != FORMAT:
-        raise UsageError(f"{path} is not a grid results file (written by `ida grid`)")
+        raise UsageError(f"{path} is not a curve file of `ida grid`")
     meta = {
         "task": body["task"],
         "strategy": body["strategy"],
