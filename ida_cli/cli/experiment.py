@@ -25,7 +25,7 @@ def experiment(
         ..., "--budget", help="Overseer calls to spend (supervised: labelled examples)."
     ),
     seed: int = options.seed(help="Seed of the questions, the picks, the draws and the training."),
-    per_round: int = typer.Option(40, "--per-round", help="Training questions amplified per cycle."),
+    per_round: int = typer.Option(160, "--per-round", help="Training questions amplified per cycle."),
     bootstrap: int = typer.Option(
         None,
         "--bootstrap",
@@ -79,6 +79,7 @@ def experiment(
     ),
     p: float = options.p(),
     prime_rate: float = options.prime_rate(),
+    prime: bool = options.prime(),
     memo: bool = typer.Option(
         True, "--memo/--no-memo", help="The memoizing overseer in the rounds (as `ida round --memo`)."
     ),
@@ -143,6 +144,7 @@ def experiment(
         bucket=bucket,
         p=p,
         prime_rate=prime_rate,
+        prime=prime,
     )
     if plot is not None:
         from ida_cli.project.outputs import Protected, check_output

@@ -43,5 +43,12 @@ def prime_rate(
     return typer.Option(DEFAULT.prime_rate, "--prime-rate", help=help)
 
 
+def prime(
+    help: str = "Prime the overseer by default (adversary, bernoulli, uncertainty at α' -0.15, once a "
+    "model and an adversary exist); --no-prime: the real overseer at every step.",
+) -> Any:
+    return typer.Option(DEFAULT.prime, "--prime/--no-prime", help=help)
+
+
 def seed(help: str = "Random seed for picks and Gumbel draws.") -> Any:
     return typer.Option(DEFAULT.seed, "--seed", help=help)

@@ -30,6 +30,7 @@ def round_(
     temperature: float = options.temperature(help="Exploration temperature τ > 0."),
     confidence: float = options.confidence(),
     prime_rate: float = options.prime_rate(),
+    prime: bool = options.prime(),
     p: float = options.p(),
     seed: int = options.seed(),
     memo: bool = typer.Option(
@@ -61,6 +62,7 @@ def round_(
         temperature=temperature,
         confidence=confidence,
         prime_rate=prime_rate,
+        prime=prime,
         p=p,
         alpha_end=alpha_end,
         workers=workers,

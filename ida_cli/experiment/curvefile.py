@@ -61,6 +61,8 @@ def _round(value: Any) -> Any:
 
 
 def read(path: Path) -> list[dict[str, Any]]:
+    from ida_cli.experiment.report import variant
+
     """A curve file's points as `ida report` takes points (with the cell's task, strategy, seed,
     variant, and the file standing for the database)."""
     try:
@@ -75,7 +77,7 @@ def read(path: Path) -> list[dict[str, Any]]:
         "task": body["task"],
         "strategy": body["strategy"],
         "seed": body["seed"],
-        "variant": body["variant"],
+        "variant": variant({"strategy": body["strategy"], **body["options"]}),  # today's labels
         "db": str(path),
         "experiment": body["key"],
     }

@@ -45,6 +45,7 @@ def label(store: Store, opts: ExperimentOptions, state: dict[str, Any]) -> None:
         p=opts.p,
         confidence=opts.confidence,
         prime_rate=opts.prime_rate,
+        prime=opts.prime,
         memo=opts.memo,
     )
     ml, scorer, _ = load_models(store, ropts)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from ida_cli.errors import UsageError
 from ida_cli.tasks import BUILTIN, get_task
-from ida_cli.walk.selection import Selection
+from ida_cli.walk.selection import DEFAULT_TEMPERATURE, Selection
 
 PHASES = ("round", "model", "adversary", "eval")
 # online: ML and the adversary train on across cycles (ida_cli/experiment/online.py); cycles: both
@@ -22,19 +22,22 @@ class ExperimentOptions:
     strategy: str
     budget: int
     seed: int
-    per_round: int = 40
+    # 160: at 40 a cycle the online learner starves (wildcard: 86.0% after 20 cycles against 95% at
+    # cycle 5 with 160; bench/topics/experiments.md)
+    per_round: int = 160
     train_minutes: float = 1.0
     adversary_minutes: float = 0.5
     eval_questions: int = 400
     pool: int = 20000
     curriculum: bool = False
     alpha: float | None = None
-    temperature: float = 1.0
+    temperature: float = DEFAULT_TEMPERATURE
     p: float | None = None
     # α' of the primed overseer H' (docs/spec.md §2.3) once an adversary exists
     confidence: float | None = None
     # random's H': ML's step stands in with this probability (the adversary-free control)
     prime_rate: float | None = None
+    prime: bool = True  # the default α' once an adversary exists (walk/selection.py)
     # stop after this many cycles even with budget left: a primed overseer may spend a few calls a
     # cycle, and a run that never spends its budget must still end
     max_cycles: int | None = None
@@ -68,7 +71,14 @@ class ExperimentOptions:
 
     def selection(self) -> Selection:
         return Selection(
-            self.strategy, self.alpha, self.temperature, self.p, self.confidence, self.seed, self.prime_rate
+            self.strategy,
+            self.alpha,
+            self.temperature,
+            self.p,
+            self.confidence,
+            self.seed,
+            self.prime_rate,
+            self.prime,
         )
 
     def check(self) -> None:
@@ -116,3 +126,9 @@ FREE = ("keep_checkpoints", "until")  # housekeeping: a resumed experiment takes
 # what a flag added since an experiment started counts as when that experiment resumes (else its
 # dataclass default): experiments before the online schedule ran in cycles
 BEFORE = {"schedule": "cycles"}
+
+
+def before(flags: dict[str, object]) -> dict[str, object]:
+    """What a flag missing from an older experiment's stored flags counts as: BEFORE, and `prime`
+    on only where that experiment gave a threshold or a rate (there was no default priming)."""
+    return {**BEFORE, "prime": flags.get("confidence") is not None or flags.get("prime_rate") is not None}

@@ -10,6 +10,7 @@ from typing import Any
 
 from ida_cli.errors import UsageError
 from ida_cli.store import Store, experiments
+from ida_cli.walk.selection import DEFAULT_CONFIDENCE, DEFAULT_TEMPERATURE
 
 LEVELS = (0.9, 0.95, 0.99)
 
@@ -55,15 +56,35 @@ def _expand(paths: Sequence[Path]) -> list[Path]:
 
 def variant(flags: dict[str, Any]) -> str:
     """A run's strategy with the settings that set it apart from the defaults, e.g.
-    "adversary (τ=0.05, α'=-0.15)", so that a comparison keeps variants of one strategy apart."""
+    "adversary (τ=1, α'=-0.05)", so that a comparison keeps variants of one strategy apart. The
+    default priming counts as its α' (DEFAULT_CONFIDENCE), so a run that gave that α' and one
+    that left it to the default are one variant; flags stored before `prime` existed are primed
+    only where they gave a threshold or a rate."""
+    from ida_cli.experiment.options import before
+    from ida_cli.walk.selection import AUTO_PRIMED, reads_temperature
+
+    auto = flags["strategy"] in AUTO_PRIMED
+    prime = flags["prime"] if "prime" in flags else before(flags)["prime"]
+    confidence = flags.get("confidence")
+    if confidence is None and prime and auto:
+        confidence = DEFAULT_CONFIDENCE
+    values = {**flags, "confidence": confidence}
+    if not reads_temperature(flags["strategy"], confidence):
+        values["temperature"] = DEFAULT_TEMPERATURE
     shown = [
-        ("temperature", "τ", 1.0),
+        ("temperature", "τ", DEFAULT_TEMPERATURE),
         ("alpha", "α", None),
-        ("confidence", "α'", None),
+        ("confidence", "α'", DEFAULT_CONFIDENCE if auto else None),
         ("p", "p", None),
         ("prime_rate", "rate", None),
     ]
-    parts = [f"{sym}={flags[k]:g}" for k, sym, default in shown if flags.get(k, default) != default]
+    parts = [
+        f"{sym}={values[k]:g}"
+        for k, sym, default in shown
+        if values.get(k, default) != default and values.get(k) is not None
+    ]
+    if auto and confidence is None:
+        parts.append("unprimed")
     if flags.get("curriculum"):
         parts.append("curriculum")
     if flags.get("warm_start"):

@@ -16,7 +16,7 @@ from dataclasses import asdict, fields
 from typing import Any
 
 from ida_cli.errors import UsageError
-from ida_cli.experiment.options import BEFORE, EXTENDABLE, FREE, ExperimentOptions
+from ida_cli.experiment.options import EXTENDABLE, FREE, ExperimentOptions, before
 from ida_cli.store import Store, experiments
 from ida_cli.store.questions import tree_totals
 
@@ -45,7 +45,7 @@ def start(store: Store, opts: ExperimentOptions, name: str, extend: bool = False
         if found is not None:
             old, state = found.flags, found.state
             # a flag added since the experiment started counts as its default
-            defaults = {**{f.name: f.default for f in fields(ExperimentOptions)}, **BEFORE}
+            defaults = {**{f.name: f.default for f in fields(ExperimentOptions)}, **before(old)}
             stretch = EXTENDABLE if extend else ()
             differ = [
                 f"--{k.replace('_', '-')} ({old.get(k, defaults[k])} → {v})"

@@ -34,8 +34,22 @@ class Cell:
 
     @property
     def key(self) -> str:
-        digest = hashlib.sha256(json.dumps(self.flags, sort_keys=True).encode()).hexdigest()[:8]
+        digest = hashlib.sha256(json.dumps(self.effective(), sort_keys=True).encode()).hexdigest()[:8]
         return f"{self.task}-{self.strategy}-seed{self.seed}-{digest}"
+
+    def effective(self) -> dict[str, Any]:
+        """The flags that can change the run, so that a later default of a flag the strategy never
+        reads leaves the cell's key alone: `prime` only where it may fill in α' (a strategy primed
+        by default, no threshold or rate given), τ only where a Gumbel draw reads it."""
+        from ida_cli.walk.selection import AUTO_PRIMED, reads_temperature
+
+        given = self.flags.get("confidence") is not None or self.flags.get("prime_rate") is not None
+        unread = set()
+        if self.strategy not in AUTO_PRIMED or given:
+            unread.add("prime")
+        if not reads_temperature(self.strategy, self.flags.get("confidence")):
+            unread.add("temperature")
+        return {k: v for k, v in self.flags.items() if k not in unread}
 
     def path(self, results: Path) -> Path:
         """Its curve file: there once the cell is finished."""
@@ -56,8 +70,8 @@ class Cell:
         for name, value in sorted(self.flags.items()):
             flag = "--" + name.replace("_", "-")
             if isinstance(value, bool):
-                if name == "memo":
-                    out.append("--memo" if value else "--no-memo")
+                if name in ("memo", "prime"):  # on by default: --memo / --no-memo
+                    out.append(flag if value else f"--no-{name}")
                 elif value:
                     out.append(flag)
             elif value is not None:

@@ -53,6 +53,7 @@ def run_round(
     ml: ML | None = None,
     scorer: Scorer | None = None,
 ) -> RoundResult:
+    opts.resolve_priming(ml is not None, callable(getattr(scorer, "score_steps", None)))
     check_options(opts, ml, scorer)
     if opts.workers is None and opts.ray is None:
         return _run_round(store, opts, progress, ml, scorer, None)

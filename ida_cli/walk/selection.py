@@ -6,11 +6,15 @@
 - strategy     which subquestion is recursed on (walk/strategies.py): adversary, bernoulli,
                uncertainty, random, full, none
 - alpha  (α)   the recursion threshold of bernoulli and uncertainty
-- temperature (τ) the Gumbel-max exploration temperature, > 0
+- temperature (τ) the Gumbel-max exploration temperature, > 0 (default 0.05: at τ = 1 the adversary
+               barely selects, since S lies in [−1, 0]; bench/RESULTS.md)
 - p            the recursion probability of random
 - confidence (α') the primed overseer's threshold: ML's step stands in for the overseer's where the
                adversary's S for it is above α' (docs/spec.md §2.3); None: the overseer is H.
                `uncertainty` puts ML's own log p of its step for S (no adversary anywhere)
+- prime         H' on by default: where neither --confidence nor --prime-rate is given, the
+               adversary, bernoulli and uncertainty strategies prime at α' = DEFAULT_CONFIDENCE once
+               what H' decides by exists (`resolve_priming`); --no-prime keeps the overseer H
 - prime_rate   random's primed overseer: ML's step stands in with this probability (the
                adversary-free control, at a rate matched to an adversary run's)
 - seed         every draw of the walk comes from generators seeded with it
@@ -32,6 +36,17 @@ THRESHOLD_STRATEGIES = ("bernoulli", "uncertainty")  # the strategies that read 
 PRIMER = {"uncertainty": "uncertainty", "random": "rate"}
 
 
+# the strategies primed by default, and their α' (the wildcard grids' best, bench/RESULTS.md)
+AUTO_PRIMED = ("adversary", "bernoulli", "uncertainty")
+DEFAULT_CONFIDENCE = -0.15
+DEFAULT_TEMPERATURE = 0.05
+
+
+def reads_temperature(strategy: str | None, confidence: float | None) -> bool:
+    """Whether any Gumbel draw reads τ: the strategies that draw, or H' with a threshold."""
+    return strategy in AUTO_PRIMED or confidence is not None
+
+
 def primer(strategy: str | None) -> str:
     """ "adversary" (Adv's S of ML's step), "uncertainty" (ML's log p of it) or "rate" (a fixed
     probability)."""
@@ -42,11 +57,20 @@ def primer(strategy: str | None) -> str:
 class Selection:
     strategy: str | None = "full"  # None: decided later (`ida label`: the open round's)
     alpha: float | None = None
-    temperature: float = 1.0
+    temperature: float = DEFAULT_TEMPERATURE
     p: float | None = None
     confidence: float | None = None
     seed: int = 0
     prime_rate: float | None = None
+    prime: bool = True
+
+    def resolve_priming(self, has_ml: bool, scores_steps: bool) -> None:
+        """Fill in the default α' where priming is on, no threshold or rate was given, and what H'
+        decides by exists (uncertainty: a model; adversary, bernoulli: one that scores ML's steps)."""
+        if not self.prime or self.confidence is not None or self.prime_rate is not None:
+            return
+        if self.strategy in AUTO_PRIMED and has_ml and (self.strategy == "uncertainty" or scores_steps):
+            self.confidence = DEFAULT_CONFIDENCE
 
     def priming(self) -> tuple[str, float | None]:
         """What H' decides by (walk/overseer.py `primer`) and its threshold or rate; None: no H'."""
@@ -65,6 +89,9 @@ class Selection:
         for name, value in (("--alpha", self.alpha), ("--confidence", self.confidence)):
             if value is not None and not math.isfinite(value):
                 raise UsageError(f"{name} must be a finite number")
+        if not self.prime and (self.confidence is not None or self.prime_rate is not None):
+            flag = "--confidence" if self.confidence is not None else "--prime-rate"
+            raise UsageError(f"--no-prime keeps the overseer H: leave out {flag}")
         if self.strategy == "random" and self.confidence is not None:
             raise UsageError(
                 "--strategy random primes the overseer at a fixed rate, never by a score: use "

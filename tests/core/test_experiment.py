@@ -172,10 +172,19 @@ def test_experiment_primes_the_overseer_once_an_adversary_exists(ida: Run, db: P
 def test_a_variant_names_the_settings_that_differ_from_the_defaults() -> None:
     from ida_cli.experiment.report import variant
 
+    # τ is shown only where a draw reads it
     assert variant({"strategy": "full", "temperature": 1.0, "alpha": None}) == "full"
+    assert variant({"strategy": "full", "temperature": 1.0, "confidence": -0.1}) == "full (τ=1, α'=-0.1)"
+    # the default priming (α' −0.15, τ 0.05) is the plain strategy, given or left to the default
     flags = {"strategy": "adversary", "temperature": 0.05, "confidence": -0.15, "curriculum": True}
-    assert variant(flags) == "adversary (τ=0.05, α'=-0.15, curriculum)"
-    assert variant({"strategy": "bernoulli", "alpha": -0.2}) == "bernoulli (α=-0.2)"
+    assert variant(flags) == "adversary (curriculum)"
+    assert variant({"strategy": "adversary", "prime": True}) == "adversary"
+    assert variant({"strategy": "adversary", "prime": False}) == "adversary (unprimed)"
+    # stored before `prime` existed: primed only with a threshold given
+    assert variant({"strategy": "adversary", "temperature": 1.0}) == "adversary (τ=1, unprimed)"
+    assert variant({"strategy": "uncertainty", "confidence": -0.5}) == "uncertainty (α'=-0.5)"
+    assert variant({"strategy": "random", "prime_rate": 0.4}) == "random (rate=0.4)"
+    assert variant({"strategy": "bernoulli", "alpha": -0.2}) == "bernoulli (α=-0.2, unprimed)"
     assert variant({"strategy": "full", "warm_start": True}) == "full (warm start)"
 
 
