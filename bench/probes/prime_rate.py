@@ -1,5 +1,6 @@
 """How often the primed overseer H' took ML's step in experiment databases (docs/spec.md §2.3):
-the rate `--strategy random --prime-rate R` must match for a fair control (issue 23).
+the rate `--strategy random --prime-rate R` must match for a fair control (issue 23); and how
+often a subquestion that ML answered was recursed on (what `--p` matches).
 
     python -m bench.probes.prime_rate DB...
 
@@ -18,12 +19,16 @@ import duckdb
 def rates(db: str) -> dict[str, object]:
     with duckdb.connect(db, read_only=True) as con:
         rows = con.execute(
-            """SELECT t.round_id, count(*) FILTER (WHERE a.note::JSON->>'primed' = 'true'), count(*)
+            """SELECT t.round_id, count(*) FILTER (WHERE json_extract_string(a.note, '$.primed') = 'true'), count(*)
                FROM actions a JOIN trees t ON t.id = a.tree_id
-               WHERE a.note IS NOT NULL AND a.note::JSON->>'primed' IS NOT NULL
-                 AND coalesce(a.note::JSON->>'invalid', 'false') = 'false'
+               WHERE a.note IS NOT NULL AND json_extract_string(a.note, '$.primed') IS NOT NULL
+                 AND coalesce(json_extract_string(a.note, '$.invalid'), 'false') = 'false'
                GROUP BY t.round_id ORDER BY t.round_id"""
         ).fetchall()
+        recursed, answered = con.execute(
+            """SELECT count(*) FILTER (WHERE recursed), count(*) FROM nodes
+               WHERE parent_id IS NOT NULL AND ml_answer IS NOT NULL AND NOT primitive"""
+        ).fetchone() or (0, 0)
     taken, total = sum(r[1] for r in rows), sum(r[2] for r in rows)
     return {
         "db": db,
@@ -31,6 +36,7 @@ def rates(db: str) -> dict[str, object]:
         "decisions": total,
         "rate": taken / total if total else None,
         "per_round": {int(r[0]): round(r[1] / r[2], 4) for r in rows},
+        "recursion_rate": recursed / answered if answered else None,
     }
 
 
