@@ -121,6 +121,7 @@ def run_grid(
     if threads is not None and threads < 1:
         raise UsageError("--threads must be at least 1")
     threads = threads or max(1, (os.cpu_count() or 1) // workers)
+    work = work.resolve()  # a Ray worker's current folder is not this one
     with holding(results):
         check_writable(results)
         try:
