@@ -426,3 +426,25 @@ def test_round_cli_prime_rate(ida: Run) -> None:
     )
     r = ida("round", "--strategy", "adversary", "--prime-rate", "0.5")
     assert (r.code, r.stderr) == (2, "error: --prime-rate applies to --strategy random only, not adversary\n")
+
+
+def test_rounds_are_primed_by_default_once_what_h_prime_reads_exists(ida: Run, db: Path) -> None:
+    """The plain command is the measured best (issue 23): adversary, bernoulli and uncertainty
+    prime H' at α' −0.15 with τ 0.05 where a model (and for the first two an adversary that
+    scores steps) exists; full is never primed unasked; --no-prime keeps H."""
+    ida("questions", "generate", "--task", "permutation", "--size", "8", "--count", "60", "--seed", "5")
+    task, store = get_task("permutation"), Store(db)
+    cases = [
+        (RoundOptions(strategy="adversary", questions=4), StepScorer(task), -0.15),
+        (RoundOptions(strategy="uncertainty", questions=4), None, -0.15),
+        (RoundOptions(strategy="adversary", questions=4), FakeScorer(task), None),  # cannot score steps
+        (RoundOptions(strategy="full", questions=4), StepScorer(task), None),
+        (RoundOptions(strategy="adversary", questions=4, prime=False), StepScorer(task), None),
+    ]
+    for opts, scorer, confidence in cases:
+        result = run_round(store, opts, ml=FakeML(task), scorer=scorer)
+        params = _params(db, result.round_id)
+        assert (params["confidence"], params["temperature"]) == (confidence, 0.05), opts
+        assert (result.model_steps > 0) == (confidence is not None)
+    with pytest.raises(UsageError, match="--no-prime keeps the overseer H: leave out --confidence"):
+        RoundOptions(strategy="adversary", prime=False, confidence=-0.1).check()
