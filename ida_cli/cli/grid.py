@@ -109,7 +109,8 @@ def _summary(run: Any) -> dict[str, Any]:
         "final": last.get("accuracy"),
         "calls": last.get("overseer_calls"),
         "HC@0.95": hc([{**p, "strategy": run.cell.strategy} for p in points], 0.95) if points else None,
-        "minutes": round(run.seconds / 60, 2),
+        # a cell finished before: its curve's own wall time
+        "minutes": round((run.seconds or last.get("wall_seconds") or 0.0) / 60, 2),
         "file": str(run.path) if run.path else None,
         "message": run.message,
     }

@@ -120,7 +120,8 @@ def run_grid(
         raise UsageError("--workers must be at least 1")
     if threads is not None and threads < 1:
         raise UsageError("--threads must be at least 1")
-    threads = threads or max(1, (os.cpu_count() or 1) // workers)
+    # a Ray task holds one CPU of its node; local workers share this machine's cores
+    threads = threads or (1 if ray is not None else max(1, (os.cpu_count() or 1) // workers))
     work = work.resolve()  # a Ray worker's current folder is not this one
     with holding(results):
         check_writable(results)
@@ -155,7 +156,7 @@ def run_grid(
                     finished, _ = wait(list(running), return_when=FIRST_COMPLETED)
                     for fut in finished:
                         cell = running.pop(fut)
-                        run = _record(cell, fut.result(), results, ray or "local")
+                        run = _record(cell, _outcome(fut), results, ray or "local")
                         out[cell.key] = run
                         done += 1
                         emit(run.status, run, done, len(todo))
@@ -167,6 +168,16 @@ def run_grid(
                     "command to resume the rest"
                 ) from None
     return [out[c.key] for c in cells]
+
+
+def _outcome(fut: Future[Outcome]) -> Outcome:
+    """The cell's outcome; a Ray task whose node or worker died fails the cell, which resumes from
+    its database on the next run."""
+    try:
+        return fut.result()
+    except Exception as e:
+        first = (str(e).splitlines() or [""])[0]
+        return Outcome(1, "", f"{type(e).__name__}: {first}", 0.0)
 
 
 def _record(cell: Cell, got: Outcome, results: Path, where: str) -> CellRun:
