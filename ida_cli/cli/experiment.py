@@ -207,6 +207,6 @@ def report(
     from ida_cli.cli.render import compare_table, ratio_table, terminal_plot
 
     console().print(compare_table(table))
-    if any(r["full"] or r["best_baseline"] for r in against):
+    if any(r["full"] or r["best_baseline"] or r["supervised_cpu"] for r in against):
         console().print(ratio_table(against))
     console().print(terminal_plot(points))

@@ -116,6 +116,14 @@ def hc(points: Sequence[dict[str, Any]], level: float) -> int | None:
     return None
 
 
+def cpu_to(points: Sequence[dict[str, Any]], level: float) -> float | None:
+    """CPU seconds when accuracy first reaches `level` (None: never, or a curve without them)."""
+    for p in sorted(points, key=lambda p: p["cycle"]):
+        if p["accuracy"] is not None and p["accuracy"] >= level:
+            return None if p.get("cpu_seconds") is None else float(p["cpu_seconds"])
+    return None
+
+
 def _summary(values: list[float | None]) -> dict[str, Any]:
     """Mean over the runs that reached it, spread, a 95% bootstrap interval of the mean over them,
     and how many reached it."""
@@ -140,12 +148,19 @@ def _runs(points: Sequence[dict[str, Any]]) -> dict[tuple[str, str], dict[str, A
     table: dict[tuple[str, str], dict[str, Any]] = {}
     for (task, name, _), pts in runs.items():
         row = table.setdefault(
-            (task, name), {"strategy": pts[0]["strategy"], "final": [], **{f"HC@{lv}": [] for lv in LEVELS}}
+            (task, name),
+            {
+                "strategy": pts[0]["strategy"],
+                "final": [],
+                **{f"HC@{lv}": [] for lv in LEVELS},
+                **{f"CPU@{lv}": [] for lv in LEVELS},
+            },
         )
         row["final"].append(max(pts, key=lambda p: p["cycle"])["accuracy"])
         for lv in LEVELS:
             h = hc(pts, lv)
             row[f"HC@{lv}"].append(None if h is None else float(h))
+            row[f"CPU@{lv}"].append(cpu_to(pts, lv))
     return table
 
 
@@ -167,7 +182,8 @@ BASELINES = ("uncertainty", "random", "none", "full")
 
 def ratios(points: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     """Per task, level and strategy: its HC@level over full HCH's and over the best adversary-free
-    baseline's (the lowest mean of the others), each with a 95% bootstrap interval over seeds.
+    baseline's (the lowest mean of the others), each with a 95% bootstrap interval over seeds, and
+    its CPU seconds to the level over the supervised baseline's (issue 22's cost of amplification).
     Means are over the runs that reached the level, so a ratio stands beside how many did."""
     from ida_cli.experiment.stats import ratio_interval
 
@@ -177,6 +193,7 @@ def ratios(points: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
         mine = {
             name: row for (t, name), row in table.items() if t == task and row["strategy"] != "supervised"
         }
+        supervised = [row for (t, _), row in table.items() if t == task and row["strategy"] == "supervised"]
         for lv in LEVELS:
             key = f"HC@{lv}"
             reached = {name: [v for v in row[key] if v is not None] for name, row in mine.items()}
@@ -197,18 +214,20 @@ def ratios(points: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
                 entry["reached"] = f"{len(reached[name])}/{len(row[key])}"
                 for label, ref in (("full", full), ("best_baseline", best)):
                     got = ratio_interval(reached[name], reached[ref]) if ref and ref != name else None
-                    entry[label] = (
-                        None
-                        if got is None
-                        else {
-                            "against": ref,
-                            "ratio": got[0],
-                            "low": _finite(got[1]),
-                            "high": _finite(got[2]),
-                        }
-                    )
+                    entry[label] = _ratio(ref, got)
+                cpu = [v for v in row[f"CPU@{lv}"] if v is not None]
+                base = [v for r in supervised[:1] for v in r[f"CPU@{lv}"] if v is not None]
+                entry["supervised_cpu"] = _ratio(
+                    "supervised", ratio_interval(cpu, base) if cpu and base else None
+                )
                 out.append(entry)
     return out
+
+
+def _ratio(against: str | None, got: tuple[float, float, float] | None) -> dict[str, Any] | None:
+    if got is None:
+        return None
+    return {"against": against, "ratio": got[0], "low": _finite(got[1]), "high": _finite(got[2])}
 
 
 def _finite(x: float) -> float | None:

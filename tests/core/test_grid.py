@@ -193,6 +193,7 @@ def test_intervals_and_ratios() -> None:
                 "overseer_calls": c,
                 "labelled": 0,
                 "accuracy": 0.5 if i == 0 else 0.96,
+                "cpu_seconds": 10.0 * (i + 1) * (1 if strategy == "supervised" else 4),
             }
             for i, c in enumerate(calls)
         ]
@@ -204,6 +205,7 @@ def test_intervals_and_ratios() -> None:
         *run("random", 2, [60, 220]),
         *run("full", 1, [300, 400]),
         *run("full", 2, [300, 440]),
+        *run("supervised", 1, [0, 0]),
     ]
     rows = {(r["strategy"], r["level"]): r for r in ratios(points)}
     adv = rows[("adversary", 0.95)]
@@ -212,4 +214,6 @@ def test_intervals_and_ratios() -> None:
     assert adv["best_baseline"]["ratio"] == pytest.approx(110 / 210)
     assert rows[("random", 0.95)]["best_baseline"]["against"] == "full"
     assert rows[("full", 0.95)]["full"] is None
+    # CPU seconds to the level over supervised's: 80 against 20
+    assert adv["supervised_cpu"]["ratio"] == pytest.approx(4.0) and ("supervised", 0.95) not in rows
     assert ("adversary", 0.99) not in rows  # no run reached 99%
