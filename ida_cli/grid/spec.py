@@ -217,6 +217,8 @@ def build(
         per_strategy={
             name: {k.replace("-", "_"): coerce(k, v, f"{where} [strategy.{name}]") for k, v in table.items()}
             for name, table in data.get("strategy", {}).items()
+            # --strategies narrows the file's grid: its sections for the others stay unused
+            if strategies is None or name in strategies
         },
     )
     for text in settings:

@@ -119,6 +119,12 @@ def test_a_grid_file_and_the_command_line(tmp_path: Path) -> None:
     assert rnd.flags["prime_rate"] == 0.5 and rnd.flags["confidence"] is None
     assert "--confidence -0.2" in " ".join(adv.argv()) and "--prime-rate 0.5" in " ".join(rnd.argv())
     assert len({c.key for c in cells}) == 6
+    # the command line narrows the file's axes to the same cells
+    narrow = build(path, None, ["random"], "2", ["per_round=80", "adversary:confidence=-0.2"])
+    with pytest.raises(UsageError, match="flags for strategy 'adversary', which the grid does not run"):
+        narrow.cells()
+    narrow = build(path, None, ["random"], "2", ["per_round=80"]).cells()
+    assert [c.key for c in narrow] == [c.key for c in cells if c.strategy == "random" and c.seed == 2]
     path.write_text('tasks = ["wildcard"]\nstrategy = 3\nsteps = 1\n')
     with pytest.raises(UsageError, match="unknown key 'steps'"):
         build(path, None, None, None, [])
