@@ -12,7 +12,7 @@
 - confidence (α') the primed overseer's threshold: ML's step stands in for the overseer's where the
                adversary's S for it is above α' (docs/spec.md §2.3); None: the overseer is H.
                `uncertainty` puts ML's own log p of its step for S (no adversary anywhere)
-- prime         H' on by default: where neither --confidence nor --prime-rate is given, the
+- prime        H' on by default: where neither --confidence nor --prime-rate is given, the
                adversary, bernoulli and uncertainty strategies prime at α' = DEFAULT_CONFIDENCE once
                what H' decides by exists (`resolve_priming`); --no-prime keeps the overseer H
 - prime_rate   random's primed overseer: ML's step stands in with this probability (the
