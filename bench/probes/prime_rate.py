@@ -19,7 +19,8 @@ import duckdb
 def rates(db: str) -> dict[str, object]:
     with duckdb.connect(db, read_only=True) as con:
         rows = con.execute(
-            """SELECT t.round_id, count(*) FILTER (WHERE json_extract_string(a.note, '$.primed') = 'true'), count(*)
+            """SELECT t.round_id,
+                      count(*) FILTER (WHERE json_extract_string(a.note, '$.primed') = 'true'), count(*)
                FROM actions a JOIN trees t ON t.id = a.tree_id
                WHERE a.note IS NOT NULL AND json_extract_string(a.note, '$.primed') IS NOT NULL
                  AND coalesce(json_extract_string(a.note, '$.invalid'), 'false') = 'false'
@@ -46,7 +47,8 @@ def main(dbs: list[str]) -> None:
         print(json.dumps(row))
     taken = sum(int(r["taken"]) for r in got)  # type: ignore[call-overload]
     total = sum(int(r["decisions"]) for r in got)  # type: ignore[call-overload]
-    print(json.dumps({"all": len(got), "taken": taken, "decisions": total, "rate": taken / total if total else None}))
+    rate = taken / total if total else None
+    print(json.dumps({"all": len(got), "taken": taken, "decisions": total, "rate": rate}))
 
 
 if __name__ == "__main__":
