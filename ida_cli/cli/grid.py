@@ -108,7 +108,7 @@ def _summary(run: Any) -> dict[str, Any]:
         "status": run.status,
         "final": last.get("accuracy"),
         "calls": last.get("overseer_calls"),
-        "HC@0.95": hc([{**p, "strategy": run.cell.strategy} for p in points], 0.95) if points else None,
+        "HC@0.95": hc(points, 0.95),
         # a cell finished before: its curve's own wall time
         "minutes": round((run.seconds or last.get("wall_seconds") or 0.0) / 60, 2),
         "file": str(run.path) if run.path else None,

@@ -11,21 +11,15 @@ from pathlib import Path
 from typing import Any
 
 from ida_cli.errors import CannotWrite, UsageError
+from ida_cli.store.experiments import CURVE_FIELDS
 
 FORMAT = "ida-grid-cell/1"
-# what a curve point keeps: enough for HC@p, the report's plots and the cost in time
-KEPT = (
-    "cycle",
-    "size",
-    "overseer_calls",
-    "primitive_calls",
-    "labelled",
-    "accuracy",
-    "adversary_auroc",
-    "uncertainty_auroc",
-    "wall_seconds",
-    "cpu_seconds",
-    "steps",
+# what a curve point keeps: the store's curve fields but those the file holds once (task, strategy,
+# seed) and the database's own ids (versions, round)
+KEPT = tuple(
+    f
+    for f in CURVE_FIELDS
+    if f not in ("task", "strategy", "seed", "agreement", "model_version", "adversary_version", "round_id")
 )
 
 
@@ -61,10 +55,10 @@ def _round(value: Any) -> Any:
 
 
 def read(path: Path) -> list[dict[str, Any]]:
-    from ida_cli.experiment.report import variant
-
     """A curve file's points as `ida report` takes points (with the cell's task, strategy, seed,
     variant, and the file standing for the database)."""
+    from ida_cli.experiment.report import variant
+
     try:
         body = json.loads(path.read_text())
     except OSError as e:

@@ -109,19 +109,23 @@ def _variant(point: dict[str, Any]) -> str:
     return str(point.get("variant") or point["strategy"])
 
 
-def hc(points: Sequence[dict[str, Any]], level: float) -> int | None:
+def reaching(points: Sequence[dict[str, Any]], level: float) -> dict[str, Any] | None:
+    """The first point whose eval accuracy reaches `level` (None: never)."""
     for p in sorted(points, key=lambda p: p["cycle"]):
         if p["accuracy"] is not None and p["accuracy"] >= level:
-            return cost(p)
+            return p
     return None
+
+
+def hc(points: Sequence[dict[str, Any]], level: float) -> int | None:
+    p = reaching(points, level)
+    return None if p is None else cost(p)
 
 
 def cpu_to(points: Sequence[dict[str, Any]], level: float) -> float | None:
     """CPU seconds when accuracy first reaches `level` (None: never, or a curve without them)."""
-    for p in sorted(points, key=lambda p: p["cycle"]):
-        if p["accuracy"] is not None and p["accuracy"] >= level:
-            return None if p.get("cpu_seconds") is None else float(p["cpu_seconds"])
-    return None
+    p = reaching(points, level)
+    return None if p is None or p.get("cpu_seconds") is None else float(p["cpu_seconds"])
 
 
 def _summary(values: list[float | None]) -> dict[str, Any]:
@@ -224,14 +228,12 @@ def ratios(points: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
-def _ratio(against: str | None, got: tuple[float, float, float] | None) -> dict[str, Any] | None:
+def _ratio(
+    against: str | None, got: tuple[float, float | None, float | None] | None
+) -> dict[str, Any] | None:
     if got is None:
         return None
-    return {"against": against, "ratio": got[0], "low": _finite(got[1]), "high": _finite(got[2])}
-
-
-def _finite(x: float) -> float | None:
-    return None if x != x else x  # NaN: no interval from single runs
+    return {"against": against, "ratio": got[0], "low": got[1], "high": got[2]}
 
 
 LOG_X_RATIO = 8  # a plot's calls axis is logarithmic where they span more than this factor

@@ -31,9 +31,9 @@ def mean_interval(values: Sequence[float], seed: int = 0) -> tuple[float, float]
 
 def ratio_interval(
     top: Sequence[float], bottom: Sequence[float], seed: int = 0
-) -> tuple[float, float, float] | None:
-    """mean(top) / mean(bottom) and its 95% bootstrap interval; None where either side is empty
-    or the interval needs a second run on a side."""
+) -> tuple[float, float | None, float | None] | None:
+    """mean(top) / mean(bottom) and its 95% bootstrap interval; None where either side is empty,
+    and no interval (None, None) from a single run on each side."""
     import numpy as np
 
     if not top or not bottom:
@@ -41,7 +41,7 @@ def ratio_interval(
     t, b = np.asarray(top, dtype=float), np.asarray(bottom, dtype=float)
     ratio = float(t.mean() / b.mean())
     if len(t) < 2 and len(b) < 2:
-        return ratio, float("nan"), float("nan")
+        return ratio, None, None
     rng = _generator(seed)
     tm = t[rng.integers(0, len(t), size=(RESAMPLES, len(t)))].mean(axis=1)
     bm = b[rng.integers(0, len(b), size=(RESAMPLES, len(b)))].mean(axis=1)
