@@ -19,9 +19,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
-from ida_cli.model.batch import Example, collate, pack
+from ida_cli.model.batch import Example, collate, length_groups, pack, seq_length
 from ida_cli.model.net import TASK_DEFAULTS, ModelConfig, Net, set_seed
-from ida_cli.model.train import batch_loss, build
+from ida_cli.model.train import build, split_loss
 from ida_cli.model.vocab import Vocab, answer_tokens, context_slots, input_tokens, step_tokens
 from ida_cli.tasks import get_task
 
@@ -29,6 +29,11 @@ if TYPE_CHECKING:
     from ida_cli.learn.data import Rows
     from ida_cli.model.decode import TorchML
     from ida_cli.store.questions import QuestionRow
+
+
+# positions' worth of fixed cost a sub-batch adds (a forward and backward through every layer):
+# measured on unionfind's 8 layers, bench/probes/split_batch.py
+GROUP_OVERHEAD = 128
 
 
 @dataclass
@@ -88,6 +93,7 @@ class Learner:
         self.step = 0
         self.rng = np.random.default_rng(cfg.seed)
         self.seqs: list[list[Example]] = []
+        self.lengths: list[int] = []
         self.examples = 0
         self.max_out: dict[str, int] = {}
 
@@ -142,6 +148,7 @@ class Learner:
         self.max_out = max_out(examples, {"max_out": self.max_out})
         self.examples = len(examples)
         self.seqs = pack(examples, self.cfg.per_seq, self.rng)
+        self.lengths = [seq_length(seq, self.net.cfg.bag) for seq in self.seqs]
 
     def train(self, steps: int, deadline: float = float("inf")) -> dict[str, float]:
         """`steps` steps on sequences drawn uniformly from the replay, the teacher following each."""
@@ -154,19 +161,20 @@ class Learner:
             if time.perf_counter() >= deadline:
                 break
             picks = self.rng.integers(len(self.seqs), size=min(self.cfg.batch, len(self.seqs)))
-            t = collate([self.seqs[i] for i in picks], bag=self.net.cfg.bag)
+            drawn = [self.seqs[i] for i in picks]
+            groups = length_groups([self.lengths[i] for i in picks], GROUP_OVERHEAD)
+            parts = [collate([drawn[i] for i in g], bag=self.net.cfg.bag) for g in groups]
             lr = self.cfg.lr * min(1.0, (self.step + 1) / max(1, self.cfg.warmup))
             for group in self.optimizer.param_groups:
                 group["lr"] = lr
-            loss = batch_loss(self.net, t, 1.0)
             self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+            loss = split_loss(self.net, parts, 1.0)
             torch.nn.utils.clip_grad_norm_(self.net.parameters(), self.cfg.clip)
             self.optimizer.step()
             self.step += 1
             # early on the teacher follows closely (the usual bias-free ramp), later with the horizon
             self._follow(min(decay_cap, (1 + self.step) / (10 + self.step)))
-            losses.append(loss.item())
+            losses.append(loss)
         return {
             "steps": len(losses),
             "loss": sum(losses) / len(losses) if losses else float("nan"),

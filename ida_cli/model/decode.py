@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ida_cli.model.batch import EOS_ID, Example, collate, pack
+from ida_cli.model.batch import EOS_ID, Example, collate, pack, shortest_first
 from ida_cli.model.net import Net
 from ida_cli.model.vocab import Vocab, context_slots, input_tokens, parse_answer, parse_step
 from ida_cli.tasks import get_task
@@ -113,7 +113,7 @@ class TorchML:
                 live = [ex for ex, d in zip(exs, done, strict=True) if not d]
                 if not live:
                     break
-                seqs = pack(live, self.per_seq)
+                seqs = shortest_first(pack(live, self.per_seq), self.net.cfg.bag)
                 for c in range(0, len(seqs), CHUNK):
                     chunk = seqs[c : c + CHUNK]
                     self._step(chunk, exs, index, logp, done, states)
@@ -167,7 +167,7 @@ def output_logp(ml: TorchML, items: Sequence[tuple[JSON, list[str], list[str]]])
     exs = ml.examples([(c, inp) for c, inp, _ in items])
     for ex, (_, _, out) in zip(exs, items, strict=True):
         ex.out = ml.vocab.ids(out)
-    seqs = pack(exs, ml.per_seq)
+    seqs = shortest_first(pack(exs, ml.per_seq), ml.net.cfg.bag)
     result: dict[int, float] = {}
     with torch.no_grad():
         for c in range(0, len(seqs), CHUNK):
@@ -199,7 +199,7 @@ def input_states(ml: TorchML, items: Sequence[tuple[JSON, list[str]]]) -> np.nda
         return out
     exs = ml.examples([items[i] for i in todo])
     index = {id(ex): todo[j] for j, ex in enumerate(exs)}
-    seqs = pack(exs, ml.per_seq)
+    seqs = shortest_first(pack(exs, ml.per_seq), ml.net.cfg.bag)
     with torch.no_grad():
         for c in range(0, len(seqs), CHUNK):
             chunk = seqs[c : c + CHUNK]

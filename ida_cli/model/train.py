@@ -247,6 +247,33 @@ def batch_loss(model: Any, t: dict[str, torch.Tensor], slot_weight: float) -> to
     return loss
 
 
+def split_loss(
+    model: Any, parts: Sequence[dict[str, torch.Tensor]], slot_weight: float, backward: bool = True
+) -> float:
+    """`batch_loss` of the batch whose sub-batches are `parts` (each padded only to its own
+    longest), backpropagated part by part: the same loss and gradient, at the cost of the positions
+    that are not padding. Returns the loss."""
+    n_tgt = sum(int((t["tgt"] != IGNORE).sum()) for t in parts)
+    n_slot = sum(int((t["slot_tgt"] != IGNORE).sum()) for t in parts) if slot_weight > 0 else 0
+    total = 0.0
+    for t in parts:
+        with_slots = n_slot > 0 and bool((t["slot_tgt"] != IGNORE).any())
+        out = model(t["slots"], t["seq"], t["pos"], t["seg"], t.get("bag"), with_slots=with_slots)
+        logits, slot_logits = out if with_slots else (out, None)
+        loss = F.cross_entropy(
+            logits.reshape(-1, logits.shape[-1]), t["tgt"].reshape(-1), ignore_index=IGNORE, reduction="sum"
+        ) / max(1, n_tgt)
+        if slot_logits is not None:
+            tgt = t["slot_tgt"][:, : slot_logits.shape[1]]
+            loss = loss + slot_weight * F.cross_entropy(
+                slot_logits.reshape(-1, slot_logits.shape[-1]), tgt.reshape(-1), ignore_index=IGNORE, reduction="sum"
+            ) / n_slot
+        if backward:
+            loss.backward()
+        total += float(loss.detach())
+    return total
+
+
 def _held_accuracy(net: Net, held_set: Sequence[Example], per_seq: int, dist: Dist) -> float:
     """Each rank judges its share of the held-out examples; the counts are summed."""
     _, results = evaluate(net, dist.shard(held_set), per_seq)
