@@ -265,9 +265,9 @@ def split_loss(
         ) / max(1, n_tgt)
         if slot_logits is not None:
             tgt = t["slot_tgt"][:, : slot_logits.shape[1]]
-            loss = loss + slot_weight * F.cross_entropy(
-                slot_logits.reshape(-1, slot_logits.shape[-1]), tgt.reshape(-1), ignore_index=IGNORE, reduction="sum"
-            ) / n_slot
+            flat = slot_logits.reshape(-1, slot_logits.shape[-1])
+            slot_sum = F.cross_entropy(flat, tgt.reshape(-1), ignore_index=IGNORE, reduction="sum")
+            loss = loss + slot_weight * slot_sum / n_slot
         if backward:
             loss.backward()
         total += float(loss.detach())
