@@ -182,11 +182,20 @@ def report(
         ..., help="Experiment databases and grid results files (`ida grid`) to compare, or folders of them."
     ),
     plot: Path = typer.Option(None, "--plot", help="Draw accuracy against overseer calls to this PNG."),
+    level: list[float] = typer.Option(
+        [],
+        "--level",
+        help="An accuracy to report HC at (repeat it; default 0.9, 0.95 and 0.99): a task whose runs "
+        "stop lower is compared at what they reach.",
+    ),
     as_json: bool = JSON_OPTION,
 ) -> None:
-    """Compare experiments: HC@0.9/0.95/0.99 and final accuracy per task and strategy, with 95%
-    bootstrap intervals over seeds, and each strategy's calls over full HCH's and the best baseline's."""
-    from ida_cli.experiment.report import compare, plot_curves, ratios, read_curves
+    """Compare experiments: HC@0.9/0.95/0.99 (or each --level) and final accuracy per task and
+    strategy, with 95% bootstrap intervals over seeds, and each strategy's calls over full HCH's and
+    the best baseline's."""
+    from ida_cli.experiment.report import check_levels, compare, plot_curves, ratios, read_curves
+
+    levels = check_levels(level)
 
     if plot is not None:
         from ida_cli.project.outputs import Protected, check_output
@@ -200,13 +209,13 @@ def report(
         console(stderr=True).print(f"warning: {db} has no curve point yet: left out")
     if plot is not None:
         plot_curves(points, plot)
-    table, against = compare(points), ratios(points)
+    table, against = compare(points, levels), ratios(points, levels)
     if as_json:
         emit_json({"summary": table, "ratios": against, "points": points})
         return
     from ida_cli.cli.render import compare_table, ratio_table, terminal_plot
 
-    console().print(compare_table(table))
+    console().print(compare_table(table, levels))
     if any(r["full"] or r["best_baseline"] or r["supervised_cpu"] for r in against):
         console().print(ratio_table(against))
     console().print(terminal_plot(points))

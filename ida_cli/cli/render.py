@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from rich.console import Group
@@ -210,14 +210,12 @@ def curve_table(points: list[dict[str, Any]]) -> Table:
     return table
 
 
-def compare_table(rows: list[dict[str, Any]]) -> Table:
+def compare_table(rows: list[dict[str, Any]], levels: Sequence[float] = (0.9, 0.95, 0.99)) -> Table:
     table = Table(
         "task",
         "strategy",
         "runs",
-        "HC@0.9",
-        "HC@0.95",
-        "HC@0.99",
+        *(f"HC@{lv:g}" for lv in levels),
         "final accuracy",
         title="overseer calls to reach an accuracy (mean [95% bootstrap interval] over the seeds "
         "that reached it; reached/runs)",
@@ -235,9 +233,7 @@ def compare_table(rows: list[dict[str, Any]]) -> Table:
             r["task"],
             r["strategy"],
             str(r["runs"]),
-            cell(r["HC@0.9"]),
-            cell(r["HC@0.95"]),
-            cell(r["HC@0.99"]),
+            *(cell(r[f"HC@{lv:g}"]) for lv in levels),
             cell(r["final"], pct=True),
         )
     return table

@@ -144,7 +144,17 @@ def _summary(values: list[float | None]) -> dict[str, Any]:
     }
 
 
-def _runs(points: Sequence[dict[str, Any]]) -> dict[tuple[str, str], dict[str, Any]]:
+def check_levels(levels: Sequence[float]) -> tuple[float, ...]:
+    """The accuracies HC is reported at, in order; each must lie in (0, 1]."""
+    for lv in levels:
+        if not 0 < lv <= 1:
+            raise UsageError(f"--level {lv:g} is not an accuracy: give one in (0, 1], e.g. --level 0.7")
+    return tuple(sorted(set(levels))) or LEVELS
+
+
+def _runs(
+    points: Sequence[dict[str, Any]], levels: Sequence[float] = LEVELS
+) -> dict[tuple[str, str], dict[str, Any]]:
     """Per (task, variant): its strategy, and each run's final accuracy and HC@level."""
     runs: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
     for p in points:
@@ -156,19 +166,19 @@ def _runs(points: Sequence[dict[str, Any]]) -> dict[tuple[str, str], dict[str, A
             {
                 "strategy": pts[0]["strategy"],
                 "final": [],
-                **{f"HC@{lv}": [] for lv in LEVELS},
-                **{f"CPU@{lv}": [] for lv in LEVELS},
+                **{f"HC@{lv:g}": [] for lv in levels},
+                **{f"CPU@{lv:g}": [] for lv in levels},
             },
         )
         row["final"].append(max(pts, key=lambda p: p["cycle"])["accuracy"])
-        for lv in LEVELS:
+        for lv in levels:
             h = hc(pts, lv)
-            row[f"HC@{lv}"].append(None if h is None else float(h))
-            row[f"CPU@{lv}"].append(cpu_to(pts, lv))
+            row[f"HC@{lv:g}"].append(None if h is None else float(h))
+            row[f"CPU@{lv:g}"].append(cpu_to(pts, lv))
     return table
 
 
-def compare(points: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+def compare(points: Sequence[dict[str, Any]], levels: Sequence[float] = LEVELS) -> list[dict[str, Any]]:
     return [
         {
             "task": task,
@@ -176,7 +186,7 @@ def compare(points: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
             "runs": len(vals["final"]),
             **{k: _summary(v) for k, v in vals.items() if k != "strategy"},
         }
-        for (task, name), vals in sorted(_runs(points).items())
+        for (task, name), vals in sorted(_runs(points, levels).items())
     ]
 
 
@@ -184,22 +194,22 @@ def compare(points: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
 BASELINES = ("uncertainty", "random", "none", "full")
 
 
-def ratios(points: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+def ratios(points: Sequence[dict[str, Any]], levels: Sequence[float] = LEVELS) -> list[dict[str, Any]]:
     """Per task, level and strategy: its HC@level over full HCH's and over the best adversary-free
     baseline's (the lowest mean of the others), each with a 95% bootstrap interval over seeds, and
     its CPU seconds to the level over the supervised baseline's (issue 22's cost of amplification).
     Means are over the runs that reached the level, so a ratio stands beside how many did."""
     from ida_cli.experiment.stats import ratio_interval
 
-    table = _runs(points)
+    table = _runs(points, levels)
     out = []
     for task in sorted({t for t, _ in table}):
         mine = {
             name: row for (t, name), row in table.items() if t == task and row["strategy"] != "supervised"
         }
         supervised = [row for (t, _), row in table.items() if t == task and row["strategy"] == "supervised"]
-        for lv in LEVELS:
-            key = f"HC@{lv}"
+        for lv in levels:
+            key = f"HC@{lv:g}"
             reached = {name: [v for v in row[key] if v is not None] for name, row in mine.items()}
 
             def mean(name: str, reached: dict[str, list[float]] = reached) -> float:
@@ -219,8 +229,8 @@ def ratios(points: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
                 for label, ref in (("full", full), ("best_baseline", best)):
                     got = ratio_interval(reached[name], reached[ref]) if ref and ref != name else None
                     entry[label] = _ratio(ref, got)
-                cpu = [v for v in row[f"CPU@{lv}"] if v is not None]
-                base = [v for r in supervised[:1] for v in r[f"CPU@{lv}"] if v is not None]
+                cpu = [v for v in row[f"CPU@{lv:g}"] if v is not None]
+                base = [v for r in supervised[:1] for v in r[f"CPU@{lv:g}"] if v is not None]
                 entry["supervised_cpu"] = _ratio(
                     "supervised", ratio_interval(cpu, base) if cpu and base else None
                 )

@@ -74,6 +74,14 @@ def test_a_grid_runs_its_cells_once_and_report_reads_their_files(ida: Run, tmp_p
     [row] = rep.json()["summary"]
     assert (row["task"], row["strategy"], row["runs"]) == ("wildcard", "supervised", 2)
     assert row["final"]["low"] <= row["final"]["mean"] <= row["final"]["high"]
+    # HC at the accuracies asked for, in order, instead of 0.9/0.95/0.99
+    at = ida("report", str(tmp_path / "res"), "--level", "0.7", "--level", "0.05", "--json")
+    assert at.code == 0, at.stderr
+    [row] = at.json()["summary"]
+    assert [k for k in row if k.startswith("HC@")] == ["HC@0.05", "HC@0.7"]
+    assert row["HC@0.05"]["reached"].endswith("/2")
+    bad = ida("report", str(tmp_path / "res"), "--level", "0")
+    assert (bad.code, bad.stderr) == (2, "error: --level 0 is not an accuracy: give one in (0, 1], e.g. --level 0.7\n")
 
 
 def test_bad_grids_are_named_before_anything_starts(ida: Run, tmp_path: Path) -> None:
