@@ -81,7 +81,8 @@ def test_a_grid_runs_its_cells_once_and_report_reads_their_files(ida: Run, tmp_p
     assert [k for k in row if k.startswith("HC@")] == ["HC@0.05", "HC@0.7"]
     assert row["HC@0.05"]["reached"].endswith("/2")
     bad = ida("report", str(tmp_path / "res"), "--level", "0")
-    assert (bad.code, bad.stderr) == (2, "error: --level 0 is not an accuracy: give one in (0, 1], e.g. --level 0.7\n")
+    message = "error: --level 0 is not an accuracy: give one in (0, 1], e.g. --level 0.7\n"
+    assert (bad.code, bad.stderr) == (2, message)
 
 
 def test_bad_grids_are_named_before_anything_starts(ida: Run, tmp_path: Path) -> None:
