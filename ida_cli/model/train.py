@@ -247,9 +247,7 @@ def batch_loss(model: Any, t: dict[str, torch.Tensor], slot_weight: float) -> to
     return loss
 
 
-def split_loss(
-    model: Any, parts: Sequence[dict[str, torch.Tensor]], slot_weight: float, backward: bool = True
-) -> float:
+def split_loss(model: Any, parts: Sequence[dict[str, torch.Tensor]], slot_weight: float) -> float:
     """`batch_loss` of the batch whose sub-batches are `parts` (each padded only to its own
     longest), backpropagated part by part: the same loss and gradient, at the cost of the positions
     that are not padding. Returns the loss."""
@@ -268,8 +266,7 @@ def split_loss(
             flat = slot_logits.reshape(-1, slot_logits.shape[-1])
             slot_sum = F.cross_entropy(flat, tgt.reshape(-1), ignore_index=IGNORE, reduction="sum")
             loss = loss + slot_weight * slot_sum / n_slot
-        if backward:
-            loss.backward()
+        loss.backward()
         total += float(loss.detach())
     return total
 
