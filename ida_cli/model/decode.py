@@ -9,6 +9,7 @@ import numpy as np
 import torch
 
 from ida_cli.model.batch import EOS_ID, Example, collate, pack, shortest_first
+from ida_cli.model.cache import extend, prefill
 from ida_cli.model.net import Net
 from ida_cli.model.vocab import Vocab, context_slots, input_tokens, parse_answer, parse_step
 from ida_cli.tasks import get_task
@@ -16,6 +17,9 @@ from ida_cli.vocabulary import JSON, Step, Transcript, canonical
 
 MAX_NEW = {"answer": 24, "fan_out": 40, "fan_in": 40}
 CHUNK = 256  # sequences per forward pass
+# sequences decoded together: their keys and values are kept for every layer (unionfind, 8 layers,
+# up to ~500 keys a sequence: ~4 MB a sequence)
+DECODE_CHUNK = 64
 # ML's input states kept from its last decodings (rows of `width` floats): the adversary's state
 # probe reads the states of the very inputs a round or `ida eval` has just decoded, and recomputing
 # them was a second forward pass of ML that more than doubled the adversary's scoring time
@@ -103,50 +107,67 @@ class TorchML:
         if not items:
             return []
         exs = self.examples(items)
-        logp = [0.0] * len(exs)
-        done = [False] * len(exs)
+        logp = np.zeros(len(exs))
+        # each input's state before its first output token, for the adversary's probe
+        states = np.zeros((len(exs), self.net.cfg.width), dtype=np.float32)
+        seqs = shortest_first(pack(exs, self.per_seq), self.net.cfg.bag)
         index = {id(ex): i for i, ex in enumerate(exs)}
-        # the first step's states are each input's state before its first output token
-        states: np.ndarray | None = np.zeros((len(exs), self.net.cfg.width), dtype=np.float32)
         with torch.no_grad():
-            for _ in range(self.max_new[mode]):
-                live = [ex for ex, d in zip(exs, done, strict=True) if not d]
-                if not live:
-                    break
-                seqs = shortest_first(pack(live, self.per_seq), self.net.cfg.bag)
-                for c in range(0, len(seqs), CHUNK):
-                    chunk = seqs[c : c + CHUNK]
-                    self._step(chunk, exs, index, logp, done, states)
-                if states is not None:
-                    self._keep_states(self.state_keys(items), states)
-                    states = None
-        return [([self.vocab.tokens[i] for i in ex.out], lp) for ex, lp in zip(exs, logp, strict=True)]
+            for c in range(0, len(seqs), DECODE_CHUNK):
+                chunk = seqs[c : c + DECODE_CHUNK]
+                at = torch.tensor([index[id(ex)] for seq in chunk for ex in seq])
+                lp, h = self._decode(chunk, self.max_new[mode])
+                logp[at.numpy()] = lp.numpy()
+                states[at.numpy()] = h.numpy()
+        self._keep_states(self.state_keys(items), states)
+        return [([self.vocab.tokens[i] for i in ex.out], float(lp)) for ex, lp in zip(exs, logp, strict=True)]
 
-    def _step(
-        self,
-        chunk: list[list[Example]],
-        exs: list[Example],
-        index: dict[int, int],
-        logp: list[float],
-        done: list[bool],
-        states: np.ndarray | None = None,
-    ) -> None:
+    def _decode(self, chunk: list[list[Example]], max_new: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Greedy decoding of every segment of `chunk` (its outputs appended to each example's
+        `out`), with a key-value cache. Returns, in (sequence, segment) order, each output's log
+        probability (with the <eos> that ended it) and each input's state before its first output."""
         t = collate(chunk, decode=True, bag=self.net.cfg.bag)
-        h = self.net(t["slots"], t["seq"], t["pos"], t["seg"], t.get("bag"), hidden=True)
+        hidden, cache = prefill(self.net, t["slots"], t["seq"], t["pos"], t["seg"], t.get("bag"))
         last = t["last"]
-        h = h[last[:, 0], last[:, 1]]
-        lp = torch.log_softmax(self.net.head(h).float(), dim=-1)
-        best = lp.argmax(dim=-1)
+        h = hidden[last[:, 0], last[:, 1]]
+        first = h.float()
         flat = [ex for seq in chunk for ex in seq]
-        if states is not None:
-            states[[index[id(ex)] for ex in flat]] = h.float().numpy()
-        for ex, tok, score in zip(flat, best.tolist(), lp.max(dim=-1).values.tolist(), strict=True):
-            i = index[id(ex)]
-            logp[i] += score
-            if tok == EOS_ID:
-                done[i] = True
-            else:
-                ex.out.append(tok)
+        seq_of = last[:, 0]  # each segment's sequence (its row in the cache, before compaction)
+        col = torch.tensor([g for seq in chunk for g in range(len(seq))])
+        nxt = t["pos"][last[:, 0], last[:, 1]] + 1  # the position of each segment's next token
+        row = torch.arange(len(chunk))  # each sequence's row in the cache; -1 once dropped
+        live = torch.ones(len(flat), dtype=torch.bool)
+        logp = torch.zeros(len(flat))
+        width = max(len(seq) for seq in chunk)
+        for step in range(max_new):
+            lp = torch.log_softmax(self.net.head(h).float(), dim=-1)
+            score, best = lp.max(dim=-1)
+            idx = live.nonzero()[:, 0]
+            logp[idx] += score[idx]
+            for k, tok in zip(idx.tolist(), best[idx].tolist(), strict=True):
+                if tok != EOS_ID:
+                    flat[k].out.append(tok)
+            live[idx] = best[idx] != EOS_ID
+            if step == max_new - 1 or not live.any():
+                break
+            rows_live = torch.zeros(len(chunk), dtype=torch.bool)
+            rows_live[seq_of[live]] = True
+            if not rows_live[row >= 0].all():  # a sequence whose segments all ended leaves the batch
+                kept = rows_live & (row >= 0)
+                cache.keep(row[kept])
+                row = torch.where(kept, torch.cumsum(kept, 0) - 1, torch.full_like(row, -1))
+            idx = live.nonzero()[:, 0]
+            r, g = row[seq_of[idx]], col[idx]
+            n_rows = int((row >= 0).sum())
+            tok = torch.zeros(n_rows, width, dtype=torch.long)
+            pos = torch.zeros(n_rows, width, dtype=torch.long)
+            seg = torch.full((n_rows, width), -1, dtype=torch.long)
+            tok[r, g], pos[r, g], seg[r, g] = best[idx], nxt[idx], g
+            nxt[idx] += 1
+            out = extend(self.net, cache, tok, pos, seg)
+            h = torch.zeros(len(flat), out.shape[2], dtype=out.dtype)
+            h[idx] = out[r, g]
+        return logp, first
 
 
 def load_ml(payload: dict[str, Any], version: int) -> TorchML:

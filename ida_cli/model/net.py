@@ -64,6 +64,9 @@ def set_seed(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+MemoryKV = tuple[torch.Tensor, torch.Tensor, torch.Tensor]  # keys, values, which entries are real
+
+
 class Block(nn.Module):
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
@@ -87,16 +90,34 @@ class Block(nn.Module):
     def forward(
         self, x: torch.Tensor, mask: torch.Tensor, memory: tuple[torch.Tensor, torch.Tensor] | None = None
     ) -> torch.Tensor:
+        return self.step(x, mask, None if memory is None else self.read_memory(memory))[0]
+
+    def read_memory(self, memory: tuple[torch.Tensor, torch.Tensor]) -> MemoryKV:
+        """The memory's keys and values: (B,M,D) read-only entries, (B,1,1,M) which are real."""
+        mem, ok = memory
+        k, v = (self._heads(z) for z in self.kv_m(mem).split(mem.shape[2], dim=2))
+        return k, v, ok
+
+    def step(
+        self,
+        x: torch.Tensor,
+        mask: torch.Tensor,
+        memory: MemoryKV | None = None,
+        past: tuple[torch.Tensor, torch.Tensor] | None = None,
+    ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
+        """The block on x, whose keys follow `past`'s (the keys and values of earlier positions, a
+        decoder's cache; `mask` covers past and x). Returns x and the keys and values of all."""
         b, t, d = x.shape
         q, k, v = (self._heads(z) for z in self.qkv(self.ln1(x)).split(d, dim=2))
+        if past is not None:
+            k, v = torch.cat([past[0], k], dim=2), torch.cat([past[1], v], dim=2)
         y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
         x = x + self.proj(y.transpose(1, 2).reshape(b, t, d))
         if memory is not None:
-            mem, ok = memory  # (B,M,D) read-only entries, (B,1,1,M) which are real
-            k, v = (self._heads(z) for z in self.kv_m(mem).split(d, dim=2))
-            y = F.scaled_dot_product_attention(self._heads(self.q_m(self.ln_m(x))), k, v, attn_mask=ok)
+            km, vm, ok = memory
+            y = F.scaled_dot_product_attention(self._heads(self.q_m(self.ln_m(x))), km, vm, attn_mask=ok)
             x = x + self.proj_m(y.transpose(1, 2).reshape(b, t, d))
-        return x + self.out(F.gelu(self.fc(self.ln2(x))))
+        return x + self.out(F.gelu(self.fc(self.ln2(x)))), (k, v)
 
 
 class Net(nn.Module):
@@ -149,6 +170,29 @@ class Net(nn.Module):
                 n -= self.bag_maps.numel()
         return n * self.cfg.loop if not embeddings else n
 
+    def inputs(
+        self,
+        slots: torch.Tensor,
+        seq: torch.Tensor,
+        pos: torch.Tensor,
+        seg: torch.Tensor,
+        bag: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor, tuple[torch.Tensor, torch.Tensor] | None]:
+        """The first layer's input (B,S+T,D) for the plain slots then the sequence, the attention
+        mask, and the memory entries with which are real (or None)."""
+        memory = None
+        if self.cfg.memory:
+            role_of: torch.Tensor = self.role_of  # type: ignore[assignment]
+            slots, table = split_memory(slots, role_of[slots[:, :, 0]] == self.memory_role)
+            memory = (self.ln_mem(self.embed_slots(table)), (table[:, :, 0] != 0)[:, None, None, :])
+        xs = self.embed_slots(slots) + self.kind.weight[0]
+        xt = self.tok(seq) + self.pos(pos) + self.kind.weight[1]
+        if self.cfg.bag:
+            if bag is None:
+                raise ValueError("this network reads questions as bags: collate(..., bag=cfg.bag)")
+            xt = xt + embed_bags(self.tok, self.bag_maps, bag)
+        return torch.cat([xs, xt], dim=1), build_mask(slots, pos, seg), memory
+
     def forward(
         self,
         slots: torch.Tensor,
@@ -164,20 +208,8 @@ class Net(nn.Module):
         Returns logits (B,T,V) for the sequence positions; with `with_slots`, also (B,S',V) for the
         plain (not memory) slots, in their order, for the slot targets (batch.collate); with
         `hidden`, the final states (B,T,width) that the head reads instead of the logits."""
-        memory = None
-        if self.cfg.memory:
-            role_of: torch.Tensor = self.role_of  # type: ignore[assignment]
-            slots, table = split_memory(slots, role_of[slots[:, :, 0]] == self.memory_role)
-            memory = (self.ln_mem(self.embed_slots(table)), (table[:, :, 0] != 0)[:, None, None, :])
-        s = slots.shape[1]
-        xs = self.embed_slots(slots) + self.kind.weight[0]
-        xt = self.tok(seq) + self.pos(pos) + self.kind.weight[1]
-        if self.cfg.bag:
-            if bag is None:
-                raise ValueError("this network reads questions as bags: collate(..., bag=cfg.bag)")
-            xt = xt + embed_bags(self.tok, self.bag_maps, bag)
-        x = torch.cat([xs, xt], dim=1)
-        mask = build_mask(slots, pos, seg)
+        x, mask, memory = self.inputs(slots, seq, pos, seg, bag)
+        s = x.shape[1] - seq.shape[1]
         for _ in range(self.cfg.loop):
             for block in self.blocks:
                 x = block(x, mask, memory)
