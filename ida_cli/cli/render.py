@@ -210,7 +210,7 @@ def curve_table(points: list[dict[str, Any]]) -> Table:
     return table
 
 
-def compare_table(rows: list[dict[str, Any]], levels: Sequence[float] = (0.9, 0.95, 0.99)) -> Table:
+def compare_table(rows: list[dict[str, Any]], levels: Sequence[float]) -> Table:
     table = Table(
         "task",
         "strategy",
