@@ -48,7 +48,22 @@ def load_model(store: Store, task: str, version: int | None = None, required: bo
         )
     from ida_cli.model.decode import load_ml
 
+    _inference_threads()
     payload = checkpoints.load(store, info)
     if payload.get("task") != task:
         raise UsageError(f"checkpoint {info.checkpoint} is for task {payload.get('task')}, not {task}")
     return load_ml(payload, info.version)
+
+
+def _inference_threads() -> None:
+    """IDA_THREADS, when set, also bounds the torch threads of rounds, eval and audits: with two
+    threads on cores that other processes keep busy, a one-question decoding call took 0.17 s
+    against 0.011 s on one thread (OpenMP waiting on the busy core, bench/RESULTS.md)."""
+    import os
+
+    if os.environ.get("IDA_THREADS"):
+        import torch
+
+        from ida_cli.learn.runner import threads
+
+        torch.set_num_threads(threads())
