@@ -297,8 +297,13 @@ class Walker:
         return node
 
     def _child(self, run: _Run, decision: Decision, i: int, sq: JSON, depth: int, step: int) -> Co[Node]:
+        # a question already open on this path would make its own answer depend on itself: ML's
+        # answer stands for it. Left to recurse, ML's wrong answers that close a cycle (unionfind:
+        # parent x = y, parent y = x) ran trees to the depth guard, up to 1,882 nodes, and spent
+        # 11-20% of the adversary strategy's overseer calls on unionfind (bench/RESULTS.md)
         recurse = (
             decision.choice.recurse[i]
+            and canonical(sq) not in run.path
             and depth + 1 <= self.max_depth
             and (self.max_nodes is None or run.nodes < self.max_nodes)
         )
