@@ -24,12 +24,14 @@ def main() -> None:
     for db in args.dbs:
         con = duckdb.connect(db, read_only=True)
         rows = con.execute("SELECT id, tree_id, parent_id, question, recursed FROM nodes").fetchall()
-        trees, calls = con.execute("SELECT count(*), coalesce(sum(overseer_calls), 0) FROM trees").fetchone()
-        deep, deep_calls, deepest = con.execute(
+        totals = con.execute("SELECT count(*), coalesce(sum(overseer_calls), 0) FROM trees").fetchone()
+        deeper = con.execute(
             "SELECT count(*), coalesce(sum(overseer_calls), 0), max(depth) FROM trees WHERE depth > ?",
             [args.deep],
         ).fetchone()
         con.close()
+        assert totals is not None and deeper is not None  # aggregates always give a row
+        (trees, calls), (deep, deep_calls, deepest) = totals, deeper
         parent = {r[0]: r[2] for r in rows}
         question = {r[0]: r[3] for r in rows}
         repeats = set()
