@@ -137,13 +137,13 @@ class TorchML:
         nxt = t["pos"][last[:, 0], last[:, 1]] + 1  # the position of each segment's next token
         row = torch.arange(len(chunk))  # each sequence's row in the cache; -1 once dropped
         live = torch.ones(len(flat), dtype=torch.bool)
-        logp = torch.zeros(len(flat))
+        logp = torch.zeros(len(flat), dtype=torch.float64)  # summed in double, as floats were
         width = max(len(seq) for seq in chunk)
         for step in range(max_new):
             lp = torch.log_softmax(self.net.head(h).float(), dim=-1)
             score, best = lp.max(dim=-1)
             idx = live.nonzero()[:, 0]
-            logp[idx] += score[idx]
+            logp[idx] += score[idx].double()
             for k, tok in zip(idx.tolist(), best[idx].tolist(), strict=True):
                 if tok != EOS_ID:
                     flat[k].out.append(tok)
