@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 
+from bench.probes.kv_decode import recompute
 from ida_cli.model.batch import EOS_ID, Example, collate, pack
 from ida_cli.model.cache import extend, prefill
 from ida_cli.model.decode import TorchML
@@ -45,37 +46,6 @@ def _items(ml: TorchML, n_contexts: int, per: int) -> list[tuple[Any, list[str]]
         c = ml._task.generate_context(size, rng)
         items += [(c, input_tokens(ml._task, "answer", q)) for q in ml._task.generate_questions(c, per, rng)]
     return items
-
-
-def _recompute(
-    ml: TorchML, items: list[tuple[Any, list[str]]], max_new: int
-) -> list[tuple[list[int], float]]:
-    """The decoder before the cache: every step a full forward pass over the sequences so far."""
-    exs = ml.examples(items)
-    logp, done = [0.0] * len(exs), [False] * len(exs)
-    seqs = pack(exs, ml.per_seq)
-    index = {id(ex): i for i, ex in enumerate(exs)}  # a question may come twice: equal, not the same
-    with torch.no_grad():
-        for _ in range(max_new):
-            flat = [ex for seq in seqs for ex in seq]
-            t = collate(seqs, decode=True, bag=ml.net.cfg.bag)
-            h = ml.net(t["slots"], t["seq"], t["pos"], t["seg"], t.get("bag"), hidden=True)
-            lp = torch.log_softmax(ml.net.head(h[t["last"][:, 0], t["last"][:, 1]]).float(), dim=-1)
-            for ex, tok, score in zip(flat, lp.argmax(-1).tolist(), lp.max(-1).values.tolist(), strict=True):
-                i = index[id(ex)]
-                if done[i]:
-                    continue
-                logp[i] += score
-                if tok == EOS_ID:
-                    done[i] = True
-                else:
-                    ex.out.append(tok)
-            # a finished segment stays in its sequence but is frozen: drop nothing, decode nothing more
-            if all(done):
-                break
-            seqs = [[ex for ex in seq if not done[index[id(ex)]]] for seq in pack(exs, ml.per_seq)]
-            seqs = [seq for seq in seqs if seq]
-    return [(ex.out, lp) for ex, lp in zip(exs, logp, strict=True)]
 
 
 @pytest.mark.parametrize("setting", list(SETTINGS))
@@ -126,9 +96,9 @@ def test_cached_greedy_decoding_equals_recomputing(setting: str) -> None:
     with torch.no_grad():
         w = ml.net.head.weight
         w[EOS_ID] = w[int(common)] + EOS_SCALE * torch.randn(ml.net.cfg.width)
-    ref = _recompute(ml, items, ml.max_new["answer"])
+    ref = recompute(ml, "answer", items)  # the decoder before the cache, kept by its benchmark
     got = ml._generate("answer", items)
-    assert [ml.vocab.ids(toks) for toks, _ in got] == [out for out, _ in ref]
+    assert [toks for toks, _ in got] == [toks for toks, _ in ref]
     assert np.allclose([lp for _, lp in got], [lp for _, lp in ref], atol=1e-4)
     # outputs of several lengths, some cut at the limit: the finished segments leave the batch
     assert len({len(toks) for toks, _ in got}) > 1
