@@ -14,6 +14,7 @@ import torch
 from adversary.metrics import auroc, brier, calibration_error
 from adversary.net import AdvNet, Calibrator
 from adversary.probe import MIN_NODES, StateProbe, cross_fit
+from ida_cli.model import device
 from ida_cli.model.batch import EOS_ID, Example, batches, collate, pack
 from ida_cli.model.dist import Dist, current
 from ida_cli.model.net import ModelConfig, set_seed
@@ -53,7 +54,12 @@ def translation(ml_tokens: Sequence[str], adv_tokens: Sequence[str] | None, size
 
 
 def _batches(
-    exs: list[Example], batch: int, rng: np.random.Generator | None, bag: int, dist: Dist | None = None
+    exs: list[Example],
+    batch: int,
+    rng: np.random.Generator | None,
+    bag: int,
+    dist: Dist | None = None,
+    dev: torch.device | None = None,
 ) -> Iterator[tuple[dict[str, torch.Tensor], list[int]]]:
     """Batches with the indices of their examples in `exs`; under torchrun (`dist`) each rank gets
     its share of every batch."""
@@ -70,18 +76,19 @@ def _batches(
             if len(chunk) < dist.world:  # a tail too small to share: every rank skips it
                 continue
             chunk = dist.shard(chunk)
-        yield collate(chunk, decode=True, bag=bag), [index[id(ex)] for seq in chunk for ex in seq]
+        yield collate(chunk, decode=True, bag=bag, device=dev), [index[id(ex)] for seq in chunk for ex in seq]
 
 
 def raw_scores(net: AdvNet, exs: list[Example], logps: np.ndarray) -> np.ndarray:
     """P(ML is wrong) before calibration, in the order of `exs`."""
     out = np.zeros(len(exs))
     net.eval()
+    dev = device.of(net)
     with torch.no_grad():
-        for t, idx in _batches(exs, 128, None, net.cfg.bag):
-            lp = torch.tensor(logps[idx], dtype=torch.float32)
+        for t, idx in _batches(exs, 128, None, net.cfg.bag, dev=dev):
+            lp = torch.tensor(logps[idx], dtype=torch.float32, device=dev)
             z = net(t["slots"], t["seq"], t["pos"], t["seg"], t["last"], lp, t.get("bag"))
-            out[idx] = torch.sigmoid(z).numpy()
+            out[idx] = torch.sigmoid(z).cpu().numpy()
     net.train()
     return out
 
@@ -142,7 +149,9 @@ def fit(
     held_idx = np.flatnonzero(held_mask)
     # ML's layout: its questions as one position where ML reads them so
     cfg = ModelConfig(vocab_size=len(ml.vocab), width=opts.width, layers=opts.layers, bag=ml.net.cfg.bag)
-    net = AdvNet(cfg, confidence_prior=True)
+    # beside the ML it judges (model/device.py), before the optimizer makes its moments
+    dev = device.of(ml.net)
+    net = AdvNet(cfg, confidence_prior=True).to(dev)
     dist = current()
     model = dist.wrap(net)  # under torchrun: data parallel, the same steps as one process
     optimizer = torch.optim.AdamW(net.parameters(), lr=opts.lr, weight_decay=0.01)
@@ -159,11 +168,12 @@ def fit(
         while not dist.any(time.perf_counter() >= deadline) and not (
             opts.max_steps and step >= opts.max_steps
         ):
-            for t, idx in _batches(train_exs, opts.batch, rng, net.cfg.bag, dist):
+            for t, idx in _batches(train_exs, opts.batch, rng, net.cfg.bag, dist, dev):
                 sel = train_idx[idx]
-                lp = torch.from_numpy(logps[sel])
+                lp = torch.from_numpy(logps[sel]).to(dev)
                 z = model(t["slots"], t["seq"], t["pos"], t["seg"], t["last"], lp, t.get("bag"))
-                loss = ((torch.sigmoid(z) - torch.from_numpy(y[sel])) ** 2).mean()  # (S + ℓ)², S = −σ(z)
+                target = torch.from_numpy(y[sel]).to(dev)
+                loss = ((torch.sigmoid(z) - target) ** 2).mean()  # (S + ℓ)², S = −σ(z)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)

@@ -104,6 +104,12 @@ def experiment(
         help="After every cycle delete all but the newest N model and adversary checkpoints "
         "(as `ida prune --keep N`).",
     ),
+    device: str = typer.Option(
+        "auto",
+        "--device",
+        help="Where ML and the adversary train: auto (a CUDA GPU when torch sees one), cpu or cuda. "
+        "A resumed run may move.",
+    ),
     extend: bool = typer.Option(
         False, "--extend", help="Resume a run with a larger --budget / --max-cycles and go on."
     ),
@@ -145,6 +151,7 @@ def experiment(
         p=p,
         prime_rate=prime_rate,
         prime=prime,
+        device=device,
     )
     if plot is not None:
         from ida_cli.project.outputs import Protected, check_output

@@ -107,6 +107,7 @@ def fit_model(store: Store, opts: ExperimentOptions, state: dict[str, Any]) -> N
             seed=opts.seed + state["cycle"],
             eval_every=100,
             patience=4,
+            device=opts.device,
         ),
     )
     state["steps"] = state.get("steps", 0) + int(done["metrics"]["steps"])

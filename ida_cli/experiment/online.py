@@ -30,6 +30,7 @@ def fit(store: Store, opts: ExperimentOptions, state: dict[str, Any]) -> None:
     from ida_cli.learn import online
     from ida_cli.learn.continual import Learner, LearnerConfig, vocabulary
     from ida_cli.learn.data import Rows, check_data, gather
+    from ida_cli.model import device
     from ida_cli.store import questions
 
     supervised = opts.strategy == "supervised"
@@ -43,14 +44,17 @@ def fit(store: Store, opts: ExperimentOptions, state: dict[str, Any]) -> None:
             else questions.sample_train(con, opts.task, opts.seed, VOCABULARY_SAMPLE)
         )
     adversary, replay = None, []
+    dev = device.resolve(opts.device)
     if state.get("live"):
         live = online.load_live(store, state["live"], state["live_sha"])
-        learner, adversary = Learner.from_state(live), live.get("adversary")
+        learner, adversary = Learner.from_state(live, dev), live.get("adversary")
         replay = json.loads(live.get("replay") or "[]")
     else:
         assert sample is not None
         vocab = vocabulary(opts.task, sample, rows)
-        learner = Learner.fresh(opts.task, vocab, LearnerConfig(seed=opts.seed, ema_horizon=opts.ema_horizon))
+        learner = Learner.fresh(
+            opts.task, vocab, LearnerConfig(seed=opts.seed, ema_horizon=opts.ema_horizon), dev
+        )
     ml_steps, adv_steps = steps(opts)
     learner.set_data(Rows([*rows.items, *(tuple(r) for r in replay)]))
     # --train-steps given: exactly that many (a curve that does not depend on the machine's load);

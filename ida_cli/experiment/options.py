@@ -68,6 +68,9 @@ class ExperimentOptions:
     # HCH whatever the strategy, and later rounds cost little once H' stands in (wildcard: 1,036 of
     # the 1,126 calls at 95% went to a 160-question first round; bench/topics/experiments.md)
     bootstrap: int | None = None
+    # where ML and the adversary train and decode (model/device.py): auto takes a CUDA GPU when
+    # torch sees one. Not part of the run's identity: a resumed run may move
+    device: str = "auto"
 
     def selection(self) -> Selection:
         return Selection(
@@ -119,10 +122,13 @@ class ExperimentOptions:
                 raise UsageError(f"{flag} must be at least 1 (or left out to train for the minutes given)")
         if self.confidence is not None and self.strategy == "supervised":
             raise UsageError("--confidence primes the overseer of a round: the supervised baseline has none")
+        from ida_cli.learn.options import check_device
+
+        check_device(self.device)
 
 
 EXTENDABLE = ("budget", "max_cycles")  # --extend may raise these on a resumed experiment
-FREE = ("keep_checkpoints", "until")  # housekeeping: a resumed experiment takes the new value
+FREE = ("keep_checkpoints", "until", "device")  # housekeeping: a resumed experiment takes the new value
 # what a flag added since an experiment started counts as when that experiment resumes (else its
 # dataclass default): experiments before the online schedule ran in cycles
 BEFORE = {"schedule": "cycles"}

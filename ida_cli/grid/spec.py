@@ -19,7 +19,7 @@ from ida_cli.errors import UsageError
 
 # an experiment's identity, not its flags; or housekeeping that does not change its curve
 FIXED = ("task", "strategy", "seed")
-NOT_FLAGS = ("pool", "keep_checkpoints")
+NOT_FLAGS = ("pool", "keep_checkpoints", "device")
 # what a grid cell is unless told otherwise: size 8 and a budget that the built-in tasks reach
 # 95% within (bench/RESULTS.md); every other option is `ida experiment`'s default
 GRID_DEFAULTS: dict[str, Any] = {"size": 8, "budget": 4000}

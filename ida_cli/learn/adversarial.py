@@ -249,6 +249,10 @@ def scorer_from_payload(payload: dict[str, Any], ml: Any, version: int, judged: 
 
     probes = {k: StateProbe.from_payload(v) for k, v in (payload.get("probes") or {}).items()}
     net, calibrator = build_adversary(payload), Calibrator.from_payload(payload)
+    if getattr(ml, "net", None) is not None:  # beside the ML it scores (model/device.py)
+        from ida_cli.model import device
+
+        net.to(device.of(ml.net))
     return AdvScorer(net, calibrator, ml, version, judged, payload.get("vocab"), probes)
 
 

@@ -81,11 +81,16 @@ def vocabulary(task_name: str, sample: list[QuestionRow], rows: Rows) -> Vocab:
 class Learner:
     """ML's student and teacher, their optimizer and the replay they sample."""
 
-    def __init__(self, task: str, vocab: Vocab, net: Net, cfg: LearnerConfig) -> None:
+    def __init__(
+        self, task: str, vocab: Vocab, net: Net, cfg: LearnerConfig, device: torch.device | None = None
+    ) -> None:
         from ida_cli.learn.runner import threads
 
         torch.set_num_threads(threads())
-        self.task, self.vocab, self.net, self.cfg = task, vocab, net, cfg
+        # student, teacher and AdamW's moments on one device (model/device.py): moved before the
+        # copies and the optimizer are made
+        self.device = device or torch.device("cpu")
+        self.task, self.vocab, self.net, self.cfg = task, vocab, net.to(self.device), cfg
         self.teacher_net = copy.deepcopy(net).eval()
         for p in self.teacher_net.parameters():
             p.requires_grad_(False)
@@ -99,21 +104,24 @@ class Learner:
 
     # -- making one --------------------------------------------------------------------------------
     @classmethod
-    def fresh(cls, task: str, vocab: Vocab, cfg: LearnerConfig) -> Learner:
+    def fresh(
+        cls, task: str, vocab: Vocab, cfg: LearnerConfig, device: torch.device | None = None
+    ) -> Learner:
         set_seed(cfg.seed)
         dims = TASK_DEFAULTS.get(task, {})
         roles, role_of, value_of = vocab.factors()
         net = Net(ModelConfig(vocab_size=len(vocab), roles=roles, role_of=role_of, value_of=value_of, **dims))
-        return cls(task, vocab, net, cfg)
+        return cls(task, vocab, net, cfg, device)
 
     @classmethod
-    def from_state(cls, state: dict[str, Any]) -> Learner:
-        """A learner exactly as `state()` left it."""
+    def from_state(cls, state: dict[str, Any], device: torch.device | None = None) -> Learner:
+        """A learner exactly as `state()` left it (on `device`, whichever device it was saved from)."""
         learner = cls(
             state["task"],
             Vocab(list(state["vocab"])),
             build(state["config"]),
             LearnerConfig(**state["learner"]),
+            device,
         )
         learner.net.load_state_dict(state["model"])
         learner.teacher_net.load_state_dict(state["teacher"])
@@ -163,7 +171,7 @@ class Learner:
             picks = self.rng.integers(len(self.seqs), size=min(self.cfg.batch, len(self.seqs)))
             drawn = [self.seqs[i] for i in picks]
             groups = length_groups([self.lengths[i] for i in picks], GROUP_OVERHEAD)
-            parts = [collate([drawn[i] for i in g], bag=self.net.cfg.bag) for g in groups]
+            parts = [collate([drawn[i] for i in g], bag=self.net.cfg.bag, device=self.device) for g in groups]
             lr = self.cfg.lr * min(1.0, (self.step + 1) / max(1, self.cfg.warmup))
             for group in self.optimizer.param_groups:
                 group["lr"] = lr

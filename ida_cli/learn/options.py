@@ -74,12 +74,6 @@ def check_shape(
 
 
 def check_device(device: str) -> None:
-    if device not in ("auto", "cpu") and not device.startswith("cuda"):
-        raise UsageError(f"unknown device '{device}': use --device auto, cpu or cuda")
-    if device.startswith("cuda"):
-        import torch
+    from ida_cli.model.device import check  # torch: only a training run checks its device
 
-        if not torch.cuda.is_available():
-            raise UsageError(
-                f"--device {device}: this machine has no GPU that torch can use; use --device auto"
-            )
+    check(device)

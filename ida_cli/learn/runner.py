@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from ida_cli.errors import UsageError
+from ida_cli.model import device
 from ida_cli.model.batch import Example
 from ida_cli.model.net import TASK_DEFAULTS, ModelConfig, Net, set_seed
 from ida_cli.model.train import TrainConfig, build, load_checkpoint, save_checkpoint, train
@@ -80,16 +81,6 @@ def threads() -> int:
     return os.cpu_count() or 1
 
 
-def pick_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise UsageError("--device cuda: no CUDA device here; use --device cpu or auto")
-    if name not in ("cpu", "cuda"):
-        raise UsageError(f"unknown device '{name}': use auto, cpu or cuda")
-    return torch.device(name)
-
-
 def run(
     task: str,
     rows: Rows,
@@ -102,11 +93,11 @@ def run(
 ) -> dict[str, Any]:
     from ida_cli.model import dist as distributed
 
-    d = distributed.setup(opts.device)
+    d = distributed.setup()
     if not d.on:  # under torchrun, setup already split the cores between the processes
         torch.set_num_threads(threads())
     set_seed(opts.seed)
-    pick_device(opts.device)  # validated; the loop runs on the CPU (no GPU on the target machines)
+    dev = device.resolve(opts.device)
     partial = ckdir / f"model-v{version}.partial.pt"
     resume = load_checkpoint(partial, None) if opts.resume and partial.exists() else None
     if opts.resume and resume is None:
@@ -130,6 +121,7 @@ def run(
         net = Net(
             ModelConfig(vocab_size=len(vocab), roles=roles, role_of=role_of, value_of=value_of, **shape)
         )
+    net.to(dev)  # before the optimizer: its moments live beside the weights
     optimizer = torch.optim.AdamW(net.parameters(), lr=opts.lr, weight_decay=0.01)
     if resume:
         optimizer.load_state_dict(resume["optimizer"])

@@ -27,7 +27,7 @@ def train_model(
     from ida_cli.model import dist as distributed
 
     opts.check()
-    d = distributed.setup(opts.device)  # under torchrun: rank 0 writes, every rank trains
+    d = distributed.setup()  # under torchrun: rank 0 writes, every rank trains
     from ida_cli.learn.distill import check_options, distill_targets
 
     check_options(opts.distill, opts.distill_confidence, opts.supervised)

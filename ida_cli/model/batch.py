@@ -111,10 +111,16 @@ def segment(ex: Example, bag: int) -> tuple[list[int], list[int], int]:
     return [ex.inp[0], *rest, *ex.out], ex.inp[1:cut][:bag], 1 + len(rest)
 
 
-def collate(seqs: Sequence[Sequence[Example]], decode: bool = False, bag: int = 0) -> dict[str, torch.Tensor]:
+def collate(
+    seqs: Sequence[Sequence[Example]],
+    decode: bool = False,
+    bag: int = 0,
+    device: torch.device | None = None,
+) -> dict[str, torch.Tensor]:
     """Tensors for a batch of sequences. With decode=True the segments end at the input (plus what
     is decoded so far in `out`) with no target, and `last` gives each segment's final position.
-    `bag` > 0 lays each question out as one position (see `segment`); "bag" holds its tokens."""
+    `bag` > 0 lays each question out as one position (see `segment`); "bag" holds its tokens.
+    `device`: where the net that reads them lives (model/device.py; None: the CPU)."""
     b = len(seqs)
     s = max(len(seq[0].slots) for seq in seqs)
     k = max(len(slot) for seq in seqs for slot in seq[0].slots)
@@ -156,6 +162,8 @@ def collate(seqs: Sequence[Sequence[Example]], decode: bool = False, bag: int = 
     if bag:
         out["bag"] = torch.from_numpy(bags)
     out["last"] = torch.tensor(last, dtype=torch.int64)
+    if device is not None and device.type != "cpu":
+        out = {k: v.to(device) for k, v in out.items()}
     return out
 
 
@@ -167,8 +175,9 @@ def exact_match(logits: torch.Tensor, tgt: torch.Tensor, seg: torch.Tensor) -> t
     pred = logits.argmax(dim=-1)
     scored = tgt != IGNORE
     n_seg = int(seg.max().item()) + 1
-    key = (torch.arange(seg.shape[0])[:, None] * n_seg + seg.clamp(min=0))[scored]
+    key = (torch.arange(seg.shape[0], device=seg.device)[:, None] * n_seg + seg.clamp(min=0))[scored]
     size = seg.shape[0] * n_seg
-    wrong = torch.zeros(size, dtype=torch.int64).index_add_(0, key, (pred != tgt)[scored].long())
-    count = torch.zeros(size, dtype=torch.int64).index_add_(0, key, torch.ones_like(key))
-    return (wrong == 0)[count > 0]
+    wrong = torch.zeros(size, dtype=torch.int64, device=seg.device)
+    wrong.index_add_(0, key, (pred != tgt)[scored].long())
+    count = torch.zeros(size, dtype=torch.int64, device=seg.device).index_add_(0, key, torch.ones_like(key))
+    return (wrong == 0)[count > 0].cpu()

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ida_cli.model import device
 from ida_cli.model.batch import EOS_ID, Example, collate, pack, shortest_first
 from ida_cli.model.cache import extend, prefill
 from ida_cli.model.net import Net
@@ -117,8 +118,8 @@ class TorchML:
                 chunk = seqs[c : c + DECODE_CHUNK]
                 at = torch.tensor([index[id(ex)] for seq in chunk for ex in seq])
                 lp, h = self._decode(chunk, self.max_new[mode])
-                logp[at.numpy()] = lp.numpy()
-                states[at.numpy()] = h.numpy()
+                logp[at.numpy()] = lp.cpu().numpy()
+                states[at.numpy()] = h.cpu().numpy()
         self._keep_states(self.state_keys(items), states)
         return [([self.vocab.tokens[i] for i in ex.out], float(lp)) for ex, lp in zip(exs, logp, strict=True)]
 
@@ -126,18 +127,19 @@ class TorchML:
         """Greedy decoding of every segment of `chunk` (its outputs appended to each example's
         `out`), with a key-value cache. Returns, in (sequence, segment) order, each output's log
         probability (with the <eos> that ended it) and each input's state before its first output."""
-        t = collate(chunk, decode=True, bag=self.net.cfg.bag)
+        dev = device.of(self.net)
+        t = collate(chunk, decode=True, bag=self.net.cfg.bag, device=dev)
         hidden, cache = prefill(self.net, t["slots"], t["seq"], t["pos"], t["seg"], t.get("bag"))
         last = t["last"]
         h = hidden[last[:, 0], last[:, 1]]
         first = h.float()
         flat = [ex for seq in chunk for ex in seq]
         seq_of = last[:, 0]  # each segment's sequence (its row in the cache, before compaction)
-        col = torch.tensor([g for seq in chunk for g in range(len(seq))])
+        col = torch.tensor([g for seq in chunk for g in range(len(seq))], device=dev)
         nxt = t["pos"][last[:, 0], last[:, 1]] + 1  # the position of each segment's next token
-        row = torch.arange(len(chunk))  # each sequence's row in the cache; -1 once dropped
-        live = torch.ones(len(flat), dtype=torch.bool)
-        logp = torch.zeros(len(flat), dtype=torch.float64)  # summed in double, as floats were
+        row = torch.arange(len(chunk), device=dev)  # each sequence's row in the cache; -1 once dropped
+        live = torch.ones(len(flat), dtype=torch.bool, device=dev)
+        logp = torch.zeros(len(flat), dtype=torch.float64, device=dev)  # summed in double, as floats were
         width = max(len(seq) for seq in chunk)
         for step in range(max_new):
             lp = torch.log_softmax(self.net.head(h).float(), dim=-1)
@@ -150,7 +152,7 @@ class TorchML:
             live[idx] = best[idx] != EOS_ID
             if step == max_new - 1 or not live.any():
                 break
-            rows_live = torch.zeros(len(chunk), dtype=torch.bool)
+            rows_live = torch.zeros(len(chunk), dtype=torch.bool, device=dev)
             rows_live[seq_of[live]] = True
             if not rows_live[row >= 0].all():  # a sequence whose segments all ended leaves the batch
                 kept = rows_live & (row >= 0)
@@ -159,13 +161,13 @@ class TorchML:
             idx = live.nonzero()[:, 0]
             r, g = row[seq_of[idx]], col[idx]
             n_rows = int((row >= 0).sum())
-            tok = torch.zeros(n_rows, width, dtype=torch.long)
-            pos = torch.zeros(n_rows, width, dtype=torch.long)
-            seg = torch.full((n_rows, width), -1, dtype=torch.long)
+            tok = torch.zeros(n_rows, width, dtype=torch.long, device=dev)
+            pos = torch.zeros(n_rows, width, dtype=torch.long, device=dev)
+            seg = torch.full((n_rows, width), -1, dtype=torch.long, device=dev)
             tok[r, g], pos[r, g], seg[r, g] = best[idx], nxt[idx], g
             nxt[idx] += 1
             out = extend(self.net, cache, tok, pos, seg)
-            h = torch.zeros(len(flat), out.shape[2], dtype=out.dtype)
+            h = torch.zeros(len(flat), out.shape[2], dtype=out.dtype, device=dev)
             h[idx] = out[r, g]
         return logp, first
 
@@ -193,14 +195,15 @@ def output_logp(ml: TorchML, items: Sequence[tuple[JSON, list[str], list[str]]])
     with torch.no_grad():
         for c in range(0, len(seqs), CHUNK):
             chunk = seqs[c : c + CHUNK]
-            t = collate(chunk, bag=ml.net.cfg.bag)
+            t = collate(chunk, bag=ml.net.cfg.bag, device=device.of(ml.net))
             logits = ml.net(t["slots"], t["seq"], t["pos"], t["seg"], t.get("bag"))
             lp = torch.log_softmax(logits.float(), dim=-1)
             tgt = t["tgt"]
-            picked = lp.gather(2, tgt.clamp(min=0)[..., None])[..., 0] * (tgt != IGNORE)
+            picked = (lp.gather(2, tgt.clamp(min=0)[..., None])[..., 0] * (tgt != IGNORE)).cpu()
+            seg = t["seg"].cpu()
             flat = [ex for seq in chunk for ex in seq]
             for ex, (i, g) in zip(flat, _segments(chunk), strict=True):
-                result[id(ex)] = float(picked[i][t["seg"][i] == g].sum())
+                result[id(ex)] = float(picked[i][seg[i] == g].sum())
     return [result[id(ex)] for ex in exs]
 
 
@@ -224,9 +227,9 @@ def input_states(ml: TorchML, items: Sequence[tuple[JSON, list[str]]]) -> np.nda
     with torch.no_grad():
         for c in range(0, len(seqs), CHUNK):
             chunk = seqs[c : c + CHUNK]
-            t = collate(chunk, decode=True, bag=ml.net.cfg.bag)
+            t = collate(chunk, decode=True, bag=ml.net.cfg.bag, device=device.of(ml.net))
             h = ml.net(t["slots"], t["seq"], t["pos"], t["seg"], t.get("bag"), hidden=True)
-            rows = h[t["last"][:, 0], t["last"][:, 1]].float().numpy()
+            rows = h[t["last"][:, 0], t["last"][:, 1]].float().cpu().numpy()
             for ex, row in zip([ex for seq in chunk for ex in seq], rows, strict=True):
                 out[index[id(ex)]] = row
     return out

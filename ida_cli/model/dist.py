@@ -78,7 +78,7 @@ class Dist:
 _CURRENT: Dist | None = None
 
 
-def setup(device: str = "cpu") -> Dist:
+def setup() -> Dist:
     """Join the process group that torchrun describes (once per process); threads split the cores."""
     global _CURRENT
     if _CURRENT is not None:
@@ -88,8 +88,9 @@ def setup(device: str = "cpu") -> Dist:
         _CURRENT = Dist()
         return _CURRENT
     if not torch.distributed.is_initialized():
-        backend = "nccl" if device == "cuda" and torch.cuda.is_available() else "gloo"
-        torch.distributed.init_process_group(backend=backend)
+        # gloo: the collectives here (`any`, `sum`, `agree`) take CPU tensors, and the processes
+        # train on the CPU (model/device.py refuses a CUDA device under torchrun)
+        torch.distributed.init_process_group(backend="gloo")
     _CURRENT = Dist(world=torch.distributed.get_world_size(), rank=torch.distributed.get_rank())
     local = int(os.environ.get("LOCAL_WORLD_SIZE", str(world)))
     torch.set_num_threads(max(1, (os.cpu_count() or 1) // local))

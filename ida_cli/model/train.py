@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from ida_cli.errors import CannotWrite, IdaError, UsageError
+from ida_cli.model import device
 from ida_cli.model.batch import IGNORE, Example, batches, collate, exact_match, pack
 from ida_cli.model.digest import sha256
 from ida_cli.model.dist import Dist
@@ -98,7 +99,7 @@ def evaluate(
     order = [ex for seq in seqs for ex in seq]
     with torch.no_grad():
         for i in range(0, len(seqs), batch):
-            t = collate(seqs[i : i + batch], bag=net.cfg.bag)
+            t = collate(seqs[i : i + batch], bag=net.cfg.bag, device=device.of(net))
             logits = net(t["slots"], t["seq"], t["pos"], t["seg"], t.get("bag"))
             results += exact_match(logits, t["tgt"], t["seg"]).tolist()
     net.train()
@@ -124,6 +125,7 @@ def train(
     Ctrl-C stops at the end of the current step and returns what is best so far. Under torchrun
     (`dist`) each process trains its share of every batch; only rank 0 reports and checkpoints."""
     dist = dist or Dist()
+    dev = device.of(net)
     model = dist.wrap(net)
     if not dist.main:
         on_progress = on_checkpoint = None
@@ -154,7 +156,7 @@ def train(
                 queue.reverse()
             # every rank draws the same batch (same rng) and trains its own share of it
             batch = dist.shard(queue.pop())
-            t = collate(batch, bag=net.cfg.bag)
+            t = collate(batch, bag=net.cfg.bag, device=dev)
             for group in optimizer.param_groups:
                 group["lr"] = lr_at(step, cfg, est_total)
             loss = batch_loss(model, t, cfg.slot_weight)

@@ -94,6 +94,10 @@ def test_train_adversary_refuses_bad_options_before_writing(ida: Run, db: Path) 
             ],
             "--alpha applies to --strategy bernoulli or uncertainty, not adversary",
         ),
+        (
+            [*EXPERIMENT, "--strategy", "full", "--budget", "500", "--device", "tpu"],
+            "unknown device 'tpu': use --device auto, cpu or cuda",
+        ),
     ],
 )
 def test_commands_refuse_bad_options_before_writing(
