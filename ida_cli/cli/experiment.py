@@ -68,6 +68,12 @@ def experiment(
     ema_horizon: int = typer.Option(
         100, "--ema-horizon", help="Online: the teacher's horizon in ML steps (an EMA of the weights)."
     ),
+    step_share: float = typer.Option(
+        1.0,
+        "--step-share",
+        help="Online: the chance that a drawn fan-out or fan-in row stays in ML's batch (answers "
+        "always do); below 1, cheaper steps that learn the overseer's steps less.",
+    ),
     eval_questions: int = typer.Option(400, "--eval-questions"),
     curriculum: bool = typer.Option(
         False, "--curriculum", help="Start at size 8; grow when ML agrees (> 0.85)."
@@ -131,6 +137,7 @@ def experiment(
         bootstrap=bootstrap,
         schedule=schedule,
         ema_horizon=ema_horizon,
+        step_share=step_share,
         distill=distill,
         distill_confidence=distill_confidence,
         train_minutes=train_minutes,

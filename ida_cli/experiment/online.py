@@ -52,9 +52,8 @@ def fit(store: Store, opts: ExperimentOptions, state: dict[str, Any]) -> None:
     else:
         assert sample is not None
         vocab = vocabulary(opts.task, sample, rows)
-        learner = Learner.fresh(
-            opts.task, vocab, LearnerConfig(seed=opts.seed, ema_horizon=opts.ema_horizon), dev
-        )
+        cfg = LearnerConfig(seed=opts.seed, ema_horizon=opts.ema_horizon, step_share=opts.step_share)
+        learner = Learner.fresh(opts.task, vocab, cfg, dev)
     ml_steps, adv_steps = steps(opts)
     learner.set_data(Rows([*rows.items, *(tuple(r) for r in replay)]))
     # --train-steps given: exactly that many (a curve that does not depend on the machine's load);

@@ -59,6 +59,8 @@ class ExperimentOptions:
     memo: bool = True  # the memoizing overseer in the rounds (`ida round --memo`)
     schedule: str = "online"
     ema_horizon: int = 100  # online: the teacher's horizon in ML steps (learn/continual.py)
+    # online: the chance that a drawn fan-out or fan-in row stays in ML's batch (learn/continual.py)
+    step_share: float = 1.0
     # online: training questions walked by ML in every role each cycle (docs/spec.md §2.4), their
     # root answers kept as targets where the adversary is confident (P(wrong) <= 1 - this), in a
     # FIFO replay beside the overseer's rows: amplified targets at zero overseer calls
@@ -92,6 +94,12 @@ class ExperimentOptions:
         self.selection().check(also=("supervised",))
         if self.schedule not in SCHEDULES:
             raise UsageError(f"unknown --schedule '{self.schedule}': use online or cycles")
+        if not 0.0 < self.step_share <= 1.0:
+            raise UsageError(f"--step-share must be in (0, 1], e.g. 0.5, not {self.step_share}")
+        if self.step_share < 1.0 and self.schedule != "online":
+            raise UsageError(
+                "--step-share thins the online schedule's batches: leave it out with --schedule cycles"
+            )
         if self.ema_horizon < 1:
             raise UsageError("--ema-horizon must be at least 1 (1: the teacher is the student)")
         if self.schedule == "online" and self.warm_start:

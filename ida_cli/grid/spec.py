@@ -23,6 +23,9 @@ NOT_FLAGS = ("pool", "keep_checkpoints", "device")
 # what a grid cell is unless told otherwise: size 8 and a budget that the built-in tasks reach
 # 95% within (bench/RESULTS.md); every other option is `ida experiment`'s default
 GRID_DEFAULTS: dict[str, Any] = {"size": 8, "budget": 4000}
+# flags added after cells were committed: at this default a flag is left out of a cell's key, so
+# the finished cells keep theirs
+LATE_DEFAULTS: dict[str, Any] = {"step_share": 1.0}
 
 
 @dataclass(frozen=True)
@@ -49,6 +52,7 @@ class Cell:
             unread.add("prime")
         if not reads_temperature(self.strategy, self.flags.get("confidence")):
             unread.add("temperature")
+        unread |= {k for k, v in LATE_DEFAULTS.items() if self.flags.get(k) == v}
         return {k: v for k, v in self.flags.items() if k not in unread}
 
     def path(self, results: Path) -> Path:

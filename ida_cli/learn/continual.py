@@ -47,6 +47,10 @@ class LearnerConfig:
     # run here takes a few thousand
     ema_horizon: int = 100
     seed: int = 0
+    # the chance that a drawn fan-out or fan-in row stays in its step's batch (answers always
+    # stay): those rows carry transcripts, and on unionfind they made a step cost 2.6x a supervised
+    # one (bench/probes/step_cost.py); 1: every drawn row, as before
+    step_share: float = 1.0
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -169,8 +173,10 @@ class Learner:
             if time.perf_counter() >= deadline:
                 break
             picks = self.rng.integers(len(self.seqs), size=min(self.cfg.batch, len(self.seqs)))
-            drawn = [self.seqs[i] for i in picks]
-            groups = length_groups([self.lengths[i] for i in picks], GROUP_OVERHEAD)
+            drawn, lengths = [self.seqs[i] for i in picks], [self.lengths[i] for i in picks]
+            if self.cfg.step_share < 1.0:
+                drawn, lengths = self._thin(drawn)
+            groups = length_groups(lengths, GROUP_OVERHEAD)
             parts = [collate([drawn[i] for i in g], bag=self.net.cfg.bag, device=self.device) for g in groups]
             lr = self.cfg.lr * min(1.0, (self.step + 1) / max(1, self.cfg.warmup))
             for group in self.optimizer.param_groups:
@@ -188,6 +194,18 @@ class Learner:
             "loss": sum(losses) / len(losses) if losses else float("nan"),
             "seconds": time.perf_counter() - started,
         }
+
+    def _thin(self, drawn: list[list[Example]]) -> tuple[list[list[Example]], list[int]]:
+        """The drawn sequences with each step row kept at `step_share` (answers always), and their
+        lengths; a sequence left with no row drops out of the batch."""
+        keep = self.rng.random(sum(len(seq) for seq in drawn)) < self.cfg.step_share
+        out, at = [], 0
+        for seq in drawn:
+            kept = [ex for j, ex in enumerate(seq) if keep[at + j] or ex.kind.startswith("answer")]
+            at += len(seq)
+            if kept:
+                out.append(kept)
+        return out, [seq_length(seq, self.net.cfg.bag) for seq in out]
 
     @torch.no_grad()
     def _follow(self, decay: float) -> None:
