@@ -249,4 +249,7 @@ def fit(
         "step": step,
         "metric": metrics["brier"],
     }
-    return {"payload": payload, "metrics": metrics, "optimizer": optimizer.state_dict()}
+    # the held-out nodes the calibration did not see, for a threshold chosen on them
+    # (ida_cli/experiment/priming.py): calibrated P(wrong), ML's log p, its kind, whether it was wrong
+    held = {"p": p, "logp": held_lp[~half], "kind": kinds[~half], "wrong": rep}
+    return {"payload": payload, "metrics": metrics, "optimizer": optimizer.state_dict(), "held": held}

@@ -86,6 +86,12 @@ def experiment(
     p: float = options.p(),
     prime_rate: float = options.prime_rate(),
     prime: bool = options.prime(),
+    prime_error: float = typer.Option(
+        None,
+        "--prime-error",
+        help="Online: choose α' after every adversary fit so that the steps H' takes have at most "
+        "this held-out error rate (instead of a fixed --confidence).",
+    ),
     memo: bool = typer.Option(
         True, "--memo/--no-memo", help="The memoizing overseer in the rounds (as `ida round --memo`)."
     ),
@@ -138,6 +144,7 @@ def experiment(
         schedule=schedule,
         ema_horizon=ema_horizon,
         step_share=step_share,
+        prime_error=prime_error,
         distill=distill,
         distill_confidence=distill_confidence,
         train_minutes=train_minutes,

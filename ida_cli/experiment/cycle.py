@@ -43,7 +43,9 @@ def label(store: Store, opts: ExperimentOptions, state: dict[str, Any]) -> None:
         alpha=opts.alpha,
         temperature=opts.temperature,
         p=opts.p,
-        confidence=opts.confidence,
+        # --prime-error: the α' chosen after the last adversary fit (experiment/priming.py); until
+        # there is one, the default α'
+        confidence=state.get("confidence") if opts.prime_error is not None else opts.confidence,
         prime_rate=opts.prime_rate,
         prime=opts.prime,
         memo=opts.memo,

@@ -75,7 +75,7 @@ def fit(store: Store, opts: ExperimentOptions, state: dict[str, Any]) -> None:
         },
     )
     if not supervised:
-        adversary, state["adversary_version"] = online.fit_adversary(
+        adversary, state["adversary_version"], held = online.fit_adversary(
             store,
             learner.teacher(version),
             rows,
@@ -84,6 +84,12 @@ def fit(store: Store, opts: ExperimentOptions, state: dict[str, Any]) -> None:
             adv_steps,
             float("inf") if opts.adversary_steps else opts.adversary_minutes,
         )
+        if opts.prime_error is not None:  # H''s threshold follows the adversary's measured quality
+            from ida_cli.experiment.priming import choose
+
+            chosen = choose(held, opts.strategy, opts.prime_error)
+            if chosen is not None:
+                state["confidence"] = chosen
         if opts.distill:  # targets for the next cycles, from the teacher and adversary just published
             from ida_cli.learn.distill import distill_targets
 

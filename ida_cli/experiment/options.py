@@ -61,6 +61,9 @@ class ExperimentOptions:
     ema_horizon: int = 100  # online: the teacher's horizon in ML steps (learn/continual.py)
     # online: the chance that a drawn fan-out or fan-in row stays in ML's batch (learn/continual.py)
     step_share: float = 1.0
+    # online: α' chosen after every adversary fit so that the steps H' takes have a measured
+    # held-out error rate of at most this (experiment/priming.py); None: a fixed α'
+    prime_error: float | None = None
     # online: training questions walked by ML in every role each cycle (docs/spec.md §2.4), their
     # root answers kept as targets where the adversary is confident (P(wrong) <= 1 - this), in a
     # FIFO replay beside the overseer's rows: amplified targets at zero overseer calls
@@ -100,6 +103,8 @@ class ExperimentOptions:
             raise UsageError(
                 "--step-share thins the online schedule's batches: leave it out with --schedule cycles"
             )
+        if self.prime_error is not None:
+            self._check_prime_error(self.prime_error)
         if self.ema_horizon < 1:
             raise UsageError("--ema-horizon must be at least 1 (1: the teacher is the student)")
         if self.schedule == "online" and self.warm_start:
@@ -133,6 +138,24 @@ class ExperimentOptions:
         from ida_cli.learn.options import check_device
 
         check_device(self.device)
+
+    def _check_prime_error(self, value: float) -> None:
+        from ida_cli.walk.selection import AUTO_PRIMED
+
+        if not 0.0 < value < 1.0:
+            raise UsageError(f"--prime-error must be an error rate in (0, 1), e.g. 0.05, not {value}")
+        if self.strategy not in AUTO_PRIMED:
+            raise UsageError(
+                f"--prime-error chooses the α' of a primed strategy ({', '.join(AUTO_PRIMED)}), "
+                f"not {self.strategy}"
+            )
+        if self.confidence is not None or not self.prime:
+            flag = "--confidence" if self.confidence is not None else "--no-prime"
+            raise UsageError(f"--prime-error chooses α' each cycle: leave out {flag}")
+        if self.schedule != "online":
+            raise UsageError(
+                "--prime-error follows the online schedule's adversary: leave out --schedule cycles"
+            )
 
 
 EXTENDABLE = ("budget", "max_cycles")  # --extend may raise these on a resumed experiment

@@ -77,6 +77,8 @@ def variant(flags: dict[str, Any]) -> str:
         ("confidence", "α'", DEFAULT_CONFIDENCE if auto else None),
         ("p", "p", None),
         ("prime_rate", "rate", None),
+        ("prime_error", "ε", None),
+        ("step_share", "steps", 1.0),
     ]
     parts = [
         f"{sym}={values[k]:g}"

@@ -51,10 +51,11 @@ def fit_adversary(
     seed: int,
     steps: int,
     minutes: float,
-) -> tuple[dict[str, Any], int]:
+) -> tuple[dict[str, Any], int, dict[str, Any]]:
     """The adversary trained on (from `init` when given) for `steps` steps on ML's errors on a
     sample of the rows, recalibrated and published against `ml`'s version; its weights and
-    optimizer state for the next cycle, and its version."""
+    optimizer state for the next cycle, its version, and the held-out nodes its calibration did
+    not see (`adversary.train.fit`)."""
     from adversary import train as adv_train
     from ida_cli.learn.adversarial import TrainAdvOptions, judge, publish
 
@@ -74,7 +75,7 @@ def fit_adversary(
     )
     result = adv_train.fit(ml, judged, opts, HELD_OUT_EVERY, None, init)
     version, *_ = publish(store, ml.task, ml.version, judged, result, started)
-    return {"model": result["payload"]["model"], "optimizer": result["optimizer"]}, version
+    return {"model": result["payload"]["model"], "optimizer": result["optimizer"]}, version, result["held"]
 
 
 def save_live(store: Store, state: dict[str, Any], step: int) -> tuple[str, str]:

@@ -1,0 +1,111 @@
+"""`--prime-error E`: α' chosen after every adversary fit, on held-out nodes, so that the steps H'
+takes have a measured error rate of at most E (docs/spec.md §2.3); by ML's log p for the
+uncertainty baseline; refused where it cannot apply, before anything is written."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ida_cli.errors import UsageError
+from ida_cli.experiment import priming
+from ida_cli.experiment.options import ExperimentOptions
+from tests.core.test_online import TINY
+from tests.helpers import Run
+
+
+def test_the_threshold_takes_the_most_steps_within_the_error() -> None:
+    scores = np.array([-0.01, -0.02, -0.03, -0.5, -0.6, -0.9])
+    wrong = np.array([False, False, True, False, True, True])
+    # best first: 0/1, 0/2, 1/3, 1/4, 2/5, 3/6 wrong
+    assert priming.threshold(scores, wrong, 0.25) == pytest.approx((-0.5 + -0.6) / 2)
+    assert priming.threshold(scores, wrong, 0.1) == pytest.approx((-0.02 + -0.03) / 2)
+    assert priming.threshold(scores, wrong, 0.5) == pytest.approx(-0.9 - 0.5)  # every step
+    assert priming.threshold(np.array([-0.1]), np.array([True]), 0.5) == priming.NEVER
+    # equal scores are taken or left together: the tie at −0.2 holds one wrong step of two
+    tied = priming.threshold(np.array([-0.1, -0.2, -0.2]), np.array([False, True, False]), 0.2)
+    assert tied == pytest.approx(-0.15)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(0, 20), st.booleans()), min_size=1, max_size=60),
+    st.floats(0.01, 0.99),
+)
+def test_the_steps_above_the_threshold_are_within_the_error(rows: list[tuple[int, bool]], e: float) -> None:
+    scores = np.array([-s / 20 for s, _ in rows])
+    wrong = np.array([w for _, w in rows])
+    alpha = priming.threshold(scores, wrong, e)
+    taken = scores > alpha
+    assert wrong[taken].sum() <= e * taken.sum() + 1e-9
+    # no lower threshold at a score boundary would also be within the error
+    for s in np.unique(scores[~taken]):
+        more = scores >= s
+        assert wrong[more].sum() > e * more.sum()
+
+
+def test_the_uncertainty_baseline_chooses_by_mls_log_p() -> None:
+    n = 60
+    held = {
+        "kind": np.array(["fan_out"] * n + ["answer"] * 10),
+        "wrong": np.array([i % 2 == 0 for i in range(n)] + [True] * 10),
+        "p": np.linspace(0.0, 0.5, n + 10),
+        "logp": np.array([-1.0 if i % 2 == 0 else -0.01 for i in range(n)] + [0.0] * 10),
+    }
+    assert priming.choose(held, "uncertainty", 0.05) == pytest.approx((-0.01 + -1.0) / 2)
+    assert priming.choose({**held, "kind": np.array(["answer"] * (n + 10))}, "adversary", 0.05) is None
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        ({"prime_error": 0.0}, "--prime-error must be an error rate in (0, 1), e.g. 0.05, not 0.0"),
+        ({"prime_error": 1.0}, "--prime-error must be an error rate in (0, 1), e.g. 0.05, not 1.0"),
+        (
+            {"prime_error": 0.05, "strategy": "random"},
+            "--prime-error chooses the α' of a primed strategy (adversary, bernoulli, uncertainty), "
+            "not random",
+        ),
+        (
+            {"prime_error": 0.05, "confidence": -0.1},
+            "--prime-error chooses α' each cycle: leave out --confidence",
+        ),
+        ({"prime_error": 0.05, "prime": False}, "--prime-error chooses α' each cycle: leave out --no-prime"),
+        (
+            {"prime_error": 0.05, "schedule": "cycles"},
+            "--prime-error follows the online schedule's adversary: leave out --schedule cycles",
+        ),
+    ],
+)
+def test_bad_prime_errors_are_refused(flags: dict[str, object], message: str) -> None:
+    given_flags = {"task": "wildcard", "size": 8, "strategy": "adversary", "budget": 500, "seed": 1, **flags}
+    with pytest.raises(UsageError) as e:
+        ExperimentOptions(**given_flags).check()  # type: ignore[arg-type]
+    assert str(e.value) == message
+
+
+def test_each_round_after_a_fit_uses_the_chosen_threshold(
+    ida: Run, db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(priming, "MIN_STEPS", 1)  # a tiny run holds out a handful of steps
+    chosen: list[float] = []
+    threshold = priming.threshold
+
+    def spy(scores: np.ndarray, wrong: np.ndarray, e: float) -> float:
+        chosen.append(threshold(scores, wrong, e))
+        return chosen[-1]
+
+    monkeypatch.setattr(priming, "threshold", spy)
+    r = ida("experiment", *TINY, "--prime-error", "0.2", "--json")
+    assert r.code == 0, r.stderr
+    with duckdb.connect(str(db), read_only=True) as con:
+        params = [json.loads(p) for (p,) in con.execute("SELECT params FROM rounds ORDER BY id").fetchall()]
+    # round 1 is the bootstrap (no model); every later round primes at the α' of the fit before it
+    assert len(chosen) == 3 and len(params) == 3
+    assert [p["confidence"] for p in params[1:]] == chosen[:2]
