@@ -249,7 +249,12 @@ def fit(
         "step": step,
         "metric": metrics["brier"],
     }
-    # the held-out nodes the calibration did not see, for a threshold chosen on them
-    # (ida_cli/experiment/priming.py): calibrated P(wrong), ML's log p, its kind, whether it was wrong
-    held = {"p": p, "logp": held_lp[~half], "kind": kinds[~half], "wrong": rep}
+    # every held-out node (contexts the adversary's network did not train on), scored by the
+    # stored map, for a threshold chosen on them (ida_cli/experiment/priming.py)
+    held = {
+        "p": calibrator(raw, held_lp, kinds.tolist(), oof),
+        "logp": held_lp,
+        "kind": kinds,
+        "wrong": errors,
+    }
     return {"payload": payload, "metrics": metrics, "optimizer": optimizer.state_dict(), "held": held}

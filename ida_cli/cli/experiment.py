@@ -89,8 +89,8 @@ def experiment(
     prime_error: float = typer.Option(
         None,
         "--prime-error",
-        help="Online: choose α' after every adversary fit so that the steps H' takes have at most "
-        "this held-out error rate (instead of a fixed --confidence).",
+        help="Online: choose α' after every adversary fit so that a 95% upper bound on the "
+        "held-out error rate of the steps H' takes is at most this (instead of a fixed --confidence).",
     ),
     memo: bool = typer.Option(
         True, "--memo/--no-memo", help="The memoizing overseer in the rounds (as `ida round --memo`)."

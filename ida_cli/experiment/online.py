@@ -87,9 +87,7 @@ def fit(store: Store, opts: ExperimentOptions, state: dict[str, Any]) -> None:
         if opts.prime_error is not None:  # H''s threshold follows the adversary's measured quality
             from ida_cli.experiment.priming import choose
 
-            chosen = choose(held, opts.strategy, opts.prime_error)
-            if chosen is not None:
-                state["confidence"] = chosen
+            state["confidence"] = choose(held, opts.strategy, opts.prime_error)
         if opts.distill:  # targets for the next cycles, from the teacher and adversary just published
             from ida_cli.learn.distill import distill_targets
 

@@ -61,8 +61,8 @@ class ExperimentOptions:
     ema_horizon: int = 100  # online: the teacher's horizon in ML steps (learn/continual.py)
     # online: the chance that a drawn fan-out or fan-in row stays in ML's batch (learn/continual.py)
     step_share: float = 1.0
-    # online: α' chosen after every adversary fit so that the steps H' takes have a measured
-    # held-out error rate of at most this (experiment/priming.py); None: a fixed α'
+    # online: α' chosen after every adversary fit so that a 95% upper bound on the held-out error
+    # rate of the steps H' takes is at most this (experiment/priming.py); None: a fixed α'
     prime_error: float | None = None
     # online: training questions walked by ML in every role each cycle (docs/spec.md §2.4), their
     # root answers kept as targets where the adversary is confident (P(wrong) <= 1 - this), in a

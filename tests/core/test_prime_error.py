@@ -20,22 +20,24 @@ from tests.core.test_online import TINY
 from tests.helpers import Run
 
 
-def test_the_threshold_takes_the_most_steps_within_the_error() -> None:
-    scores = np.array([-0.01, -0.02, -0.03, -0.5, -0.6, -0.9])
-    wrong = np.array([False, False, True, False, True, True])
-    # best first: 0/1, 0/2, 1/3, 1/4, 2/5, 3/6 wrong
-    assert priming.threshold(scores, wrong, 0.25) == pytest.approx((-0.5 + -0.6) / 2)
-    assert priming.threshold(scores, wrong, 0.1) == pytest.approx((-0.02 + -0.03) / 2)
-    assert priming.threshold(scores, wrong, 0.5) == pytest.approx(-0.9 - 0.5)  # every step
-    assert priming.threshold(np.array([-0.1]), np.array([True]), 0.5) == priming.NEVER
-    # equal scores are taken or left together: the tie at −0.2 holds one wrong step of two
-    tied = priming.threshold(np.array([-0.1, -0.2, -0.2]), np.array([False, True, False]), 0.2)
-    assert tied == pytest.approx(-0.15)
+def test_the_threshold_takes_the_most_steps_whose_bound_is_within_the_error() -> None:
+    # 40 right steps, then 10 more with 1 wrong, then 10 all wrong, best scores first
+    scores = np.array([-0.01] * 40 + [-0.2] * 10 + [-0.7] * 10)
+    wrong = np.array([False] * 40 + [True] + [False] * 9 + [True] * 10)
+    bounds = priming.upper_bound(np.array([0, 1, 11]), np.array([40, 50, 60]))
+    assert bounds[0] < 0.07 < bounds[1] and bounds[1] < 0.1 < bounds[2]
+    assert priming.threshold(scores, wrong, 0.07) == pytest.approx((-0.01 + -0.2) / 2)
+    assert priming.threshold(scores, wrong, 0.1) == pytest.approx((-0.2 + -0.7) / 2)
+    assert priming.threshold(scores, wrong, 0.05) == priming.NEVER  # 40 right steps prove too little
+    assert priming.threshold(scores, wrong, 0.5) == pytest.approx(-0.7 - 0.5)  # every step
+    assert priming.threshold(np.array([]), np.array([], dtype=bool), 0.5) == priming.NEVER
+    # the evidence a bound of 5% needs before H' takes a single step
+    assert priming.evidence_needed(0.05) == 52 and priming.evidence_needed(0.1) == 25
 
 
 @settings(max_examples=200, deadline=None)
 @given(
-    st.lists(st.tuples(st.integers(0, 20), st.booleans()), min_size=1, max_size=60),
+    st.lists(st.tuples(st.integers(0, 20), st.booleans()), min_size=1, max_size=80),
     st.floats(0.01, 0.99),
 )
 def test_the_steps_above_the_threshold_are_within_the_error(rows: list[tuple[int, bool]], e: float) -> None:
@@ -43,23 +45,27 @@ def test_the_steps_above_the_threshold_are_within_the_error(rows: list[tuple[int
     wrong = np.array([w for _, w in rows])
     alpha = priming.threshold(scores, wrong, e)
     taken = scores > alpha
-    assert wrong[taken].sum() <= e * taken.sum() + 1e-9
+    if taken.any():
+        assert priming.upper_bound(wrong[taken].sum(), taken.sum()) <= e + 1e-12
     # no lower threshold at a score boundary would also be within the error
     for s in np.unique(scores[~taken]):
         more = scores >= s
-        assert wrong[more].sum() > e * more.sum()
+        assert priming.upper_bound(wrong[more].sum(), more.sum()) > e
 
 
 def test_the_uncertainty_baseline_chooses_by_mls_log_p() -> None:
-    n = 60
+    n = 200
     held = {
         "kind": np.array(["fan_out"] * n + ["answer"] * 10),
         "wrong": np.array([i % 2 == 0 for i in range(n)] + [True] * 10),
         "p": np.linspace(0.0, 0.5, n + 10),
         "logp": np.array([-1.0 if i % 2 == 0 else -0.01 for i in range(n)] + [0.0] * 10),
     }
+    # by log p the right half stands apart; by the adversary's p (unrelated to the errors) nothing does
     assert priming.choose(held, "uncertainty", 0.05) == pytest.approx((-0.01 + -1.0) / 2)
-    assert priming.choose({**held, "kind": np.array(["answer"] * (n + 10))}, "adversary", 0.05) is None
+    assert priming.choose(held, "adversary", 0.05) == priming.NEVER
+    answers_only = {**held, "kind": np.array(["answer"] * (n + 10))}
+    assert priming.choose(answers_only, "adversary", 0.5) == priming.NEVER
 
 
 @pytest.mark.parametrize(
@@ -93,7 +99,6 @@ def test_bad_prime_errors_are_refused(flags: dict[str, object], message: str) ->
 def test_each_round_after_a_fit_uses_the_chosen_threshold(
     ida: Run, db: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(priming, "MIN_STEPS", 1)  # a tiny run holds out a handful of steps
     chosen: list[float] = []
     threshold = priming.threshold
 
