@@ -69,10 +69,10 @@ def experiment(
         100, "--ema-horizon", help="Online: the teacher's horizon in ML steps (an EMA of the weights)."
     ),
     step_share: float = typer.Option(
-        1.0,
+        None,
         "--step-share",
         help="Online: the chance that a drawn fan-out or fan-in row stays in ML's batch (answers "
-        "always do); below 1, cheaper steps that learn the overseer's steps less.",
+        "always do; default 0.5). 1 keeps every row, as before.",
     ),
     eval_questions: int = typer.Option(400, "--eval-questions"),
     curriculum: bool = typer.Option(

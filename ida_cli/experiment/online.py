@@ -52,7 +52,7 @@ def fit(store: Store, opts: ExperimentOptions, state: dict[str, Any]) -> None:
     else:
         assert sample is not None
         vocab = vocabulary(opts.task, sample, rows)
-        cfg = LearnerConfig(seed=opts.seed, ema_horizon=opts.ema_horizon, step_share=opts.step_share)
+        cfg = LearnerConfig(seed=opts.seed, ema_horizon=opts.ema_horizon, step_share=opts.share())
         learner = Learner.fresh(opts.task, vocab, cfg, dev)
     ml_steps, adv_steps = steps(opts)
     learner.set_data(Rows([*rows.items, *(tuple(r) for r in replay)]))

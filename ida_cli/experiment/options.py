@@ -13,6 +13,9 @@ PHASES = ("round", "model", "adversary", "eval")
 # online: ML and the adversary train on across cycles (ida_cli/experiment/online.py); cycles: both
 # from scratch every cycle, the unbiased comparison of strategies at equal training
 SCHEDULES = ("online", "cycles")
+# the online schedule's default step share: wildcard (5 seeds) kept its calls and accuracy at 17%
+# less CPU a cycle, unionfind (5 seeds against 3) at half (bench/topics/experiments.md)
+ONLINE_STEP_SHARE = 0.5
 
 
 @dataclass
@@ -59,8 +62,9 @@ class ExperimentOptions:
     memo: bool = True  # the memoizing overseer in the rounds (`ida round --memo`)
     schedule: str = "online"
     ema_horizon: int = 100  # online: the teacher's horizon in ML steps (learn/continual.py)
-    # online: the chance that a drawn fan-out or fan-in row stays in ML's batch (learn/continual.py)
-    step_share: float = 1.0
+    # online: the chance that a drawn fan-out or fan-in row stays in ML's batch (learn/continual.py);
+    # None: ONLINE_STEP_SHARE on the online schedule (the cycles schedule never thins)
+    step_share: float | None = None
     # online: α' chosen after every adversary fit so that a 95% upper bound on the held-out error
     # rate of the steps H' takes is at most this (experiment/priming.py); None: a fixed α'
     prime_error: float | None = None
@@ -76,6 +80,12 @@ class ExperimentOptions:
     # where ML and the adversary train and decode (model/device.py): auto takes a CUDA GPU when
     # torch sees one. Not part of the run's identity: a resumed run may move
     device: str = "auto"
+
+    def share(self) -> float:
+        """The step share in effect (`step_share`, or the schedule's default)."""
+        if self.step_share is not None:
+            return self.step_share
+        return ONLINE_STEP_SHARE if self.schedule == "online" else 1.0
 
     def selection(self) -> Selection:
         return Selection(
@@ -97,9 +107,9 @@ class ExperimentOptions:
         self.selection().check(also=("supervised",))
         if self.schedule not in SCHEDULES:
             raise UsageError(f"unknown --schedule '{self.schedule}': use online or cycles")
-        if not 0.0 < self.step_share <= 1.0:
+        if self.step_share is not None and not 0.0 < self.step_share <= 1.0:
             raise UsageError(f"--step-share must be in (0, 1], e.g. 0.5, not {self.step_share}")
-        if self.step_share < 1.0 and self.schedule != "online":
+        if self.step_share is not None and self.step_share < 1.0 and self.schedule != "online":
             raise UsageError(
                 "--step-share thins the online schedule's batches: leave it out with --schedule cycles"
             )
@@ -162,7 +172,7 @@ EXTENDABLE = ("budget", "max_cycles")  # --extend may raise these on a resumed e
 FREE = ("keep_checkpoints", "until", "device")  # housekeeping: a resumed experiment takes the new value
 # what a flag added since an experiment started counts as when that experiment resumes (else its
 # dataclass default): experiments before the online schedule ran in cycles
-BEFORE = {"schedule": "cycles"}
+BEFORE: dict[str, object] = {"schedule": "cycles", "step_share": 1.0}
 
 
 def before(flags: dict[str, object]) -> dict[str, object]:

@@ -68,7 +68,7 @@ def variant(flags: dict[str, Any]) -> str:
     confidence = flags.get("confidence")
     if confidence is None and prime and auto:
         confidence = DEFAULT_CONFIDENCE
-    values = {**flags, "confidence": confidence}
+    values = {**flags, "confidence": confidence, "step_share": _share(flags)}
     if not reads_temperature(flags["strategy"], confidence):
         values["temperature"] = DEFAULT_TEMPERATURE
     shown = [
@@ -78,7 +78,7 @@ def variant(flags: dict[str, Any]) -> str:
         ("p", "p", None),
         ("prime_rate", "rate", None),
         ("prime_error", "ε", None),
-        ("step_share", "steps", 1.0),
+        ("step_share", "steps", _share({**flags, "step_share": None})),  # the schedule's default
     ]
     parts = [
         f"{sym}={values[k]:g}"
@@ -94,6 +94,22 @@ def variant(flags: dict[str, Any]) -> str:
     if flags.get("bucket"):
         parts.append("bucketed")
     return f"{flags['strategy']} ({', '.join(parts)})" if parts else str(flags["strategy"])
+
+
+def _share(flags: dict[str, Any]) -> float:
+    """The step share a run trained with: as given, else its schedule's default (1 for a run
+    stored before the flag existed; one stored before `--schedule` ran in cycles). A label shows
+    it where it is not today's default."""
+    from ida_cli.experiment.options import ONLINE_STEP_SHARE
+
+    if flags["strategy"] == "supervised":  # answers only: there is nothing to thin
+        return ONLINE_STEP_SHARE if flags.get("schedule", "cycles") == "online" else 1.0
+    if "step_share" not in flags:
+        return 1.0
+    given = flags["step_share"]
+    if given is not None:
+        return float(given)
+    return ONLINE_STEP_SHARE if flags.get("schedule", "cycles") == "online" else 1.0
 
 
 def variants(store: Store) -> dict[str, str]:

@@ -70,3 +70,23 @@ def test_a_grid_cell_keeps_its_key_at_the_default_share() -> None:
     plain = Cell("wildcard", "adversary", 1, base)
     assert Cell("wildcard", "adversary", 1, {**base, "step_share": 1.0}).key == plain.key
     assert Cell("wildcard", "adversary", 1, {**base, "step_share": 0.5}).key != plain.key
+
+
+def test_the_online_default_is_half_and_older_runs_count_as_whole() -> None:
+    from ida_cli.experiment.options import before
+    from ida_cli.experiment.report import variant
+
+    online = ExperimentOptions(task="wildcard", size=8, strategy="adversary", budget=500, seed=1)
+    cycles = ExperimentOptions(
+        task="wildcard", size=8, strategy="adversary", budget=500, seed=1, schedule="cycles"
+    )
+    online.check()
+    cycles.check()  # no share given: nothing to refuse
+    assert (online.share(), cycles.share()) == (0.5, 1.0)
+    assert before({"schedule": "online"})["step_share"] == 1.0  # stored before the flag existed
+    # a report keeps the recipes apart: the headline's pinned 1, the default, a run before the flag
+    assert variant({"strategy": "full", "schedule": "online", "step_share": 1.0}) == "full (steps=1)"
+    assert variant({"strategy": "full", "schedule": "online", "step_share": None}) == "full"
+    assert variant({"strategy": "full", "schedule": "online"}) == "full (steps=1)"
+    assert variant({"strategy": "full", "schedule": "cycles", "step_share": None}) == "full"
+    assert variant({"strategy": "supervised", "schedule": "online"}) == "supervised"
