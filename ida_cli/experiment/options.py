@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ida_cli.errors import UsageError
+from ida_cli.model.device import check as check_device
 from ida_cli.tasks import BUILTIN, get_task
 from ida_cli.walk.selection import DEFAULT_TEMPERATURE, Selection
 
@@ -13,9 +14,14 @@ PHASES = ("round", "model", "adversary", "eval")
 # online: ML and the adversary train on across cycles (ida_cli/experiment/online.py); cycles: both
 # from scratch every cycle, the unbiased comparison of strategies at equal training
 SCHEDULES = ("online", "cycles")
-# the online schedule's default step share: wildcard (5 seeds) kept its calls and accuracy at 17%
-# less CPU a cycle, unionfind (5 seeds against 3) at half (bench/topics/experiments.md)
+# the online schedule's default step share: wildcard and unionfind (5 seeds each) kept their calls
+# and accuracy at less CPU a cycle, about half on unionfind (bench/topics/experiments.md)
 ONLINE_STEP_SHARE = 0.5
+
+
+def default_share(schedule: str) -> float:
+    """The step share a schedule trains with when none is given (the cycles schedule never thins)."""
+    return ONLINE_STEP_SHARE if schedule == "online" else 1.0
 
 
 @dataclass
@@ -83,9 +89,7 @@ class ExperimentOptions:
 
     def share(self) -> float:
         """The step share in effect (`step_share`, or the schedule's default)."""
-        if self.step_share is not None:
-            return self.step_share
-        return ONLINE_STEP_SHARE if self.schedule == "online" else 1.0
+        return self.step_share if self.step_share is not None else default_share(self.schedule)
 
     def selection(self) -> Selection:
         return Selection(
@@ -145,9 +149,7 @@ class ExperimentOptions:
                 raise UsageError(f"{flag} must be at least 1 (or left out to train for the minutes given)")
         if self.confidence is not None and self.strategy == "supervised":
             raise UsageError("--confidence primes the overseer of a round: the supervised baseline has none")
-        from ida_cli.learn.options import check_device
-
-        check_device(self.device)
+        check_device(self.device)  # torch only for a CUDA name
 
     def _check_prime_error(self, value: float) -> None:
         from ida_cli.walk.selection import AUTO_PRIMED

@@ -56,8 +56,3 @@ def choose(held: dict[str, Any], strategy: str, max_error: float) -> float:
     steps = np.isin(np.asarray(held["kind"]), STEP_KINDS)
     scores = np.asarray(held["logp"] if strategy == "uncertainty" else -np.asarray(held["p"]))[steps]
     return threshold(scores, np.asarray(held["wrong"])[steps], max_error)
-
-
-def evidence_needed(max_error: float) -> int:
-    """Steps, all right, before the bound lets H' take any at `max_error` (docs and tests)."""
-    return next(n for n in range(1, 100_000) if upper_bound(np.zeros(1), np.array([n]))[0] <= max_error)

@@ -78,7 +78,7 @@ def variant(flags: dict[str, Any]) -> str:
         ("p", "p", None),
         ("prime_rate", "rate", None),
         ("prime_error", "ε", None),
-        ("step_share", "steps", _share({**flags, "step_share": None})),  # the schedule's default
+        ("step_share", "steps", _default_share(flags)),
     ]
     parts = [
         f"{sym}={values[k]:g}"
@@ -96,20 +96,22 @@ def variant(flags: dict[str, Any]) -> str:
     return f"{flags['strategy']} ({', '.join(parts)})" if parts else str(flags["strategy"])
 
 
-def _share(flags: dict[str, Any]) -> float:
-    """The step share a run trained with: as given, else its schedule's default (1 for a run
-    stored before the flag existed; one stored before `--schedule` ran in cycles). A label shows
-    it where it is not today's default."""
-    from ida_cli.experiment.options import ONLINE_STEP_SHARE
+def _default_share(flags: dict[str, Any]) -> float:
+    """Today's default step share for a run's schedule (one stored before `--schedule` ran in
+    cycles): a label shows the share where it differs."""
+    from ida_cli.experiment.options import default_share
 
-    if flags["strategy"] == "supervised":  # answers only: there is nothing to thin
-        return ONLINE_STEP_SHARE if flags.get("schedule", "cycles") == "online" else 1.0
+    return default_share(str(flags.get("schedule", "cycles")))
+
+
+def _share(flags: dict[str, Any]) -> float:
+    """The step share a run trained with: as given, else its schedule's default; 1 for a run
+    stored before the flag existed. Supervised runs have only answers, nothing to thin."""
+    if flags["strategy"] == "supervised":
+        return _default_share(flags)
     if "step_share" not in flags:
         return 1.0
-    given = flags["step_share"]
-    if given is not None:
-        return float(given)
-    return ONLINE_STEP_SHARE if flags.get("schedule", "cycles") == "online" else 1.0
+    return _default_share(flags) if flags["step_share"] is None else float(flags["step_share"])
 
 
 def variants(store: Store) -> dict[str, str]:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from ida_cli import checks
 from ida_cli.errors import UsageError
+from ida_cli.model.device import check as check_device
 
 
 @dataclass
@@ -41,7 +42,7 @@ class TrainModelOptions:
         checks.at_least("--loop", self.loop, 1)
         checks.at_least("--per-context", self.per_seq, 1)
         checks.seed(self.seed)
-        check_device(self.device)
+        check_device(self.device)  # torch only for a CUDA name
         if self.fresh and (self.warm or self.resume):
             raise UsageError("--fresh starts from scratch: drop --warm / --resume")
 
@@ -71,9 +72,3 @@ def check_shape(
     checks.positive("--lr", lr)
     checks.at_least("--eval-every", eval_every, 1)
     checks.at_least("--patience", patience, 1)
-
-
-def check_device(device: str) -> None:
-    from ida_cli.model.device import check  # torch: only a training run checks its device
-
-    check(device)
