@@ -68,6 +68,10 @@ class PoolDispatcher(Dispatcher):
         self._ready()
         for number, (at, rows) in enumerate(chunks):
             self._futures[self._pool.submit(walk_chunk, spec, at, rows)] = number
+        # a warm-up that finished before the next one was submitted left its worker idle, so the
+        # pool started the others only now: record every worker, or `_how` cannot name the one
+        # that died
+        self._processes = list(getattr(self._pool, "_processes", {}).values())
 
     def completed(self) -> Iterator[tuple[int, ChunkOut]]:
         from concurrent.futures import FIRST_COMPLETED, wait
