@@ -48,24 +48,41 @@ def grid(
         "--ray",
         help="Run the cells as tasks on the Ray cluster at this address (pip install 'ida[ray]').",
     ),
+    hours: float = typer.Option(
+        None,
+        "--hours",
+        help="Start only the cells expected to end within this many hours (by the finished cells' "
+        "times); defer the rest to a later run.",
+    ),
     dry_run: bool = typer.Option(False, "--dry-run", help="List the cells and which are finished; run none."),
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Tasks x strategies x seeds, each cell an `ida experiment`: resumable, a curve file per cell."""
     from ida_cli.grid.run import CellRun, run_grid
+    from ida_cli.grid.schedule import check_hours, expected, history
     from ida_cli.grid.spec import build
 
     cells = build(file, _names(tasks), _names(strategies), seeds, settings).cells()
+    check_hours(hours)
     if dry_run:
+        expect = expected(cells, history(results))
         rows = [
-            {"cell": c.key, "finished": c.path(results).exists(), "argv": " ".join(c.argv())} for c in cells
+            {
+                "cell": c.key,
+                "finished": c.path(results).exists(),
+                "expected_minutes": None if expect[c.key] is None else round((expect[c.key] or 0) / 60, 1),
+                "argv": " ".join(c.argv()),
+            }
+            for c in cells
         ]
         if as_json:
             emit_json(rows)
         else:
             for row in rows:
+                about = "" if row["expected_minutes"] is None else f"  ~{row['expected_minutes']:.0f} min"
                 console().print(
-                    f"{'done' if row['finished'] else 'todo'}  {row['cell']}  {row['argv']}", soft_wrap=True
+                    f"{'done' if row['finished'] else 'todo'}  {row['cell']}{about}  {row['argv']}",
+                    soft_wrap=True,
                 )
         return
     err = console(stderr=True)
@@ -73,11 +90,16 @@ def grid(
     def on_event(phase: str, run: CellRun, done: int, total: int) -> None:
         if phase == "skipped":
             return
-        extra = f" in {run.seconds / 60:.1f} min" if phase != "start" else ""
+        if phase == "start":
+            extra = f" (expected {run.expected / 60:.0f} min)" if run.expected is not None else ""
+        elif phase == "deferred":
+            extra = ""
+        else:
+            extra = f" in {run.seconds / 60:.1f} min"
         why = f": {run.message}" if run.message else ""
         err.print(f"[{done}/{total}] {run.cell.key}: {phase}{extra}{why}", soft_wrap=True)
 
-    runs = run_grid(cells, results, work, workers, threads, ray, on_event)
+    runs = run_grid(cells, results, work, workers, threads, ray, on_event, hours)
     summary = [_summary(r) for r in runs]
     if as_json:
         emit_json(summary)
@@ -85,6 +107,13 @@ def grid(
         from ida_cli.cli.render import grid_table
 
         console().print(grid_table(summary))
+    deferred = [r for r in runs if r.status == "deferred"]
+    if deferred:
+        err.print(
+            f"{len(deferred)} of {len(runs)} cells deferred: not expected to end within --hours "
+            f"{hours:g}; rerun to run them",
+            soft_wrap=True,
+        )
     failed = [r for r in runs if r.status == "failed"]
     if failed:
         err.print(

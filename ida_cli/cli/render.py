@@ -289,7 +289,8 @@ def grid_table(rows: list[dict[str, Any]]) -> Table:
             r["task"],
             r["strategy"],
             str(r["seed"]),
-            r["status"] + (f" ({r['message']})" if r["message"] else ""),
+            # a failure's reason belongs in the table; a deferral's was said as it happened
+            r["status"] + (f" ({r['message']})" if r["message"] and r["status"] == "failed" else ""),
             "-" if r["final"] is None else f"{r['final']:.1%}",
             "-" if r["calls"] is None else f"{r['calls']:,}",
             "-" if r["HC@0.95"] is None else f"{r['HC@0.95']:,}",

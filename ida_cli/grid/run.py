@@ -30,11 +30,12 @@ LOCK = ".ida-grid.lock"
 @dataclass
 class CellRun:
     cell: Cell
-    status: str  # "skipped" (finished before), "finished", "failed"
+    status: str  # "skipped" (finished before), "finished", "failed", "deferred" (by --hours)
     seconds: float = 0.0
     path: Path | None = None
     message: str = ""
     points: list[dict[str, Any]] = field(default_factory=list)
+    expected: float | None = None  # the wall seconds the schedule expected (grid.schedule)
 
 
 @dataclass(frozen=True)
@@ -114,14 +115,22 @@ def run_grid(
     threads: int | None = None,
     ray: str | None = None,
     on_event: Event | None = None,
+    hours: float | None = None,
 ) -> list[CellRun]:
-    """Run every unfinished cell; return each cell's run, skipped ones included, in grid order."""
+    """Run every unfinished cell, the longest expected first; with `hours`, start only the cells
+    expected to end within that many hours of the start (the others are deferred). Return each
+    cell's run, skipped and deferred ones included, in grid order."""
+    from ida_cli.grid import schedule
+
     if workers < 1:
         raise UsageError("--workers must be at least 1")
+    schedule.check_hours(hours)
     if threads is not None and threads < 1:
         raise UsageError("--threads must be at least 1")
     # a Ray task holds one CPU of its node; local workers share this machine's cores
     threads = threads or (1 if ray is not None else max(1, (os.cpu_count() or 1) // workers))
+    began = time.monotonic()
+    limit = hours * 3600 if hours is not None else None
     work = work.resolve()  # a Ray worker's current folder is not this one
     with holding(results):
         check_writable(results)
@@ -133,6 +142,7 @@ def run_grid(
             ) from None
         out = {c.key: CellRun(c, "skipped", path=c.path(results)) for c in cells if c.path(results).exists()}
         todo = [c for c in cells if c.key not in out]
+        expect = schedule.expected(todo, schedule.history(results))
         emit = on_event or (lambda *_: None)
         for run in out.values():
             emit("skipped", run, 0, len(todo))
@@ -142,17 +152,35 @@ def run_grid(
         done = 0
         with ThreadPoolExecutor(max_workers=slots) as pool:
             running: dict[Future[Outcome], Cell] = {}
-            queue = list(todo)
+            queue = schedule.longest_first(todo, expect)
 
             def start(cell: Cell) -> None:
-                emit("start", CellRun(cell, "running"), done, len(todo))
+                emit("start", CellRun(cell, "running", expected=expect.get(cell.key)), done, len(todo))
                 args = (cell.argv(), str(work / f"{cell.key}.duckdb"), str(work / f"{cell.key}.log"), threads)
                 running[pool.submit(submit, *args) if submit else pool.submit(run_cell, *args)] = cell
 
             try:
                 while queue or running:
                     while queue and len(running) < slots:
-                        start(queue.pop(0))
+                        cell = queue.pop(0)
+                        if schedule.fits(expect.get(cell.key), time.monotonic() - began, limit):
+                            start(cell)
+                            continue
+                        left = max(0.0, (limit or 0.0) - (time.monotonic() - began))
+                        run = CellRun(
+                            cell,
+                            "deferred",
+                            expected=expect.get(cell.key),
+                            message=(
+                                f"expected to take {(expect.get(cell.key) or 0) / 60:.0f} min, "
+                                f"{left / 60:.0f} min of --hours left"
+                            ),
+                        )
+                        out[cell.key] = run
+                        done += 1
+                        emit("deferred", run, done, len(todo))
+                    if not running:
+                        break
                     finished, _ = wait(list(running), return_when=FIRST_COMPLETED)
                     for fut in finished:
                         cell = running.pop(fut)
