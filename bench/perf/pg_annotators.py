@@ -33,7 +33,7 @@ def annotator(url: str, name: str, budget: int) -> dict[str, Any]:
     """One scripted annotator's session; its per-action latencies and commit times."""
     from ida_cli.label import LabelOptions, LabelSession
     from ida_cli.store import Store
-    from tests.test_postgres_label import TASK, AcceptingTerm, ExpertModels
+    from tests.postgres.test_postgres_label import TASK, AcceptingTerm, ExpertModels
 
     commits: list[float] = []
 
@@ -77,8 +77,8 @@ def main() -> None:
 
     from ida_cli.project.questions import generate
     from ida_cli.store import Store
-    from tests.conftest import PgServer, postgres_bindir
-    from tests.test_postgres_label import TASK, check_store
+    from tests.helpers import PgServer, postgres_bindir
+    from tests.postgres.test_postgres_label import TASK, check_store
 
     server = None
     url = args.url
