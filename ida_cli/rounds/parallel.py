@@ -11,6 +11,11 @@ tallies; the parent shifts the ids past the database's and inserts the chunks in
 node and action ids come out as in the serial round too. JSON encoding and building rows, most of
 what storing costs, thus happen in the workers, and the parent only inserts.
 
+A worker leaves its chunk in a file of the pool's outbox folder and returns only the file's name.
+A result that large, sent through the pool's pipe, could be cut off by a worker killed while
+writing it, and the pool's manager would wait forever for the rest (seen: one run in 30 of the
+killed-worker test hung so); a name is one write shorter than the pipe's atomic size.
+
 Faults: a worker process that dies stops the round; the chunks already finished (also those behind
 an unfinished one) are committed, the round is marked failed and WorkerCrashed says what was kept.
 An error raised in a worker reaches the caller as itself; Ctrl-C keeps what finished, as serially."""
@@ -19,7 +24,10 @@ from __future__ import annotations
 
 import contextlib
 import os
+import pickle
+import shutil
 import signal
+import tempfile
 from collections.abc import Iterator
 from typing import Any
 
@@ -42,6 +50,7 @@ class PoolDispatcher(Dispatcher):
         self.slots = min(workers, os.cpu_count() or 1)
         self._futures: dict[Any, int] = {}
         self._failed: list[BaseException] = []
+        self._outbox = tempfile.mkdtemp(prefix="ida-round-")
         self._starting = threading.Thread(target=self._start_pool, name="ida-pool", daemon=True)
         self._starting.start()
 
@@ -67,7 +76,7 @@ class PoolDispatcher(Dispatcher):
     def start(self, spec: Spec, chunks: list[tuple[int, list[dict[str, Any]]]]) -> None:
         self._ready()
         for number, (at, rows) in enumerate(chunks):
-            self._futures[self._pool.submit(walk_chunk, spec, at, rows)] = number
+            self._futures[self._pool.submit(walk_to_file, spec, at, rows, self._outbox)] = number
         # a warm-up that finished before the next one was submitted left its worker idle, so the
         # pool started the others only now: record every worker, or `_how` cannot name the one
         # that died
@@ -85,12 +94,16 @@ class PoolDispatcher(Dispatcher):
                     out = future.result()
                 except BrokenProcessPool:
                     raise Died(self._how()) from None
-                yield number, out
+                yield number, _take(out)
 
     def _how(self) -> str:
-        # once one worker has died the pool stops the others, which then exit with SIGTERM or 255;
-        # under load the dead one may not be reaped yet, so wait briefly and report a signal first
-        for process in self._processes:
+        # Once one worker has died, the pool's manager thread stops the others and joins them all.
+        # Wait for it first: a forkserver child's exit code is read once from a pipe, so a second
+        # reader racing the manager's join gets end-of-file and records 255 for a SIGKILL.
+        manager = getattr(self._pool, "_executor_manager_thread", None)
+        if manager is not None:
+            manager.join(10)
+        for process in self._processes:  # a no-op once the manager has joined them
             process.join(2)
         codes = [p.exitcode for p in self._processes if p.exitcode not in (None, 0)]
         killed = [c for c in codes if c < 0 and c != -signal.SIGTERM]
@@ -102,13 +115,19 @@ class PoolDispatcher(Dispatcher):
 
     def salvage(self) -> list[tuple[int, ChunkOut]]:
         return [
-            (n, f.result())
+            (n, _take(f.result()))
             for f, n in self._futures.items()
             if f.done() and not f.cancelled() and f.exception() is None
         ]
 
     def close(self, kill: bool) -> None:
         self._starting.join()
+        try:
+            self._stop(kill)
+        finally:
+            shutil.rmtree(self._outbox, ignore_errors=True)
+
+    def _stop(self, kill: bool) -> None:
         if self._failed:
             return
         processes = list(getattr(self._pool, "_processes", {}).values())
@@ -117,6 +136,23 @@ class PoolDispatcher(Dispatcher):
             if process.is_alive():
                 process.terminate()
                 process.join(5)
+
+
+def walk_to_file(spec: Spec, at: int, rows: list[dict[str, Any]], outbox: str) -> str:
+    """walk_chunk in a pool worker: the chunk goes to a file in `outbox`, its name to the parent."""
+    out = walk_chunk(spec, at, rows)
+    fd, path = tempfile.mkstemp(suffix=".chunk", dir=outbox)
+    with os.fdopen(fd, "wb") as f:
+        pickle.dump(out, f, protocol=pickle.HIGHEST_PROTOCOL)
+    return path
+
+
+def _take(path: str) -> ChunkOut:
+    """A finished chunk, read back from its file (the file is this process's own temp data)."""
+    with open(path, "rb") as f:
+        out: ChunkOut = pickle.load(f)
+    os.unlink(path)
+    return out
 
 
 @contextlib.contextmanager
