@@ -23,7 +23,7 @@ def _names(text: str | None) -> list[str] | None:
 
 def grid(
     file: Path = typer.Argument(
-        None, help="A grid file (TOML): tasks, strategies, seeds, [flags], [strategy.NAME]."
+        None, help="A grid file (TOML): tasks, strategies, seeds, [flags], [task.NAME], [strategy.NAME]."
     ),
     tasks: str = typer.Option(None, "--tasks", help="Comma-separated tasks, e.g. wildcard,permutation."),
     strategies: str = typer.Option(
@@ -33,7 +33,8 @@ def grid(
     settings: list[str] = typer.Option(
         [],
         "--set",
-        help="An experiment flag for every cell (per_round=160) or one strategy (random:prime_rate=0.3).",
+        help="An experiment flag for every cell (per_round=160), one strategy (random:prime_rate=0.3) "
+        "or one task (permutation:budget=60000).",
     ),
     results: Path = typer.Option(
         RESULTS, "--results", help="Where each finished cell's curve file goes (commit these)."

@@ -90,6 +90,9 @@ class GridSpec:
     seeds: list[int]
     flags: dict[str, Any] = field(default_factory=dict)  # for every cell
     per_strategy: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # for one task's cells (a harder task needs a larger round or budget); a strategy's own flags
+    # win over its task's
+    per_task: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def cells(self) -> list[Cell]:
         """Every cell, checked as `ida experiment` checks its flags; the first bad one is named."""
@@ -100,12 +103,20 @@ class GridSpec:
         for name in self.per_strategy:
             if name not in self.strategies:
                 raise UsageError(f"flags for strategy '{name}', which the grid does not run")
+        for name in self.per_task:
+            if name not in self.tasks:
+                raise UsageError(f"flags for task '{name}', which the grid does not run")
         out = []
         # seeds outside strategies: a grid cut short has every strategy on its first seeds
         for task in self.tasks:
             for seed in self.seeds:
                 for strategy in self.strategies:
-                    given = {**GRID_DEFAULTS, **self.flags, **self.per_strategy.get(strategy, {})}
+                    given = {
+                        **GRID_DEFAULTS,
+                        **self.flags,
+                        **self.per_task.get(task, {}),
+                        **self.per_strategy.get(strategy, {}),
+                    }
                     opts = ExperimentOptions(task=task, strategy=strategy, seed=seed, **given)
                     try:
                         opts.check()
@@ -174,27 +185,35 @@ def seeds(text: str) -> list[int]:
 
 
 def setting(text: str) -> tuple[str | None, str, str]:
-    """`--set KEY=VALUE` or `--set STRATEGY:KEY=VALUE` as (strategy or None, key, value)."""
+    """`--set KEY=VALUE`, `--set STRATEGY:KEY=VALUE` or `--set TASK:KEY=VALUE` as (the strategy or
+    task, or None; key; value)."""
     lhs, eq, value = text.partition("=")
     if not eq:
-        raise UsageError(f"--set '{text}': use KEY=VALUE or STRATEGY:KEY=VALUE, e.g. --set per_round=160")
+        raise UsageError(
+            f"--set '{text}': use KEY=VALUE, STRATEGY:KEY=VALUE or TASK:KEY=VALUE, e.g. --set per_round=160"
+        )
     strategy, colon, key = lhs.partition(":")
     return (strategy.strip(), key.strip(), value) if colon else (None, lhs.strip(), value)
 
 
 def read_file(path: Path) -> dict[str, Any]:
-    """A grid file (TOML): tasks, strategies, seeds (a list or "1-5"), [flags] for every cell and
-    [strategy.NAME] for one strategy."""
+    """A grid file (TOML): tasks, strategies, seeds (a list or "1-5"), [flags] for every cell,
+    [task.NAME] for one task's cells and [strategy.NAME] for one strategy's."""
     try:
         data = tomllib.loads(path.read_text())
     except OSError as e:
         raise UsageError(f"cannot read the grid file {path}: {e.strerror}") from None
     except tomllib.TOMLDecodeError as e:
         raise UsageError(f"{path} is not a TOML grid file: {e}") from None
-    known = {"tasks", "strategies", "seeds", "flags", "strategy"}
+    known = {"tasks", "strategies", "seeds", "flags", "strategy", "task"}
     for key in data:
         if key not in known:
             raise UsageError(f"{path}: unknown key '{key}' (a grid file has {', '.join(sorted(known))})")
+    for key in ("flags", "strategy", "task"):
+        table = data.get(key, {})
+        nested = key != "flags"
+        if not isinstance(table, dict) or (nested and not all(isinstance(t, dict) for t in table.values())):
+            raise UsageError(f"{path}: {key} is a table of flags, e.g. [{key}{'.NAME' if nested else ''}]")
     return data
 
 
@@ -224,9 +243,21 @@ def build(
             # --strategies narrows the file's grid: its sections for the others stay unused
             if strategies is None or name in strategies
         },
+        per_task={
+            name: {k.replace("-", "_"): coerce(k, v, f"{where} [task.{name}]") for k, v in table.items()}
+            for name, table in data.get("task", {}).items()
+            if tasks is None or name in tasks  # as --strategies
+        },
     )
+    from ida_cli.tasks import BUILTIN, USER
+
     for text in settings:
-        strategy, key, value = setting(text)
-        target = spec.flags if strategy is None else spec.per_strategy.setdefault(strategy, {})
+        scope, key, value = setting(text)
+        if scope is None:
+            target = spec.flags
+        elif scope in (*BUILTIN, USER):  # no strategy is named like a task
+            target = spec.per_task.setdefault(scope, {})
+        else:
+            target = spec.per_strategy.setdefault(scope, {})
         target[key.replace("-", "_")] = coerce(key, value, f"--set {text}")
     return spec

@@ -95,7 +95,14 @@ def test_bad_grids_are_named_before_anything_starts(ida: Run, tmp_path: Path) ->
         (["--set", "per_rounds=3"], "error: --set per_rounds=3: unknown experiment flag 'per_rounds'"),
         (["--set", "per_round=x"], "error: --set per_round=x: per_round must be int, not 'x'"),
         (["--set", "seed=3"], "error: --set seed=3: seed is an axis of the grid, not a flag: use --seeds"),
-        (["--set", "per_round"], "error: --set 'per_round': use KEY=VALUE or STRATEGY:KEY=VALUE"),
+        (
+            ["--set", "per_round"],
+            "error: --set 'per_round': use KEY=VALUE, STRATEGY:KEY=VALUE or TASK:KEY=VALUE",
+        ),
+        (
+            ["--set", "unionfind:per_round=9"],
+            "error: flags for task 'unionfind', which the grid does not run",
+        ),
         (["--set", "random:p=0.3"], "error: flags for strategy 'random', which the grid does not run"),
         (["--seeds", "1-x"], "error: --seeds: '1-x' is not a seed or a range like 1-5"),
     ]
@@ -140,9 +147,43 @@ def test_a_grid_file_and_the_command_line(tmp_path: Path) -> None:
     path.write_text("tasks = [")
     with pytest.raises(UsageError, match="is not a TOML grid file"):
         build(path, None, None, None, [])
+    path.write_text('tasks = ["wildcard"]\nstrategy = 3\n')
+    with pytest.raises(UsageError, match=r"strategy is a table of flags, e.g. \[strategy.NAME\]"):
+        build(path, None, None, None, [])
+    path.write_text('tasks = ["wildcard"]\n[task]\nwildcard = 3\n')
+    with pytest.raises(UsageError, match=r"task is a table of flags, e.g. \[task.NAME\]"):
+        build(path, None, None, None, [])
     assert seeds("1-3,7") == [1, 2, 3, 7]
     with pytest.raises(UsageError, match="names a seed twice"):
         seeds("1-3,2")
+
+
+def test_flags_for_one_task(tmp_path: Path) -> None:
+    """A harder task's cells get a larger round or budget; the others keep theirs, keys included."""
+    path = tmp_path / "grid.toml"
+    path.write_text(
+        'tasks = ["wildcard", "permutation"]\nstrategies = ["adversary", "full"]\nseeds = "1"\n'
+        "[flags]\nbudget = 20000\nper_round = 160\n"
+        "[task.permutation]\nbudget = 60000\nper_round = 640\n"
+        "[strategy.full]\nper_round = 80\n"  # a strategy's own flag wins over its task's
+    )
+    cells = {(c.task, c.strategy): c for c in build(path, None, None, None, []).cells()}
+    got = {k: (c.flags["budget"], c.flags["per_round"]) for k, c in cells.items()}
+    assert got == {
+        ("wildcard", "adversary"): (20000, 160),
+        ("wildcard", "full"): (20000, 80),
+        ("permutation", "adversary"): (60000, 640),
+        ("permutation", "full"): (60000, 80),
+    }
+    plain = {(c.task, c.strategy): c.key for c in build(path, ["wildcard"], None, None, []).cells()}
+    assert plain == {k: cells[k].key for k in plain}  # --tasks drops the other task's section
+    on_line = build(path, None, None, None, ["permutation:budget=90000", "full:budget=500"]).cells()
+    assert [(c.task, c.strategy, c.flags["budget"]) for c in on_line] == [
+        ("wildcard", "adversary", 20000),
+        ("wildcard", "full", 500),
+        ("permutation", "adversary", 90000),
+        ("permutation", "full", 500),
+    ]
 
 
 def test_one_grid_per_results_folder(ida: Run, tmp_path: Path) -> None:
