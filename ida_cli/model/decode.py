@@ -26,6 +26,10 @@ DECODE_CHUNK = 64
 # them was a second forward pass of ML that more than doubled the adversary's scoring time
 # (bench/perf/adversary_cost.py, bench/RESULTS.md)
 STATE_CACHE = 1 << 16
+# The adversary's step scores read ML's log p of the very steps a round has just decoded; the
+# teacher-forced pass that recomputed them was a fifth of a unionfind round at 1,280 questions
+# (py-spy, seventeenth session)
+LOGPS = 1 << 16
 
 StateKey = tuple[str, tuple[str, ...]]
 
@@ -53,6 +57,8 @@ class TorchML:
         self._task = get_task(task)
         self._strict = task == "user"  # built-in vocabularies cover every size; user text may not
         self.states: dict[StateKey, np.ndarray] = {}  # (context, input tokens) → input state
+        # (context, input tokens, output ids) → log p of an output just decoded to <eos>; see LOGPS
+        self.logps: dict[tuple[str, tuple[str, ...], tuple[int, ...]], float] = {}
 
     # -- the ML protocol --------------------------------------------------------------------------
     def answer(self, items: Sequence[tuple[JSON, JSON]]) -> list[tuple[JSON, float]]:
@@ -109,6 +115,7 @@ class TorchML:
             return []
         exs = self.examples(items)
         logp = np.zeros(len(exs))
+        ended = np.zeros(len(exs), dtype=bool)
         # each input's state before its first output token, for the adversary's probe
         states = np.zeros((len(exs), self.net.cfg.width), dtype=np.float32)
         seqs = shortest_first(pack(exs, self.per_seq), self.net.cfg.bag)
@@ -117,16 +124,26 @@ class TorchML:
             for c in range(0, len(seqs), DECODE_CHUNK):
                 chunk = seqs[c : c + DECODE_CHUNK]
                 at = torch.tensor([index[id(ex)] for seq in chunk for ex in seq])
-                lp, h = self._decode(chunk, self.max_new[mode])
+                lp, h, done = self._decode(chunk, self.max_new[mode])
                 logp[at.numpy()] = lp.cpu().numpy()
                 states[at.numpy()] = h.cpu().numpy()
-        self._keep_states(self.state_keys(items), states)
+                ended[at.numpy()] = done.cpu().numpy()
+        keys = self.state_keys(items)
+        self._keep_states(keys, states)
+        if len(self.logps) + len(keys) > LOGPS:
+            self.logps.clear()
+        for key, ex, value, end in zip(keys, exs, logp.tolist(), ended.tolist(), strict=True):
+            if end:  # an output cut at max_new has no <eos> term, unlike a teacher-forced one
+                self.logps[(*key, tuple(ex.out))] = value
         return [([self.vocab.tokens[i] for i in ex.out], float(lp)) for ex, lp in zip(exs, logp, strict=True)]
 
-    def _decode(self, chunk: list[list[Example]], max_new: int) -> tuple[torch.Tensor, torch.Tensor]:
+    def _decode(
+        self, chunk: list[list[Example]], max_new: int
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Greedy decoding of every segment of `chunk` (its outputs appended to each example's
         `out`), with a key-value cache. Returns, in (sequence, segment) order, each output's log
-        probability (with the <eos> that ended it) and each input's state before its first output."""
+        probability (with the <eos> that ended it), each input's state before its first output,
+        and whether the output ended with <eos> (not cut at max_new)."""
         dev = device.of(self.net)
         t = collate(chunk, decode=True, bag=self.net.cfg.bag, device=dev)
         hidden, cache = prefill(self.net, t["slots"], t["seq"], t["pos"], t["seg"], t.get("bag"))
@@ -169,7 +186,7 @@ class TorchML:
             out = extend(self.net, cache, tok, pos, seg)
             h = torch.zeros(len(flat), out.shape[2], dtype=out.dtype, device=dev)
             h[idx] = out[r, g]
-        return logp, first
+        return logp, first, ~live
 
 
 def load_ml(payload: dict[str, Any], version: int) -> TorchML:
@@ -184,12 +201,21 @@ def load_ml(payload: dict[str, Any], version: int) -> TorchML:
 
 def output_logp(ml: TorchML, items: Sequence[tuple[JSON, list[str], list[str]]]) -> list[float]:
     """log p_ML(output | input) for given (context, input tokens, output tokens), by teacher forcing:
-    what ML thinks of an answer it did not necessarily give (the uncertainty baseline and Adv's input)."""
+    what ML thinks of an answer it did not necessarily give (the uncertainty baseline and Adv's input).
+    An output ML has just decoded is read from its cache (equal but for float rounding)."""
     from ida_cli.model.batch import IGNORE
 
-    exs = ml.examples([(c, inp) for c, inp, _ in items])
-    for ex, (_, _, out) in zip(exs, items, strict=True):
-        ex.out = ml.vocab.ids(out)
+    out_ids = [tuple(ml.vocab.ids(out)) for _, _, out in items]
+    known = [
+        ml.logps.get((*key, ids))
+        for key, ids in zip(ml.state_keys([(c, inp) for c, inp, _ in items]), out_ids, strict=True)
+    ]
+    todo = [i for i, lp in enumerate(known) if lp is None]
+    if not todo:
+        return [float(lp) for lp in known if lp is not None]
+    exs = ml.examples([(items[i][0], items[i][1]) for i in todo])
+    for ex, i in zip(exs, todo, strict=True):
+        ex.out = list(out_ids[i])
     seqs = shortest_first(pack(exs, ml.per_seq), ml.net.cfg.bag)
     result: dict[int, float] = {}
     with torch.no_grad():
@@ -204,7 +230,9 @@ def output_logp(ml: TorchML, items: Sequence[tuple[JSON, list[str], list[str]]])
             flat = [ex for seq in chunk for ex in seq]
             for ex, (i, g) in zip(flat, _segments(chunk), strict=True):
                 result[id(ex)] = float(picked[i][seg[i] == g].sum())
-    return [result[id(ex)] for ex in exs]
+    for ex, i in zip(exs, todo, strict=True):
+        known[i] = result[id(ex)]
+    return [float(lp) for lp in known if lp is not None]
 
 
 def input_states(ml: TorchML, items: Sequence[tuple[JSON, list[str]]]) -> np.ndarray:

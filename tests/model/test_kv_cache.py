@@ -12,7 +12,7 @@ import torch
 from bench.probes.kv_decode import recompute
 from ida_cli.model.batch import EOS_ID, Example, collate, pack
 from ida_cli.model.cache import extend, prefill
-from ida_cli.model.decode import TorchML
+from ida_cli.model.decode import TorchML, output_logp
 from ida_cli.model.net import ModelConfig, Net
 from ida_cli.model.vocab import Vocab, context_slots, input_tokens
 from ida_cli.tasks import get_task
@@ -102,3 +102,20 @@ def test_cached_greedy_decoding_equals_recomputing(setting: str) -> None:
     assert np.allclose([lp for _, lp in got], [lp for _, lp in ref], atol=1e-4)
     # outputs of several lengths, some cut at the limit: the finished segments leave the batch
     assert len({len(toks) for toks, _ in got}) > 1
+    check_kept_logps(ml, items, got)
+
+
+def check_kept_logps(
+    ml: TorchML, items: list[tuple[Any, list[str]]], got: list[tuple[list[str], float]]
+) -> None:
+    """The log p of each output decoded to <eos> is kept, and output_logp (the adversary's input)
+    reads it: what a teacher-forced pass gives, but for float rounding. An output cut at the limit
+    has no <eos> term and is not kept."""
+    outputs = [(c, inp, toks) for (c, inp), (toks, _) in zip(items, got, strict=True)]
+    ended = [i for i, (toks, _) in enumerate(got) if len(toks) < ml.max_new["answer"]]
+    assert 0 < len(ended) < len(got) and 0 < len(ml.logps) <= len(ended)
+    kept = output_logp(ml, outputs)
+    assert [kept[i] for i in ended] == [got[i][1] for i in ended]  # the decoder's own numbers
+    ml.logps.clear()
+    forced = output_logp(ml, outputs)
+    assert np.allclose(kept, forced, atol=1e-4)
