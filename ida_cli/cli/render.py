@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from rich.console import Group
+from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
@@ -231,7 +232,7 @@ def compare_table(rows: list[dict[str, Any]], levels: Sequence[float]) -> Table:
     for r in rows:
         table.add_row(
             r["task"],
-            r["strategy"],
+            escape(r["strategy"]),  # a variant may carry a file's name, brackets and all
             str(r["runs"]),
             *(cell(r[f"HC@{lv:g}"]) for lv in levels),
             cell(r["final"], pct=True),
@@ -263,7 +264,7 @@ def ratio_table(rows: list[dict[str, Any]]) -> Table:
             table.add_row(
                 r["task"],
                 f"{r['level']:g}",
-                r["strategy"],
+                escape(r["strategy"]),
                 r["reached"],
                 cell(r["full"]),
                 cell(r["best_baseline"]),
@@ -287,7 +288,7 @@ def grid_table(rows: list[dict[str, Any]]) -> Table:
     for r in rows:
         table.add_row(
             r["task"],
-            r["strategy"],
+            escape(r["strategy"]),  # a variant may carry a file's name, brackets and all
             str(r["seed"]),
             # a failure's reason belongs in the table; a deferral's was said as it happened
             r["status"] + (f" ({r['message']})" if r["message"] and r["status"] == "failed" else ""),

@@ -54,9 +54,12 @@ def _round(value: Any) -> Any:
     return round(value, 4) if isinstance(value, float) else value
 
 
+NEEDED = {"experiment", "task", "strategy", "seed", "cycle", "accuracy", "overseer_calls"}
+
+
 def read(path: Path) -> list[dict[str, Any]]:
     """A curve file's points as `ida report` takes points (with the cell's task, strategy, seed,
-    variant, and the file standing for the database)."""
+    variant, and the file standing for the database); or the curve `ida experiment --json` wrote."""
     from ida_cli.experiment.report import variant
 
     try:
@@ -65,8 +68,12 @@ def read(path: Path) -> list[dict[str, Any]]:
         raise UsageError(f"cannot read {path}: {e.strerror}") from None
     except json.JSONDecodeError:
         raise UsageError(f"{path} is not a curve file of `ida grid` (not JSON)") from None
+    if isinstance(body, list) and body and all(isinstance(p, dict) and p.keys() >= NEEDED for p in body):
+        # `ida experiment --json` saved to a file: its options are not in it, so its runs are told
+        # apart by the file's name rather than pooled as seeds of one variant
+        return [{**p, "variant": f"{p['strategy']} ({path.stem})", "db": str(path)} for p in body]
     if not isinstance(body, dict) or body.get("format") != FORMAT:
-        raise UsageError(f"{path} is not a curve file of `ida grid`")
+        raise UsageError(f"{path} is not a curve file of `ida grid` or `ida experiment --json`")
     meta = {
         "task": body["task"],
         "strategy": body["strategy"],

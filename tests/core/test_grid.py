@@ -273,3 +273,54 @@ def test_intervals_and_ratios() -> None:
     # CPU seconds to the level over supervised's: 80 against 20
     assert adv["supervised_cpu"]["ratio"] == pytest.approx(4.0) and ("supervised", 0.95) not in rows
     assert ("adversary", 0.99) not in rows  # no run reached 99%
+    # of two supervised variants, CPU is set against the one quicker to the level (10 s, not 20)
+    quick = [
+        {**p, "variant": "supervised (big rounds)", "db": "s2", "cpu_seconds": p["cpu_seconds"] / 2}
+        for p in run("supervised", 1, [0, 0])
+    ]
+    rows = {(r["strategy"], r["level"]): r for r in ratios([*points, *quick])}
+    assert rows[("adversary", 0.95)]["supervised_cpu"]["ratio"] == pytest.approx(8.0)
+
+
+def test_report_reads_saved_experiment_curves(ida: Run, tmp_path: Path) -> None:
+    """`ida experiment --json > FILE` is a curve `ida report` reads; with no options in it, a file's
+    runs are told apart by its name."""
+    folder = tmp_path / "saved"
+    folder.mkdir()
+    for name, strategy, cpu in (
+        ("big", "supervised", 10.0),
+        ("small", "supervised", 30.0),
+        ("adv", "adversary", 60.0),
+    ):
+        points = [
+            {
+                "experiment": f"unionfind-{strategy}-1",
+                "task": "unionfind",
+                "strategy": strategy,
+                "seed": 1,
+                "cycle": i,
+                "overseer_calls": 0 if strategy == "supervised" else 100 * (i + 1),
+                "labelled": 50 * (i + 1),
+                "accuracy": acc,
+                "cpu_seconds": cpu * (i + 1),
+            }
+            for i, acc in enumerate([0.5, 0.96])
+        ]
+        (folder / f"{name}.json").write_text(json.dumps(points))
+    (folder / "other.json").write_text(json.dumps([{"cycle": 0}]))
+    r = ida("report", str(folder / "other.json"))
+    assert (r.code, r.stderr) == (
+        2,
+        f"error: {folder / 'other.json'} is not a curve file of `ida grid` or `ida experiment --json`\n",
+    )
+    (folder / "other.json").unlink()
+    doc = ida("report", str(folder), "--level", "0.95", "--json").json()
+    assert [row["strategy"] for row in doc["summary"]] == [
+        "adversary (adv)",
+        "supervised (big)",
+        "supervised (small)",
+    ]
+    [ratio] = doc["ratios"]
+    assert ratio["supervised_cpu"]["ratio"] == pytest.approx(120.0 / 20.0)
+    table = ida("report", str(folder), "--level", "0.95").stdout
+    assert "supervised (small)" in table and "adversary (adv)" in table
