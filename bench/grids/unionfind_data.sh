@@ -4,7 +4,9 @@
 # adversary strategy at 1,280 questions a cycle after a 160-question full-HCH first round. One
 # thread each, seed 1; each finished run's curve (`ida experiment --json`) is committed as
 # bench/results/unionfind-data-s17/NAME.json and skipped on a rerun; an unfinished one resumes
-# from its database in bench/out/unionfind-data.
+# from its database in bench/out/unionfind-data. adversary-per1280.json ran on the code before
+# this session's cheaper rounds (b768c6c, dfca349); adversary-per1280-cheaper-rounds.json is the
+# same cell run again after them (copied by hand), which is what this script now runs.
 # Usage: bench/grids/unionfind_data.sh [NAME ...]  (default: all; two at a time with & and wait)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
