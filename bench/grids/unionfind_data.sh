@@ -5,7 +5,7 @@
 # thread each, seed 1; each finished run's curve (`ida experiment --json`) is committed as
 # bench/results/unionfind-data-s17/NAME.json and skipped on a rerun; an unfinished one resumes
 # from its database in bench/out/unionfind-data. adversary-per1280.json ran on the code before
-# this session's cheaper rounds (b768c6c, dfca349); adversary-per1280-cheaper-rounds.json is the
+# this session's cheaper rounds (b768c6c, 4ca6f19); adversary-per1280-cheaper-rounds.json is the
 # same cell run again after them (copied by hand), which is what this script now runs.
 # Usage: bench/grids/unionfind_data.sh [NAME ...]  (default: all; two at a time with & and wait)
 set -euo pipefail
