@@ -62,14 +62,10 @@ def expected(cells: list[Cell], past: list[Past]) -> dict[str, float | None]:
 
     out: dict[str, float | None] = {}
     for cell in cells:
-        same = [p.seconds for p in past if (p.task, p.strategy) == (cell.task, cell.strategy)]
-        alike = [
-            p.seconds
-            for p in past
-            if (p.task, p.strategy) == (cell.task, cell.strategy)
-            and p.variant == variant({"strategy": cell.strategy, **cell.flags})
-        ]
-        out[cell.key] = statistics.median(alike or same) if same else None
+        mine = variant({"strategy": cell.strategy, **cell.flags})
+        same = [p for p in past if (p.task, p.strategy) == (cell.task, cell.strategy)]
+        alike = [p.seconds for p in same if p.variant == mine]
+        out[cell.key] = statistics.median(alike or [p.seconds for p in same]) if same else None
     known = [s for s in out.values() if s is not None]
     longest = max(known) if known else None
     return {key: longest if s is None else s for key, s in out.items()}

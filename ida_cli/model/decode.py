@@ -90,12 +90,6 @@ class TorchML:
             keys.append((canon[id(context)], tuple(tokens)))
         return keys
 
-    def _keep_states(self, keys: list[StateKey], states: np.ndarray) -> None:
-        if len(self.states) + len(keys) > STATE_CACHE:
-            self.states.clear()
-        if len(keys) <= STATE_CACHE:
-            self.states.update(zip(keys, states, strict=True))
-
     def examples(self, items: Sequence[tuple[JSON, list[str]]]) -> list[Example]:
         """One example per item; items with the same context share a group (and a sequence)."""
         groups: dict[str, int] = {}  # equal contexts share a group even as distinct objects
@@ -129,12 +123,10 @@ class TorchML:
                 states[at.numpy()] = h.cpu().numpy()
                 ended[at.numpy()] = done.cpu().numpy()
         keys = self.state_keys(items)
-        self._keep_states(keys, states)
-        if len(self.logps) + len(keys) > LOGPS:
-            self.logps.clear()
-        for key, ex, value, end in zip(keys, exs, logp.tolist(), ended.tolist(), strict=True):
-            if end:  # an output cut at max_new has no <eos> term, unlike a teacher-forced one
-                self.logps[(*key, tuple(ex.out))] = value
+        _keep(self.states, list(zip(keys, states, strict=True)), STATE_CACHE)
+        # an output cut at max_new has no <eos> term, unlike a teacher-forced one: not kept
+        kept = zip(keys, exs, logp.tolist(), ended.tolist(), strict=True)
+        _keep(self.logps, [((*k, tuple(ex.out)), v) for k, ex, v, end in kept if end], LOGPS)
         return [([self.vocab.tokens[i] for i in ex.out], float(lp)) for ex, lp in zip(exs, logp, strict=True)]
 
     def _decode(
@@ -187,6 +179,14 @@ class TorchML:
             h = torch.zeros(len(flat), out.shape[2], dtype=out.dtype, device=dev)
             h[idx] = out[r, g]
         return logp, first, ~live
+
+
+def _keep(cache: dict[Any, Any], pairs: list[tuple[Any, Any]], limit: int) -> None:
+    """Add pairs to a cache of at most `limit` entries, emptying it when they would not fit."""
+    if len(cache) + len(pairs) > limit:
+        cache.clear()
+    if len(pairs) <= limit:
+        cache.update(pairs)
 
 
 def load_ml(payload: dict[str, Any], version: int) -> TorchML:
