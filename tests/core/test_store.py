@@ -146,15 +146,23 @@ def test_ctrl_c_in_a_round_keeps_finished_trees(ida: Run, db: Path) -> None:
         cwd=ROOT,
         env={**os.environ, "IDA_DB": str(db)},
     )
+    from ida_cli.errors import DatabaseBusy
+
+    # polled in this process under the readers' lock, not by `ida status` subprocesses: those took
+    # seconds each on a loaded machine, and the round (37 s idle) once ended before the signal. The
+    # signal goes while the lock is held, so no batch commits between the count and the signal.
     deadline = time.monotonic() + 60
     trees = 0
-    while time.monotonic() < deadline and trees == 0:
-        time.sleep(0.3)
-        r = ida_subprocess(db, "status", "--json", env={"IDA_LOCK_TIMEOUT": "10"})
-        if r.returncode == 0:
-            trees = r.stdout and __import__("json").loads(r.stdout)["counts"]["trees"]
+    while time.monotonic() < deadline and trees == 0 and proc.poll() is None:
+        time.sleep(0.05)
+        try:
+            with Store(db).read() as con:
+                trees = con.execute("SELECT count(*) FROM trees").fetchone()[0]
+                if trees:
+                    proc.send_signal(signal.SIGINT)
+        except DatabaseBusy:
+            continue
     assert trees > 0, "the round wrote nothing within a minute"
-    proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
     assert "kept its" in err and "the unfinished one was discarded" in err
