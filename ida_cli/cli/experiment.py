@@ -95,6 +95,12 @@ def experiment(
     memo: bool = typer.Option(
         True, "--memo/--no-memo", help="The memoizing overseer in the rounds (as `ida round --memo`)."
     ),
+    audit: bool = typer.Option(
+        False,
+        "--audit",
+        help="Train the adversary also where no choice reads it (full, none, random, uncertainty) "
+        "to report its AUROC; full HCH's rounds then have ML answer every child.",
+    ),
     until: float = typer.Option(
         None, "--until", help="Stop once eval accuracy reaches this (0 < ACC <= 1), besides the budget."
     ),
@@ -147,6 +153,7 @@ def experiment(
         prime_error=prime_error,
         distill=distill,
         distill_confidence=distill_confidence,
+        audit=audit,
         train_minutes=train_minutes,
         adversary_minutes=adversary_minutes,
         train_steps=train_steps,

@@ -53,6 +53,10 @@ def label(store: Store, opts: ExperimentOptions, state: dict[str, Any]) -> None:
     ml, scorer, _ = load_models(store, ropts)
     if ml is None and opts.bootstrap:  # the first round: every question costs full HCH
         ropts.questions = opts.bootstrap
+    if not opts.round_ml():  # full HCH, not audited: ML would only answer what nothing reads
+        ml = scorer = None
+    elif not opts.trains_adversary():
+        scorer = None
     if ml is None or (scorer is None and opts.strategy in ("adversary", "bernoulli")):
         ropts.strategy, ropts.alpha, ropts.p = "full", None, None  # bootstrap: nothing to stand in for H yet
     if ml is None or (scorer is None and ropts.priming()[0] == "adversary"):

@@ -74,7 +74,7 @@ def fit(store: Store, opts: ExperimentOptions, state: dict[str, Any]) -> None:
             "train_examples": learner.examples,
         },
     )
-    if not supervised:
+    if opts.trains_adversary():
         adversary, state["adversary_version"], held = online.fit_adversary(
             store,
             learner.teacher(version),

@@ -86,10 +86,36 @@ class ExperimentOptions:
     # where ML and the adversary train and decode (model/device.py): auto takes a CUDA GPU when
     # torch sees one. Not part of the run's identity: a resumed run may move
     device: str = "auto"
+    # train the adversary every cycle also where no choice of the run reads it (full, none, random,
+    # uncertainty), to report its AUROC; a full round then has ML answer every child, the
+    # adversary's data. Off, full HCH costs what full HCH is: the overseer's trees and ML's training
+    audit: bool = False
 
     def share(self) -> float:
         """The step share in effect (`step_share`, or the schedule's default)."""
         return self.step_share if self.step_share is not None else default_share(self.schedule)
+
+    def reads_adversary(self) -> bool:
+        """Whether a choice of the run reads the adversary: the strategy selects by it, H' is primed
+        by it, or distillation keeps the answers it trusts."""
+        from ida_cli.walk.selection import AUTO_PRIMED, primer
+
+        if self.strategy in ("adversary", "bernoulli") or self.distill:
+            return True
+        primed = (
+            self.confidence is not None
+            or self.prime_error is not None
+            or (self.prime and self.strategy in AUTO_PRIMED)
+        )
+        return primed and primer(self.strategy) == "adversary"
+
+    def trains_adversary(self) -> bool:
+        return self.strategy != "supervised" and (self.audit or self.reads_adversary())
+
+    def round_ml(self) -> bool:
+        """Whether a round needs ML: it stands in for H (every strategy but full), its answers are
+        the adversary's data, or the curriculum compares them with the overseer's."""
+        return self.strategy != "full" or self.trains_adversary() or self.curriculum
 
     def selection(self) -> Selection:
         return Selection(
@@ -147,6 +173,10 @@ class ExperimentOptions:
         for flag, steps in (("--train-steps", self.train_steps), ("--adversary-steps", self.adversary_steps)):
             if steps is not None and steps < 1:
                 raise UsageError(f"{flag} must be at least 1 (or left out to train for the minutes given)")
+        if self.audit and self.strategy == "supervised":
+            raise UsageError(
+                "--audit trains the adversary on amplified trees: the supervised baseline has none"
+            )
         if self.confidence is not None and self.strategy == "supervised":
             raise UsageError("--confidence primes the overseer of a round: the supervised baseline has none")
         check_device(self.device)  # torch only for a CUDA name
@@ -174,7 +204,8 @@ EXTENDABLE = ("budget", "max_cycles")  # --extend may raise these on a resumed e
 FREE = ("keep_checkpoints", "until", "device")  # housekeeping: a resumed experiment takes the new value
 # what a flag added since an experiment started counts as when that experiment resumes (else its
 # dataclass default): experiments before the online schedule ran in cycles
-BEFORE: dict[str, object] = {"schedule": "cycles", "step_share": 1.0}
+# experiments before --audit trained the adversary whatever the strategy
+BEFORE: dict[str, object] = {"schedule": "cycles", "step_share": 1.0, "audit": True}
 
 
 def before(flags: dict[str, object]) -> dict[str, object]:

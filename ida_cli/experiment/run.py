@@ -128,7 +128,7 @@ def run(
             state["phase"] = "eval"
         elif phase == "model":
             cycle.fit_model(store, opts, state)
-            state["phase"] = "adversary" if opts.strategy != "supervised" else "eval"
+            state["phase"] = "adversary" if opts.trains_adversary() else "eval"
         elif phase == "adversary":
             cycle.fit_adversary(store, opts, state)
             state["phase"] = "eval"

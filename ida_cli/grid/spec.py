@@ -23,9 +23,12 @@ NOT_FLAGS = ("pool", "keep_checkpoints", "device")
 # what a grid cell is unless told otherwise: size 8 and a budget that the built-in tasks reach
 # 95% within (bench/RESULTS.md); every other option is `ida experiment`'s default
 GRID_DEFAULTS: dict[str, Any] = {"size": 8, "budget": 4000}
+# a grid compares strategies: by default every amplified cell trains the adversary, so that each
+# reports its AUROC (`ida experiment --audit`); `audit = false` in a strategy's flags saves its CPU
+GRID_AUDIT = True
 # flags added after cells were committed: at this default a flag is left out of a cell's key, so
 # the finished cells keep theirs
-LATE_DEFAULTS: dict[str, Any] = {"step_share": 1.0, "prime_error": None}
+LATE_DEFAULTS: dict[str, Any] = {"step_share": 1.0, "prime_error": None, "audit": True}
 
 
 @dataclass(frozen=True)
@@ -53,7 +56,15 @@ class Cell:
         if not reads_temperature(self.strategy, self.flags.get("confidence")):
             unread.add("temperature")
         unread |= {k for k, v in LATE_DEFAULTS.items() if self.flags.get(k) == v}
+        if self.strategy == "supervised" or self._options().reads_adversary():
+            unread.add("audit")  # the adversary trains, or never does, whatever audit says
         return {k: v for k, v in self.flags.items() if k not in unread}
+
+    def _options(self) -> Any:
+        from ida_cli.experiment.options import ExperimentOptions
+
+        given = {**GRID_DEFAULTS, **self.flags}
+        return ExperimentOptions(task=self.task, strategy=self.strategy, seed=self.seed, **given)
 
     def path(self, results: Path) -> Path:
         """Its curve file: there once the cell is finished."""
@@ -113,6 +124,7 @@ class GridSpec:
                 for strategy in self.strategies:
                     given = {
                         **GRID_DEFAULTS,
+                        **({"audit": GRID_AUDIT} if strategy != "supervised" else {}),
                         **self.flags,
                         **self.per_task.get(task, {}),
                         **self.per_strategy.get(strategy, {}),

@@ -202,3 +202,35 @@ def test_the_first_round_has_its_own_size_and_distilled_targets_join_the_replay(
     assert sizes == [(3,), (6,)]  # full HCH on 3 questions first, then --per-round
     assert [p["labelled"] for p in r.json()] == [3, 9]
     assert "distilled" in state  # the walk ran each cycle (what it kept depends on the adversary)
+
+
+def test_full_hch_trains_no_adversary_unless_audited_and_learns_the_same(
+    ida: Run, db: Path, tmp_path: Path, monkeypatch: object
+) -> None:
+    full = [*TINY[:5], "full", *TINY[6:-1], "2"]  # two cycles: the second runs on a trained ML
+    plain = ida("experiment", *full, "--json")
+    assert plain.code == 0, plain.stderr
+    with duckdb.connect(str(db), read_only=True) as con:
+        kinds = con.execute("SELECT DISTINCT kind FROM versions ORDER BY 1").fetchall()
+        recorded = con.execute("SELECT count(*) FROM nodes WHERE ml_answer IS NOT NULL").fetchone()
+    # ML answered nothing in the rounds (nothing reads its answers), and no adversary was trained
+    assert kinds == [("model",)] and recorded == (0,)
+    assert all(p["adversary_auroc"] is None for p in plain.json())
+    audited_db = tmp_path / "audited.duckdb"
+    monkeypatch.setenv("IDA_DB", str(audited_db))  # type: ignore[attr-defined]
+    audited = ida("experiment", *full, "--audit", "--json")
+    assert audited.code == 0, audited.stderr
+    with duckdb.connect(str(audited_db), read_only=True) as con:
+        kinds = con.execute("SELECT DISTINCT kind FROM versions ORDER BY 1").fetchall()
+        recorded = con.execute("SELECT count(*) FROM nodes WHERE ml_answer IS NOT NULL").fetchone()
+    assert kinds == [("adversary",), ("model",)] and recorded[0] > 0
+    # the overseer's trees and ML's training are the same: only the audit's work differs
+    same = ("cycle", "overseer_calls", "labelled", "accuracy", "steps", "uncertainty_auroc")
+    assert [{k: p[k] for k in same} for p in audited.json()] == [
+        {k: p[k] for k in same} for p in plain.json()
+    ]
+    r = ida("experiment", "--task", "wildcard", "--strategy", "supervised", "--budget", "600", "--audit")
+    assert (r.code, r.stderr) == (
+        2,
+        "error: --audit trains the adversary on amplified trees: the supervised baseline has none\n",
+    )
