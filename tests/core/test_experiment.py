@@ -202,10 +202,11 @@ def test_a_flag_added_since_an_experiment_started_counts_as_its_default(ida: Run
         task="wildcard", size=8, strategy="full", budget=60, seed=3, per_round=6, schedule="cycles"
     )
     start(store, opts, "old")
-    with duckdb.connect(str(db)) as con:  # as stored before --warm-start and --schedule existed
+    with duckdb.connect(str(db)) as con:  # as stored before --warm-start, --schedule and --audit existed
         flags = json.loads(con.execute("SELECT flags FROM experiments").fetchone()[0])
-        del flags["warm_start"], flags["schedule"]
+        del flags["warm_start"], flags["schedule"], flags["audit"]
         con.execute("UPDATE experiments SET flags = ?", [json.dumps(flags)])
+    opts.audit = True  # it trained an adversary whatever the strategy
     assert start(store, opts, "old")["cycle"] == 0  # resumes
     opts.warm_start = True
     with pytest.raises(UsageError, match=r"--warm-start \(False → True\)"):
@@ -213,6 +214,9 @@ def test_a_flag_added_since_an_experiment_started_counts_as_its_default(ida: Run
     # it ran before the online schedule existed: in cycles, which the new default is not
     opts.warm_start, opts.schedule = False, "online"
     with pytest.raises(UsageError, match=r"--schedule \(cycles → online\)"):
+        start(store, opts, "old")
+    opts.schedule, opts.audit = "cycles", False
+    with pytest.raises(UsageError, match=r"--audit \(True → False\)"):
         start(store, opts, "old")
 
 
