@@ -74,12 +74,6 @@ def experiment(
         help="Online: the chance that a drawn fan-out or fan-in row stays in ML's batch (answers "
         "always do; default 0.5). 1 keeps every row, as before.",
     ),
-    sub_share: float = typer.Option(
-        1.0,
-        "--sub-share",
-        help="Online: the chance that a drawn answer row of a subquestion stays in ML's batch (a "
-        "root question's always does; default 1, every row).",
-    ),
     eval_questions: int = typer.Option(400, "--eval-questions"),
     curriculum: bool = typer.Option(
         False, "--curriculum", help="Start at size 8; grow when ML agrees (> 0.85)."
@@ -156,7 +150,6 @@ def experiment(
         schedule=schedule,
         ema_horizon=ema_horizon,
         step_share=step_share,
-        sub_share=sub_share,
         prime_error=prime_error,
         distill=distill,
         distill_confidence=distill_confidence,

@@ -52,14 +52,10 @@ def fit(store: Store, opts: ExperimentOptions, state: dict[str, Any]) -> None:
     else:
         assert sample is not None
         vocab = vocabulary(opts.task, sample, rows)
-        cfg = LearnerConfig(
-            seed=opts.seed, ema_horizon=opts.ema_horizon, step_share=opts.share(), sub_share=opts.sub_share
-        )
+        cfg = LearnerConfig(seed=opts.seed, ema_horizon=opts.ema_horizon, step_share=opts.share())
         learner = Learner.fresh(opts.task, vocab, cfg, dev)
     ml_steps, adv_steps = steps(opts)
-    # the replay's distilled targets are root answers too
-    roots = rows.roots | set(range(len(rows.items), len(rows.items) + len(replay)))
-    learner.set_data(Rows([*rows.items, *(tuple(r) for r in replay)], roots))
+    learner.set_data(Rows([*rows.items, *(tuple(r) for r in replay)]))
     # --train-steps given: exactly that many (a curve that does not depend on the machine's load);
     # else the default steps, capped by --train-minutes
     cap = float("inf") if opts.train_steps else time.perf_counter() + opts.train_minutes * 60

@@ -71,9 +71,6 @@ class ExperimentOptions:
     # online: the chance that a drawn fan-out or fan-in row stays in ML's batch (learn/continual.py);
     # None: ONLINE_STEP_SHARE on the online schedule (the cycles schedule never thins)
     step_share: float | None = None
-    # online: the chance that a drawn answer row of a subquestion stays in ML's batch (a root
-    # question's always does; learn/continual.py)
-    sub_share: float = 1.0
     # online: α' chosen after every adversary fit so that a 95% upper bound on the held-out error
     # rate of the steps H' takes is at most this (experiment/priming.py); None: a fixed α'
     prime_error: float | None = None
@@ -145,12 +142,6 @@ class ExperimentOptions:
         if self.step_share is not None and self.step_share < 1.0 and self.schedule != "online":
             raise UsageError(
                 "--step-share thins the online schedule's batches: leave it out with --schedule cycles"
-            )
-        if not 0.0 < self.sub_share <= 1.0:
-            raise UsageError(f"--sub-share must be in (0, 1], e.g. 0.3, not {self.sub_share}")
-        if self.sub_share < 1.0 and self.schedule != "online":
-            raise UsageError(
-                "--sub-share thins the online schedule's batches: leave it out with --schedule cycles"
             )
         if self.prime_error is not None:
             self._check_prime_error(self.prime_error)

@@ -79,7 +79,6 @@ def variant(flags: dict[str, Any]) -> str:
         ("prime_rate", "rate", None),
         ("prime_error", "ε", None),
         ("step_share", "steps", _default_share(flags)),
-        ("sub_share", "subs", 1.0),
     ]
     parts = [
         f"{sym}={values[k]:g}"

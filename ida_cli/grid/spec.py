@@ -28,7 +28,7 @@ GRID_DEFAULTS: dict[str, Any] = {"size": 8, "budget": 4000}
 GRID_AUDIT = True
 # flags added after cells were committed: at this default a flag is left out of a cell's key, so
 # the finished cells keep theirs
-LATE_DEFAULTS: dict[str, Any] = {"step_share": 1.0, "prime_error": None, "audit": True, "sub_share": 1.0}
+LATE_DEFAULTS: dict[str, Any] = {"step_share": 1.0, "prime_error": None, "audit": True}
 
 
 @dataclass(frozen=True)

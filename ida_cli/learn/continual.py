@@ -51,9 +51,6 @@ class LearnerConfig:
     # stay): those rows carry transcripts, and on unionfind they made a step cost 2.6x a supervised
     # one (bench/probes/step_cost.py); 1: every drawn row, as before
     step_share: float = 1.0
-    # the chance that a drawn answer row of a subquestion stays (a root's always does): the eval,
-    # and a user, ask root questions, which are a small part of a full tree's rows
-    sub_share: float = 1.0
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -177,7 +174,7 @@ class Learner:
                 break
             picks = self.rng.integers(len(self.seqs), size=min(self.cfg.batch, len(self.seqs)))
             drawn, lengths = [self.seqs[i] for i in picks], [self.lengths[i] for i in picks]
-            if self.cfg.step_share < 1.0 or self.cfg.sub_share < 1.0:
+            if self.cfg.step_share < 1.0:
                 drawn, lengths = self._thin(drawn)
             groups = length_groups(lengths, GROUP_OVERHEAD)
             parts = [collate([drawn[i] for i in g], bag=self.net.cfg.bag, device=self.device) for g in groups]
@@ -199,22 +196,16 @@ class Learner:
         }
 
     def _thin(self, drawn: list[list[Example]]) -> tuple[list[list[Example]], list[int]]:
-        """The drawn sequences with each step row kept at `step_share`, each subquestion's answer at
-        `sub_share` (roots' answers always), and their lengths; a sequence left with no row drops
-        out of the batch. One draw a row, whatever the shares, so a share of 1 changes no draw."""
-        draw = self.rng.random(sum(len(seq) for seq in drawn))
+        """The drawn sequences with each step row kept at `step_share` (answers always), and their
+        lengths; a sequence left with no row drops out of the batch."""
+        keep = self.rng.random(sum(len(seq) for seq in drawn)) < self.cfg.step_share
         out, at = [], 0
         for seq in drawn:
-            kept = [ex for j, ex in enumerate(seq) if self._kept(ex, draw[at + j])]
+            kept = [ex for j, ex in enumerate(seq) if keep[at + j] or ex.kind.startswith("answer")]
             at += len(seq)
             if kept:
                 out.append(kept)
         return out, [seq_length(seq, self.net.cfg.bag) for seq in out]
-
-    def _kept(self, ex: Example, draw: float) -> bool:
-        if not ex.kind.startswith("answer"):
-            return bool(draw < self.cfg.step_share)
-        return ex.root or bool(draw < self.cfg.sub_share)
 
     @torch.no_grad()
     def _follow(self, decay: float) -> None:

@@ -49,10 +49,8 @@ def to_examples(task_name: str, rows: Rows, vocab: Vocab | None) -> tuple[list[E
     strict = task_name == "user"
     slots_ids = {cid: [vocab.ids(s, strict) for s in slots] for cid, slots in slot_cache.items()}
     examples = [
-        Example(
-            cid, slots_ids[cid], vocab.ids(inp, strict), vocab.ids(out, strict), kind, slot, i in rows.roots
-        )
-        for i, (cid, inp, out, kind, slot) in enumerate(raw)
+        Example(cid, slots_ids[cid], vocab.ids(inp, strict), vocab.ids(out, strict), kind, slot)
+        for cid, inp, out, kind, slot in raw
     ]
     return examples, vocab
 

@@ -26,7 +26,6 @@ class Example:
     # also trained to give the answer (a one-token one), so that a slot computes its own value and
     # a slot that depends on it can read it (bench/probes/assign.py)
     slot: int = -1
-    root: bool = False  # a question asked, not a subquestion (the online learner's --sub-share)
 
 
 def pack(

@@ -15,8 +15,6 @@ class Rows:
     """Raw training rows: (context id, context, mode, question, transcript, target)."""
 
     items: list[tuple[int, Any, str, Any, list[tuple[Any, Any]], Any]] = field(default_factory=list)
-    # which items are a tree's root answer (the questions asked, not their subquestions)
-    roots: set[int] = field(default_factory=set)
 
     def counts(self) -> dict[str, int]:
         out: dict[str, int] = {"answer": 0, "fan_out": 0, "fan_in": 0}
@@ -38,7 +36,6 @@ def training_rows(con: Any, task: str, supervised: bool) -> Rows:
             [task],
         ).fetchall():
             rows.items.append((cid, loads(data), "answer", json.loads(q), [], json.loads(truth)))
-        rows.roots = set(range(len(rows.items)))  # every one a question asked
         return rows
     contexts: dict[int, Any] = {}
     for cid, data in con.execute(
@@ -66,8 +63,6 @@ def training_rows(con: Any, task: str, supervised: bool) -> Rows:
         # Before, nodes answered through H' were left out, and a primed run trained on ~10% of
         # its trees (wildcard, α' = −0.15: 81 of 720 roots after the first round)
         if recursed and answer != "?":
-            if parent is None:
-                rows.roots.add(len(rows.items))
             rows.items.append((cid, contexts[cid], "answer", question, [], answer))
     for nid, kind, step, result in con.execute(
         """SELECT a.node_id, a.kind, a.step, a.result FROM actions a JOIN trees t ON t.id = a.tree_id
