@@ -214,8 +214,8 @@ def test_ctrl_c_saves_and_resume_continues(ida: Run, db: Path) -> None:
         assert con.execute("SELECT status FROM versions").fetchall() == [("interrupted",)]
     from ida_cli.model.train import load_checkpoint
 
-    # the step reached before the signal varies with the machine's load (on an idle one it passed
-    # a fixed 40 once, and the resumed run then had nothing left to do): resume for 10 more
+    # the step reached before the signal varies with the machine's load: past a fixed
+    # --max-steps 40, the resumed run would have nothing left to do. Resume for 10 more
     saved = int(load_checkpoint(partial, None)["step"])
     assert saved >= 5
     until = saved + 10
