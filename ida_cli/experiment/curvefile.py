@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -70,8 +71,11 @@ def read(path: Path) -> list[dict[str, Any]]:
         raise UsageError(f"{path} is not a curve file of `ida grid` (not JSON)") from None
     if isinstance(body, list) and body and all(isinstance(p, dict) and p.keys() >= NEEDED for p in body):
         # `ida experiment --json` saved to a file: its options are not in it, so its runs are told
-        # apart by the file's name rather than pooled as seeds of one variant
-        return [{**p, "variant": f"{p['strategy']} ({path.stem})", "db": str(path)} for p in body]
+        # apart by the file's name, less a "-seedN" of the run's own seed: NAME.json and
+        # NAME-seed2.json are two seeds of one variant
+        return [
+            {**p, "variant": f"{p['strategy']} ({_name(path, p['seed'])})", "db": str(path)} for p in body
+        ]
     if not isinstance(body, dict) or body.get("format") != FORMAT:
         raise UsageError(f"{path} is not a curve file of `ida grid` or `ida experiment --json`")
     meta = {
@@ -83,3 +87,8 @@ def read(path: Path) -> list[dict[str, Any]]:
         "experiment": body["key"],
     }
     return [{**p, **meta} for p in body["points"]]
+
+
+def _name(path: Path, seed: Any) -> str:
+    """A saved run's name: its file's, less a "-seedN" suffix of its own seed."""
+    return re.sub(rf"-seed{seed}$", "", path.stem)

@@ -284,7 +284,7 @@ def test_intervals_and_ratios() -> None:
 
 def test_report_reads_saved_experiment_curves(ida: Run, tmp_path: Path) -> None:
     """`ida experiment --json > FILE` is a curve `ida report` reads; with no options in it, a file's
-    runs are told apart by its name."""
+    runs are told apart by its name, and NAME-seedK.json is seed K of NAME."""
     folder = tmp_path / "saved"
     folder.mkdir()
     for name, strategy, cpu in (
@@ -324,3 +324,10 @@ def test_report_reads_saved_experiment_curves(ida: Run, tmp_path: Path) -> None:
     assert ratio["supervised_cpu"]["ratio"] == pytest.approx(120.0 / 20.0)
     table = ida("report", str(folder), "--level", "0.95").stdout
     assert "supervised (small)" in table and "adversary (adv)" in table
+    # NAME-seedK.json holding seed K is another seed of NAME; a suffix of another seed is a name
+    adv = json.loads((folder / "adv.json").read_text())
+    (folder / "adv-seed2.json").write_text(json.dumps([{**p, "seed": 2} for p in adv]))
+    (folder / "adv-seed3.json").write_text(json.dumps([{**p, "seed": 4} for p in adv]))
+    doc = ida("report", str(folder), "--level", "0.95", "--json").json()
+    runs = {row["strategy"]: row["runs"] for row in doc["summary"]}
+    assert runs["adversary (adv)"] == 2 and runs["adversary (adv-seed3)"] == 1
