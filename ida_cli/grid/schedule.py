@@ -2,7 +2,8 @@
 
 A cell's expected wall time comes from the finished cells in the results folder: the median over
 the curve files of the same task and strategy (the same variant of it where there are some), and,
-for a pair never run, the longest expectation of the grid. Starting the long cells first keeps
+for a pair never run, the longest expectation of the grid or of its task's finished cells (of the
+whole folder where the task has none). Starting the long cells first keeps
 the last worker's tail short; a time limit then starts only the cells expected to end before it,
 so a run cut off at a known hour (a batch job, a session) does not spend its last hour on cells it
 cannot finish. A cell never run anywhere, in a grid with no history at all, has no expectation
@@ -67,8 +68,15 @@ def expected(cells: list[Cell], past: list[Past]) -> dict[str, float | None]:
         alike = [p.seconds for p in same if p.variant == mine]
         out[cell.key] = statistics.median(alike or [p.seconds for p in same]) if same else None
     known = [s for s in out.values() if s is not None]
-    longest = max(known) if known else None
-    return {key: longest if s is None else s for key, s in out.items()}
+    everything = [p.seconds for p in past]
+    for cell in cells:
+        if out[cell.key] is None:
+            # a slice of new pairs only (`--strategies none,random`) still has its task's history:
+            # such a cell once started with no expectation at all, 40 minutes before a deadline
+            task = [p.seconds for p in past if p.task == cell.task]
+            pool = known + task or everything
+            out[cell.key] = max(pool) if pool else None
+    return out
 
 
 def longest_first(cells: list[Cell], seconds: dict[str, float | None]) -> list[Cell]:

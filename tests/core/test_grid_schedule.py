@@ -49,6 +49,16 @@ def test_expectations_are_medians_of_the_same_task_and_strategy(tmp_path: Path) 
     assert [c.strategy for c in longest_first(cells, got)] == ["adversary", "full", "supervised"]
 
 
+def test_a_slice_of_new_pairs_expects_its_tasks_longest_cell(tmp_path: Path) -> None:
+    finished(tmp_path, "a", "shortpath", "adversary", [2200.0])
+    finished(tmp_path, "b", "shortpath", "supervised", [300.0])
+    finished(tmp_path, "c", "assignments", "uncertainty", [2600.0])
+    got = expected([cell("shortpath", "none"), cell("shortpath", "random")], history(tmp_path))
+    assert set(got.values()) == {2200.0}
+    # a task with no finished cell at all: the longest of the folder
+    assert list(expected([cell("permutation", "none")], history(tmp_path)).values()) == [2600.0]
+
+
 def test_the_same_variant_is_preferred_where_there_is_one(tmp_path: Path) -> None:
     from ida_cli.experiment.report import variant
 
