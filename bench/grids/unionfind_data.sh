@@ -7,6 +7,8 @@
 # from its database in bench/out/unionfind-data. adversary-per1280.json ran on the code before
 # this session's cheaper rounds (b768c6c, 4ca6f19); adversary-per1280-cheaper-rounds.json is the
 # same cell run again after them (copied by hand), which is what this script now runs.
+# adversary-per640 (eighteenth session) was stopped after cycle 9 at the session's end; its curve so
+# far is adversary-per640-stopped.json, and `bench/grids/unionfind_data.sh adversary-per640` runs it.
 # Usage: bench/grids/unionfind_data.sh [NAME ...]  (default: all; two at a time with & and wait)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -29,6 +31,7 @@ declare -A cells=(
   [supervised-per6400]="--strategy supervised --per-round 6400 --max-cycles 12 --budget 1000000"
   [supervised-per51200]="--strategy supervised --per-round 51200 --max-cycles 6 --budget 10000000"
   [adversary-per1280]="--strategy adversary --per-round 1280 --bootstrap 160 --max-cycles 14 --budget 100000 --temperature 0.05 --confidence -0.15"
+  [adversary-per640]="--strategy adversary --per-round 640 --bootstrap 160 --max-cycles 14 --budget 100000 --temperature 0.05 --confidence -0.15"
 )
 names=("$@")
 [ ${#names[@]} -eq 0 ] && names=(supervised-per6400 adversary-per1280 supervised-per1280 supervised-per640 supervised-per51200)
