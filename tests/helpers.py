@@ -59,6 +59,36 @@ def ida_subprocess(
     )
 
 
+# a child that Ctrl-C reaches as it reaches a terminal's foreground job: the test process may hold
+# SIGINT ignored or blocked, and a child inherits both across exec (the suite's two Ctrl-C tests
+# failed together in a loaded full run: the round ran to its end, the training past 60 s)
+_INTERRUPTIBLE = (
+    "import runpy, signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+    "signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT}); sys.argv[0] = 'ida'; "
+    "runpy.run_module('ida_cli', run_name='__main__', alter_sys=True)"
+)
+
+
+def ida_popen(db: Path, *args: str) -> subprocess.Popen[str]:
+    """`ida ARGS` in a child process that a SIGINT interrupts, its output piped."""
+    return subprocess.Popen(
+        [sys.executable, "-c", _INTERRUPTIBLE, *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, "IDA_DB": str(db)},
+    )
+
+
+def sigint_state() -> str:
+    """How this process holds SIGINT (what a child would inherit), for a failing test's message."""
+    import signal
+
+    blocked = signal.SIGINT in signal.pthread_sigmask(signal.SIG_BLOCK, [])
+    return f"this process: SIGINT handler {signal.getsignal(signal.SIGINT)!r}, blocked {blocked}"
+
+
 # -- a real PostgreSQL server for the tests of the PostgreSQL backend --------------------------------------
 def postgres_bindir() -> Path | None:
     """The newest installed PostgreSQL's bin folder (Debian puts it under /usr/lib/postgresql)."""

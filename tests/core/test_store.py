@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -11,7 +10,7 @@ import duckdb
 
 from ida_cli.store import Store
 from ida_cli.store.migrations import SCHEMA_VERSION
-from tests.helpers import ROOT, Run, ida_subprocess
+from tests.helpers import ROOT, Run, ida_popen, ida_subprocess, sigint_state
 
 FIXTURE = Path(__file__).parents[1] / "fixtures" / "schema.txt"
 
@@ -138,14 +137,7 @@ def test_ctrl_c_in_a_round_keeps_finished_trees(ida: Run, db: Path) -> None:
     # enough questions that the round cannot finish before the signal: with 3,000 it did on a
     # loaded machine, while the polling `ida status` waited for the lock, and exited 0
     ida("questions", "generate", "--task", "assignments", "--size", "64", "--count", "10000", "--seed", "1")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "ida_cli", "round", "--questions", "10000", "--json"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=ROOT,
-        env={**os.environ, "IDA_DB": str(db)},
-    )
+    proc = ida_popen(db, "round", "--questions", "10000", "--json")
     from ida_cli.errors import DatabaseBusy
 
     # polled in this process under the readers' lock, not by `ida status` subprocesses: those took
@@ -164,7 +156,7 @@ def test_ctrl_c_in_a_round_keeps_finished_trees(ida: Run, db: Path) -> None:
             continue
     assert trees > 0, "the round wrote nothing within a minute"
     out, err = proc.communicate(timeout=60)
-    assert proc.returncode == 130, err
+    assert proc.returncode == 130, f"{err}; {sigint_state()}"
     assert "kept its" in err and "the unfinished one was discarded" in err
     assert out == ""
     with duckdb.connect(str(db), read_only=True) as con:

@@ -4,17 +4,15 @@ and agrees with one-at-a-time decoding and with the teacher-forced exact match."
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import duckdb
 import numpy as np
 
-from tests.helpers import ROOT, TINY, Run, ida_subprocess, setup
+from tests.helpers import TINY, Run, ida_popen, ida_subprocess, setup, sigint_state
 
 
 def test_train_supervised_records_a_version_and_eval_reports(ida: Run, db: Path) -> None:
@@ -193,21 +191,18 @@ def test_ctrl_c_saves_and_resume_continues(ida: Run, db: Path) -> None:
         "--patience",
         "1000",
     ]
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "ida_cli", *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=ROOT,
-        env={**os.environ, "IDA_DB": str(db)},
-    )
+    proc = ida_popen(db, *args)
     partial = db.with_name(db.name + ".checkpoints") / "model-v1.partial.pt"
     deadline = time.monotonic() + 60
     while not partial.exists() and time.monotonic() < deadline:
         time.sleep(0.2)
     assert partial.exists()
     proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=60)
+    try:
+        _, err = proc.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        raise AssertionError(f"training went on a minute after Ctrl-C; {sigint_state()}") from None
     assert proc.returncode == 130, err
     assert "continue with `ida train model --resume`" in err
     with duckdb.connect(str(db), read_only=True) as con:
