@@ -14,25 +14,14 @@
 # files have no seed in their names)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-IDA=".venv/bin/python -m ida_cli"
-export IDA_THREADS=1 OMP_NUM_THREADS=1
+# shellcheck source=bench/grids/cells.sh
+source bench/grids/cells.sh
 out=bench/out/full-cost
 res=bench/results/full-cost-s18
 mkdir -p "$out" "$res"
 seed=${SEED:-1}
 tag=$([ "$seed" = 1 ] && echo "" || echo "-seed$seed")
 common=(--size 8 --seed "$seed" --train-steps 200 --adversary-steps 50 --eval-questions 200 --until 0.95)
-run() {  # name, then the experiment's own flags
-  local name=$1; shift
-  [ -f "$res/$name.json" ] && { echo "== $name: done"; return; }
-  echo "== $(date +%T) $name"
-  if $IDA --db "$out/$name.duckdb" experiment "${common[@]}" "$@" --json > "$out/$name.json" 2> "$out/$name.log"; then
-    cp "$out/$name.json" "$res/$name.json"
-    echo "== $(date +%T) $name: finished"
-  else
-    echo "== $(date +%T) $name: failed, see $out/$name.log"
-  fi
-}
 declare -A cells=(
   [wildcard-supervised]="--task wildcard --strategy supervised --per-round 160 --max-cycles 20 --budget 100000"
   [wildcard-full]="--task wildcard --strategy full --per-round 160 --max-cycles 20 --budget 1000000"

@@ -12,19 +12,12 @@
 # Usage: bench/grids/unionfind_data.sh [NAME ...]  (default: all; two at a time with & and wait)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-IDA=".venv/bin/python -m ida_cli"
-export IDA_THREADS=1 OMP_NUM_THREADS=1
+# shellcheck source=bench/grids/cells.sh
+source bench/grids/cells.sh
 out=bench/out/unionfind-data
 res=bench/results/unionfind-data-s17
 mkdir -p "$out" "$res"
 common=(--task unionfind --size 8 --seed 1 --train-steps 200 --adversary-steps 50 --eval-questions 200 --until 0.95)
-run() {  # name, then the experiment's own flags
-  local name=$1; shift
-  [ -f "$res/$name.json" ] && { echo "== $name: done"; return; }
-  echo "== $name"
-  $IDA --db "$out/$name.duckdb" experiment "${common[@]}" "$@" --json > "$out/$name.json" 2> "$out/$name.log" \
-    && cp "$out/$name.json" "$res/$name.json"
-}
 declare -A cells=(
   [supervised-per640]="--strategy supervised --per-round 640 --max-cycles 25 --budget 100000"
   [supervised-per1280]="--strategy supervised --per-round 1280 --max-cycles 14 --budget 1000000"
