@@ -50,13 +50,19 @@ def label(store: Store, opts: ExperimentOptions, state: dict[str, Any]) -> None:
         prime=opts.prime,
         memo=opts.memo,
     )
-    ml, scorer, _ = load_models(store, ropts)
-    if ml is None and opts.bootstrap:  # the first round: every question costs full HCH
-        ropts.questions = opts.bootstrap
-    if not opts.round_ml():  # full HCH, not audited: ML would only answer what nothing reads
+    if opts.round_ml():
+        ml, scorer, _ = load_models(store, ropts)
+        first = ml is None
+        if not opts.trains_adversary():
+            scorer = None
+    else:  # full HCH, not audited: ML would only answer what nothing reads, so it is not loaded
+        from ida_cli.store import versions
+
+        with store.read() as con:
+            first = versions.latest(con, "model", opts.task) is None
         ml = scorer = None
-    elif not opts.trains_adversary():
-        scorer = None
+    if first and opts.bootstrap:  # the first round: every question costs full HCH
+        ropts.questions = opts.bootstrap
     if ml is None or (scorer is None and opts.strategy in ("adversary", "bernoulli")):
         ropts.strategy, ropts.alpha, ropts.p = "full", None, None  # bootstrap: nothing to stand in for H yet
     if ml is None or (scorer is None and ropts.priming()[0] == "adversary"):

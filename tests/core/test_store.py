@@ -8,6 +8,7 @@ from pathlib import Path
 
 import duckdb
 
+from ida_cli.errors import DatabaseBusy
 from ida_cli.store import Store
 from ida_cli.store.migrations import SCHEMA_VERSION
 from tests.helpers import ROOT, Run, ida_popen, ida_subprocess, sigint_state
@@ -138,8 +139,6 @@ def test_ctrl_c_in_a_round_keeps_finished_trees(ida: Run, db: Path) -> None:
     # loaded machine, while the polling `ida status` waited for the lock, and exited 0
     ida("questions", "generate", "--task", "assignments", "--size", "64", "--count", "10000", "--seed", "1")
     proc = ida_popen(db, "round", "--questions", "10000", "--json")
-    from ida_cli.errors import DatabaseBusy
-
     # polled in this process under the readers' lock, not by `ida status` subprocesses: those took
     # seconds each on a loaded machine, and the round (37 s idle) once ended before the signal. The
     # signal goes while the lock is held, so no batch commits between the count and the signal.
