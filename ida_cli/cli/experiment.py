@@ -74,6 +74,12 @@ def experiment(
         help="Online: the chance that a drawn fan-out or fan-in row stays in ML's batch (answers "
         "always do; default 0.5). 1 keeps every row, as before.",
     ),
+    root_weight: int = typer.Option(
+        1,
+        "--root-weight",
+        help="Online: each amplified tree's root answer this many times in ML's replay (1: once, "
+        "like every other row).",
+    ),
     eval_questions: int = typer.Option(400, "--eval-questions"),
     curriculum: bool = typer.Option(
         False, "--curriculum", help="Start at size 8; grow when ML agrees (> 0.85)."
@@ -150,6 +156,7 @@ def experiment(
         schedule=schedule,
         ema_horizon=ema_horizon,
         step_share=step_share,
+        root_weight=root_weight,
         prime_error=prime_error,
         distill=distill,
         distill_confidence=distill_confidence,

@@ -55,7 +55,7 @@ def fit(store: Store, opts: ExperimentOptions, state: dict[str, Any]) -> None:
         cfg = LearnerConfig(seed=opts.seed, ema_horizon=opts.ema_horizon, step_share=opts.share())
         learner = Learner.fresh(opts.task, vocab, cfg, dev)
     ml_steps, adv_steps = steps(opts)
-    learner.set_data(Rows([*rows.items, *(tuple(r) for r in replay)]))
+    learner.set_data(Rows([*rows.weighted(opts.root_weight).items, *(tuple(r) for r in replay)]))
     # --train-steps given: exactly that many (a curve that does not depend on the machine's load);
     # else the default steps, capped by --train-minutes
     cap = float("inf") if opts.train_steps else time.perf_counter() + opts.train_minutes * 60

@@ -71,6 +71,9 @@ class ExperimentOptions:
     # online: the chance that a drawn fan-out or fan-in row stays in ML's batch (learn/continual.py);
     # None: ONLINE_STEP_SHARE on the online schedule (the cycles schedule never thins)
     step_share: float | None = None
+    # online: each amplified tree's root answer this many times in ML's replay (Rows.weighted);
+    # 1: every row once, as before
+    root_weight: int = 1
     # online: α' chosen after every adversary fit so that a 95% upper bound on the held-out error
     # rate of the steps H' takes is at most this (experiment/priming.py); None: a fixed α'
     prime_error: float | None = None
@@ -142,6 +145,14 @@ class ExperimentOptions:
         if self.step_share is not None and self.step_share < 1.0 and self.schedule != "online":
             raise UsageError(
                 "--step-share thins the online schedule's batches: leave it out with --schedule cycles"
+            )
+        if self.root_weight < 1:
+            raise UsageError(
+                f"--root-weight must be a whole number of copies, at least 1, not {self.root_weight}"
+            )
+        if self.root_weight > 1 and self.schedule != "online":
+            raise UsageError(
+                "--root-weight weighs the online schedule's replay: leave it out with --schedule cycles"
             )
         if self.prime_error is not None:
             self._check_prime_error(self.prime_error)

@@ -69,6 +69,8 @@ def variant(flags: dict[str, Any]) -> str:
     if confidence is None and prime and auto:
         confidence = DEFAULT_CONFIDENCE
     values = {**flags, "confidence": confidence, "step_share": _share(flags)}
+    if flags["strategy"] == "supervised":
+        values["root_weight"] = 1  # every row is a question's answer: nothing to weigh apart
     if not reads_temperature(flags["strategy"], confidence):
         values["temperature"] = DEFAULT_TEMPERATURE
     shown = [
@@ -79,6 +81,7 @@ def variant(flags: dict[str, Any]) -> str:
         ("prime_rate", "rate", None),
         ("prime_error", "ε", None),
         ("step_share", "steps", _default_share(flags)),
+        ("root_weight", "root", 1),
     ]
     parts = [
         f"{sym}={values[k]:g}"

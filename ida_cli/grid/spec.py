@@ -28,7 +28,7 @@ GRID_DEFAULTS: dict[str, Any] = {"size": 8, "budget": 4000}
 GRID_AUDIT = True
 # flags added after cells were committed: at this default a flag is left out of a cell's key, so
 # the finished cells keep theirs
-LATE_DEFAULTS: dict[str, Any] = {"step_share": 1.0, "prime_error": None, "audit": True}
+LATE_DEFAULTS: dict[str, Any] = {"step_share": 1.0, "prime_error": None, "audit": True, "root_weight": 1}
 
 
 @dataclass(frozen=True)
@@ -56,6 +56,8 @@ class Cell:
         if not reads_temperature(self.strategy, self.flags.get("confidence")):
             unread.add("temperature")
         unread |= {k for k, v in LATE_DEFAULTS.items() if self.flags.get(k) == v}
+        if self.strategy == "supervised":
+            unread.add("root_weight")  # its rows are all questions' answers, weighed alike
         if self.strategy == "supervised" or self._options().reads_adversary():
             unread.add("audit")  # the adversary trains, or never does, whatever audit says
         return {k: v for k, v in self.flags.items() if k not in unread}

@@ -15,6 +15,9 @@ class Rows:
     """Raw training rows: (context id, context, mode, question, transcript, target)."""
 
     items: list[tuple[int, Any, str, Any, list[tuple[Any, Any]], Any]] = field(default_factory=list)
+    # the indices in `items` of each amplified tree's root answer: what the paper's answerer trains
+    # on, and what an eval asks (`weighted`)
+    roots: list[int] = field(default_factory=list)
 
     def counts(self) -> dict[str, int]:
         out: dict[str, int] = {"answer": 0, "fan_out": 0, "fan_in": 0}
@@ -22,6 +25,17 @@ class Rows:
             out[it[2]] += 1
         out["contexts"] = len({it[0] for it in self.items})
         return out
+
+    def weighted(self, root_weight: int) -> Rows:
+        """The rows with each tree's root answer `root_weight` times: a round draws about one
+        question per context, so a full-HCH replay holds one root answer among its tree's many step
+        and subquestion rows, where supervised learning's rows are all root answers (unionfind,
+        bench/topics/experiments.md). The copies share a context, so they land in its
+        packed sequences and a drawn sequence weighs its root answer that much more."""
+        if root_weight == 1 or not self.roots:
+            return self
+        extra = [self.items[i] for i in self.roots for _ in range(root_weight - 1)]
+        return Rows([*self.items, *extra])
 
 
 def training_rows(con: Any, task: str, supervised: bool) -> Rows:
@@ -63,6 +77,8 @@ def training_rows(con: Any, task: str, supervised: bool) -> Rows:
         # Before, nodes answered through H' were left out, and a primed run trained on ~10% of
         # its trees (wildcard, α' = −0.15: 81 of 720 roots after the first round)
         if recursed and answer != "?":
+            if parent is None:
+                rows.roots.append(len(rows.items))
             rows.items.append((cid, contexts[cid], "answer", question, [], answer))
     for nid, kind, step, result in con.execute(
         """SELECT a.node_id, a.kind, a.step, a.result FROM actions a JOIN trees t ON t.id = a.tree_id
