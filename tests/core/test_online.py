@@ -155,6 +155,11 @@ def test_online_bad_input(ida: Run, db: Path) -> None:
         (["--ema-horizon", "0"], "--ema-horizon must be at least 1 (1: the teacher is the student)"),
         (["--distill-confidence", "0"], "--distill-confidence must be in (0, 1], e.g. 0.9"),
         (["--bootstrap", "0"], "--bootstrap must be at least 1 (or left out: --per-round)"),
+        (["--root-weight", "0"], "--root-weight must be a whole number of copies, at least 1, not 0"),
+        (
+            ["--schedule", "cycles", "--root-weight", "2"],
+            "--root-weight weighs the online schedule's replay: leave it out with --schedule cycles",
+        ),
     ):
         r = ida("experiment", *quick, *extra)
         assert (r.code, r.stderr) == (2, f"error: {message}\n"), extra

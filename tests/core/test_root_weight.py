@@ -1,6 +1,6 @@
 """`--root-weight N`: each amplified tree's root answer N times in the online learner's replay
-(every other row once); refused where it cannot apply, and invisible in the committed grid keys at
-its default."""
+(every other row once), and invisible in the committed grid keys at its default. Its bad input is
+in test_online.py's table."""
 
 from __future__ import annotations
 
@@ -10,8 +10,6 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from ida_cli.errors import UsageError
-from ida_cli.experiment.options import ExperimentOptions
 from ida_cli.store.training_rows import Rows, training_rows
 from tests.helpers import Run
 
@@ -84,31 +82,6 @@ def test_the_replay_holds_each_root_answer_that_many_times(
     assert (roots_heavy, items_heavy) == (roots, items)
     assert n_plain == items and n_heavy == items + 2 * roots
     assert plain.json()[0]["overseer_calls"] == heavy.json()[0]["overseer_calls"]
-
-
-@pytest.mark.parametrize(
-    ("flags", "message"),
-    [
-        ({"root_weight": 0}, "--root-weight must be a whole number of copies, at least 1, not 0"),
-        (
-            {"root_weight": 2, "schedule": "cycles"},
-            "--root-weight weighs the online schedule's replay: leave it out with --schedule cycles",
-        ),
-    ],
-)
-def test_bad_weights_are_refused(flags: dict[str, object], message: str) -> None:
-    with pytest.raises(UsageError) as e:
-        ExperimentOptions(task="wildcard", size=8, strategy="full", budget=500, seed=1, **flags).check()  # type: ignore[arg-type]
-    assert str(e.value) == message
-
-
-def test_the_cli_refuses_a_bad_weight_before_writing(ida: Run, db: Path) -> None:
-    r = ida("experiment", *FULL, "--root-weight", "0")
-    assert (r.code, r.stderr) == (
-        2,
-        "error: --root-weight must be a whole number of copies, at least 1, not 0\n",
-    )
-    assert not db.exists()
 
 
 def test_grid_keys_and_labels() -> None:
