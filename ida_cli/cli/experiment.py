@@ -101,6 +101,11 @@ def experiment(
     memo: bool = typer.Option(
         True, "--memo/--no-memo", help="The memoizing overseer in the rounds (as `ida round --memo`)."
     ),
+    memo_stand_ins: bool = typer.Option(
+        False,
+        "--memo-stand-ins",
+        help="The memo also answers the subquestions left to ML (as `ida round --memo-stand-ins`).",
+    ),
     audit: bool = typer.Option(
         False,
         "--audit",
@@ -173,6 +178,7 @@ def experiment(
         max_cycles=max_cycles,
         until=until,
         memo=memo,
+        memo_stand_ins=memo_stand_ins,
         warm_start=warm_start,
         keep_checkpoints=keep_checkpoints,
         bucket=bucket,

@@ -39,6 +39,12 @@ def round_(
         help="Answer a subquestion the expert already answered in the tree from memory: a memo hit, "
         "not an overseer call.",
     ),
+    memo_stand_ins: bool = typer.Option(
+        False,
+        "--memo-stand-ins",
+        help="Also answer from memory a subquestion left to ML that the expert already answered in "
+        "the tree (a memo hit), instead of ML's answer.",
+    ),
     workers: int = typer.Option(
         None, "--workers", help="Walk the trees in N local processes (the same trees as one process)."
     ),
@@ -68,6 +74,7 @@ def round_(
         workers=workers,
         ray=ray,
         memo=memo,
+        memo_stand_ins=memo_stand_ins,
     )
     db = store(ctx, "round")
     ml = scorer = None

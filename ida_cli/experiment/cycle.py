@@ -49,6 +49,7 @@ def label(store: Store, opts: ExperimentOptions, state: dict[str, Any]) -> None:
         prime_rate=opts.prime_rate,
         prime=opts.prime,
         memo=opts.memo,
+        memo_stand_ins=opts.memo_stand_ins,
     )
     if opts.round_ml():
         ml, scorer, _ = load_models(store, ropts)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from ida_cli.errors import UsageError
 from ida_cli.model.device import check as check_device
 from ida_cli.tasks import BUILTIN, get_task
-from ida_cli.walk.selection import DEFAULT_TEMPERATURE, Selection
+from ida_cli.walk.selection import DEFAULT_TEMPERATURE, Selection, check_memo
 
 PHASES = ("round", "model", "adversary", "eval")
 # online: ML and the adversary train on across cycles (ida_cli/experiment/online.py); cycles: both
@@ -66,6 +66,7 @@ class ExperimentOptions:
     keep_checkpoints: int | None = None
     bucket: bool = False  # ML's batches of similar lengths (`ida train model --bucket`)
     memo: bool = True  # the memoizing overseer in the rounds (`ida round --memo`)
+    memo_stand_ins: bool = False  # ... also for the subquestions left to ML (`ida round --memo-stand-ins`)
     schedule: str = "online"
     ema_horizon: int = 100  # online: the teacher's horizon in ML steps (learn/continual.py)
     # online: the chance that a drawn fan-out or fan-in row stays in ML's batch (learn/continual.py);
@@ -156,6 +157,7 @@ class ExperimentOptions:
             )
         if self.prime_error is not None:
             self._check_prime_error(self.prime_error)
+        check_memo(self.memo, self.memo_stand_ins)
         if self.ema_horizon < 1:
             raise UsageError("--ema-horizon must be at least 1 (1: the teacher is the student)")
         if self.schedule == "online" and self.warm_start:

@@ -96,6 +96,8 @@ def variant(flags: dict[str, Any]) -> str:
         parts.append("warm start")
     if flags.get("bucket"):
         parts.append("bucketed")
+    if flags.get("memo_stand_ins") and flags["strategy"] not in ("supervised", "full"):
+        parts.append("memo stand-ins")
     return f"{flags['strategy']} ({', '.join(parts)})" if parts else str(flags["strategy"])
 
 

@@ -28,7 +28,13 @@ GRID_DEFAULTS: dict[str, Any] = {"size": 8, "budget": 4000}
 GRID_AUDIT = True
 # flags added after cells were committed: at this default a flag is left out of a cell's key, so
 # the finished cells keep theirs
-LATE_DEFAULTS: dict[str, Any] = {"step_share": 1.0, "prime_error": None, "audit": True, "root_weight": 1}
+LATE_DEFAULTS: dict[str, Any] = {
+    "step_share": 1.0,
+    "prime_error": None,
+    "audit": True,
+    "root_weight": 1,
+    "memo_stand_ins": False,
+}
 
 
 @dataclass(frozen=True)
@@ -58,6 +64,10 @@ class Cell:
         unread |= {k for k, v in LATE_DEFAULTS.items() if self.flags.get(k) == v}
         if self.strategy == "supervised":
             unread.add("root_weight")  # its rows are all questions' answers, weighed alike
+        if self.strategy in ("supervised", "full"):
+            # nothing is left to ML (full HCH: only past the depth guard, which no tree reaches
+            # since the walk stopped recursing into questions open on its own path)
+            unread.add("memo_stand_ins")
         if self.strategy == "supervised" or self._options().reads_adversary():
             unread.add("audit")  # the adversary trains, or never does, whatever audit says
         return {k: v for k, v in self.flags.items() if k not in unread}

@@ -55,6 +55,7 @@ def make_walker(
         prime_by=prime_by,
         temperature=opts.temperature,
         memo=opts.memo,
+        memo_stand_ins=opts.memo_stand_ins,
     )
 
 

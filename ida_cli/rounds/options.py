@@ -12,7 +12,7 @@ import numpy as np
 
 from ida_cli.errors import UsageError
 from ida_cli.walk.ports import ML, Scorer, require, require_primed, require_primer
-from ida_cli.walk.selection import STRATEGIES, THRESHOLD_STRATEGIES, Selection
+from ida_cli.walk.selection import STRATEGIES, THRESHOLD_STRATEGIES, Selection, check_memo
 from ida_cli.walk.strategies import (
     AdversaryStrategy,
     BernoulliStrategy,
@@ -40,6 +40,7 @@ class RoundOptions(Selection):
     questions: int = 10
     pick: str = "random"
     memo: bool = True  # the scripted expert, a pure function, answers a repeated subquestion from memory
+    memo_stand_ins: bool = False  # the memo also answers subquestions left to ML (walk/walker.py)
     alpha_end: float | None = None  # anneal α linearly to this over the round's trees
     workers: int | None = None  # walk in this many local processes (rounds/parallel.py); None: here
     ray: str | None = None  # or on the Ray cluster at this address
@@ -61,6 +62,7 @@ class RoundOptions(Selection):
             "prime_rate": self.prime_rate,
             "p": p,
             "memo": self.memo,
+            "memo_stand_ins": self.memo_stand_ins,
         }
 
     def strategy_at(self, trees: int) -> Callable[[int], Strategy] | None:
@@ -144,6 +146,7 @@ def check_options(opts: RoundOptions, ml: ML | None = None, scorer: Scorer | Non
         raise UsageError(f"unknown pick '{opts.pick}': use --pick random or --pick adversary")
     if opts.questions < 1:
         raise UsageError("--questions must be at least 1")
+    check_memo(opts.memo, opts.memo_stand_ins)
     if opts.alpha_end is not None and opts.strategy not in THRESHOLD_STRATEGIES:
         raise UsageError(f"--alpha-end applies to --strategy bernoulli or uncertainty, not {opts.strategy}")
     if opts.alpha_end is not None and not np.isfinite(opts.alpha_end):

@@ -113,3 +113,8 @@ def check_temperature(temperature: float) -> None:
         raise UsageError("--temperature must be greater than 0")
     if not math.isfinite(temperature):
         raise UsageError("--temperature must be a finite number")
+
+
+def check_memo(memo: bool, stand_ins: bool) -> None:
+    if stand_ins and not memo:
+        raise UsageError("--memo-stand-ins answers from the overseer's memo: leave out --no-memo")

@@ -105,6 +105,10 @@ class Walker:
     # this tree (the same context) gets that answer again without a call, counted as a memo hit.
     # Per tree, so a tree still depends on its own question alone, however trees are interleaved
     memo: bool = False
+    # the memo also answers a subquestion the strategy left to ML, where the overseer has already
+    # answered it in this tree: its answer is known and free, ML's may be wrong. Off by default, so
+    # that the strategies' committed curves keep their meaning (ida_cli/grid/spec.py LATE_DEFAULTS)
+    memo_stand_ins: bool = False
 
     def __post_init__(self) -> None:
         require(self.strategy.name, self.ml is not None, self.scorer is not None)
@@ -310,7 +314,8 @@ class Walker:
             and depth + 1 <= self.max_depth
             and (self.max_nodes is None or run.nodes < self.max_nodes)
         )
-        remembered = run.memo.get(canonical(sq)) if recurse and self.memo else None
+        reuse = self.memo and (recurse or self.memo_stand_ins)
+        remembered = run.memo.get(canonical(sq)) if reuse else None
         if remembered is not None:
             child = Node(question=sq, answer=remembered[0], by=remembered[1], depth=depth + 1, step=step)
             child.primitive = self.task.is_primitive(run.tree.context, sq)
@@ -321,7 +326,7 @@ class Walker:
             answer = decision.ml_answers[i] if decision.ml_answers else UNKNOWN
             child = Node(question=sq, answer=answer, by="model", depth=depth + 1, step=step)
             child.primitive = self.task.is_primitive(run.tree.context, sq)
-        child.recursed = recurse
+        child.recursed = recurse or remembered is not None  # False: ML's answer stands
         if decision.ml_answers:
             child.ml_answer = decision.ml_answers[i]
             child.ml_logp = decision.ml_logps[i]

@@ -58,6 +58,8 @@ def test_round_option_errors(ida: Run, db: Path) -> None:
         ("--alpha", "-1"): "error: --alpha applies to --strategy bernoulli or uncertainty, not full\n",
         ("--temperature", "0"): "error: --temperature must be greater than 0\n",
         ("--questions", "0"): "error: --questions must be at least 1\n",
+        ("--no-memo", "--memo-stand-ins"): "error: --memo-stand-ins answers from the overseer's memo: "
+        "leave out --no-memo\n",
     }
     for args, message in cases.items():
         r = ida("round", *args)

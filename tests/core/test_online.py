@@ -160,6 +160,10 @@ def test_online_bad_input(ida: Run, db: Path) -> None:
             ["--schedule", "cycles", "--root-weight", "2"],
             "--root-weight weighs the online schedule's replay: leave it out with --schedule cycles",
         ),
+        (
+            ["--no-memo", "--memo-stand-ins"],
+            "--memo-stand-ins answers from the overseer's memo: leave out --no-memo",
+        ),
     ):
         r = ida("experiment", *quick, *extra)
         assert (r.code, r.stderr) == (2, f"error: {message}\n"), extra
