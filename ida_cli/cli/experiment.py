@@ -106,6 +106,11 @@ def experiment(
         "--memo-stand-ins",
         help="The memo also answers the subquestions left to ML (as `ida round --memo-stand-ins`).",
     ),
+    memo_primed: bool = typer.Option(
+        False,
+        "--memo-primed",
+        help="The memo also keeps the primed overseer's answers (as `ida round --memo-primed`).",
+    ),
     audit: bool = typer.Option(
         False,
         "--audit",
@@ -179,6 +184,7 @@ def experiment(
         until=until,
         memo=memo,
         memo_stand_ins=memo_stand_ins,
+        memo_primed=memo_primed,
         warm_start=warm_start,
         keep_checkpoints=keep_checkpoints,
         bucket=bucket,

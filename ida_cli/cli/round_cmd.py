@@ -45,6 +45,12 @@ def round_(
         help="Also answer from memory a subquestion left to ML that the expert already answered in "
         "the tree (a memo hit), instead of ML's answer.",
     ),
+    memo_primed: bool = typer.Option(
+        False,
+        "--memo-primed",
+        help="Also remember the answers the primed overseer H' gave (ML's final step taken), not only "
+        "the expert's.",
+    ),
     workers: int = typer.Option(
         None, "--workers", help="Walk the trees in N local processes (the same trees as one process)."
     ),
@@ -75,6 +81,7 @@ def round_(
         ray=ray,
         memo=memo,
         memo_stand_ins=memo_stand_ins,
+        memo_primed=memo_primed,
     )
     db = store(ctx, "round")
     ml = scorer = None

@@ -50,6 +50,7 @@ def label(store: Store, opts: ExperimentOptions, state: dict[str, Any]) -> None:
         prime=opts.prime,
         memo=opts.memo,
         memo_stand_ins=opts.memo_stand_ins,
+        memo_primed=opts.memo_primed,
     )
     if opts.round_ml():
         ml, scorer, _ = load_models(store, ropts)

@@ -67,6 +67,7 @@ class ExperimentOptions:
     bucket: bool = False  # ML's batches of similar lengths (`ida train model --bucket`)
     memo: bool = True  # the memoizing overseer in the rounds (`ida round --memo`)
     memo_stand_ins: bool = False  # ... also for the subquestions left to ML (`ida round --memo-stand-ins`)
+    memo_primed: bool = False  # ... also keeping the primed overseer's answers (`ida round --memo-primed`)
     schedule: str = "online"
     ema_horizon: int = 100  # online: the teacher's horizon in ML steps (learn/continual.py)
     # online: the chance that a drawn fan-out or fan-in row stays in ML's batch (learn/continual.py);
@@ -157,7 +158,7 @@ class ExperimentOptions:
             )
         if self.prime_error is not None:
             self._check_prime_error(self.prime_error)
-        check_memo(self.memo, self.memo_stand_ins)
+        check_memo(self.memo, self.memo_stand_ins, self.memo_primed)
         if self.ema_horizon < 1:
             raise UsageError("--ema-horizon must be at least 1 (1: the teacher is the student)")
         if self.schedule == "online" and self.warm_start:

@@ -98,6 +98,8 @@ def variant(flags: dict[str, Any]) -> str:
         parts.append("bucketed")
     if flags.get("memo_stand_ins") and flags["strategy"] not in ("supervised", "full"):
         parts.append("memo stand-ins")
+    if flags.get("memo_primed") and flags["strategy"] != "supervised":
+        parts.append("memo primed")
     return f"{flags['strategy']} ({', '.join(parts)})" if parts else str(flags["strategy"])
 
 

@@ -34,6 +34,7 @@ LATE_DEFAULTS: dict[str, Any] = {
     "audit": True,
     "root_weight": 1,
     "memo_stand_ins": False,
+    "memo_primed": False,
 }
 
 
@@ -62,8 +63,8 @@ class Cell:
         if not reads_temperature(self.strategy, self.flags.get("confidence")):
             unread.add("temperature")
         unread |= {k for k, v in LATE_DEFAULTS.items() if self.flags.get(k) == v}
-        if self.strategy == "supervised":
-            unread.add("root_weight")  # its rows are all questions' answers, weighed alike
+        if self.strategy == "supervised":  # no rounds; its rows are all questions' answers
+            unread |= {"root_weight", "memo_primed"}
         if self.strategy in ("supervised", "full"):
             # nothing is left to ML (full HCH: only past the depth guard, which no tree reaches
             # since the walk stopped recursing into questions open on its own path)

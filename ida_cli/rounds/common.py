@@ -56,6 +56,7 @@ def make_walker(
         temperature=opts.temperature,
         memo=opts.memo,
         memo_stand_ins=opts.memo_stand_ins,
+        memo_primed=opts.memo_primed,
     )
 
 

@@ -41,6 +41,7 @@ class RoundOptions(Selection):
     pick: str = "random"
     memo: bool = True  # the scripted expert, a pure function, answers a repeated subquestion from memory
     memo_stand_ins: bool = False  # the memo also answers subquestions left to ML (walk/walker.py)
+    memo_primed: bool = False  # the memo also keeps the primed overseer's answers (walk/walker.py)
     alpha_end: float | None = None  # anneal α linearly to this over the round's trees
     workers: int | None = None  # walk in this many local processes (rounds/parallel.py); None: here
     ray: str | None = None  # or on the Ray cluster at this address
@@ -63,6 +64,7 @@ class RoundOptions(Selection):
             "p": p,
             "memo": self.memo,
             "memo_stand_ins": self.memo_stand_ins,
+            "memo_primed": self.memo_primed,
         }
 
     def strategy_at(self, trees: int) -> Callable[[int], Strategy] | None:
@@ -146,7 +148,7 @@ def check_options(opts: RoundOptions, ml: ML | None = None, scorer: Scorer | Non
         raise UsageError(f"unknown pick '{opts.pick}': use --pick random or --pick adversary")
     if opts.questions < 1:
         raise UsageError("--questions must be at least 1")
-    check_memo(opts.memo, opts.memo_stand_ins)
+    check_memo(opts.memo, opts.memo_stand_ins, opts.memo_primed)
     if opts.alpha_end is not None and opts.strategy not in THRESHOLD_STRATEGIES:
         raise UsageError(f"--alpha-end applies to --strategy bernoulli or uncertainty, not {opts.strategy}")
     if opts.alpha_end is not None and not np.isfinite(opts.alpha_end):

@@ -109,6 +109,11 @@ class Walker:
     # answered it in this tree: its answer is known and free, ML's may be wrong. Off by default, so
     # that the strategies' committed curves keep their meaning (ida_cli/grid/spec.py LATE_DEFAULTS)
     memo_stand_ins: bool = False
+    # the memo also keeps the answers the primed overseer H' gave (ML's final step taken for the
+    # overseer). Without them a primed walk re-walks every repeated question H' answered, and on
+    # permutation the adversary strategy, which recurses on every lone subquestion, spent more
+    # calls than full HCH with the memo (bench/RESULTS.md)
+    memo_primed: bool = False
 
     def __post_init__(self) -> None:
         require(self.strategy.name, self.ml is not None, self.scorer is not None)
@@ -299,7 +304,7 @@ class Walker:
         run.path.pop()
         node.answer = y.value
         node.by = by  # who gave the final answer: the overseer, or ML's step under H'
-        if self.memo and by != "model" and node.answer != UNKNOWN:
+        if self.memo and (by != "model" or self.memo_primed) and node.answer != UNKNOWN:
             run.memo.setdefault(key, (node.answer, by))
         return node
 

@@ -60,6 +60,10 @@ def test_round_option_errors(ida: Run, db: Path) -> None:
         ("--questions", "0"): "error: --questions must be at least 1\n",
         ("--no-memo", "--memo-stand-ins"): "error: --memo-stand-ins answers from the overseer's memo: "
         "leave out --no-memo\n",
+        (
+            "--no-memo",
+            "--memo-primed",
+        ): "error: --memo-primed adds to the overseer's memo: leave out --no-memo\n",
     }
     for args, message in cases.items():
         r = ida("round", *args)

@@ -164,6 +164,7 @@ def test_online_bad_input(ida: Run, db: Path) -> None:
             ["--no-memo", "--memo-stand-ins"],
             "--memo-stand-ins answers from the overseer's memo: leave out --no-memo",
         ),
+        (["--no-memo", "--memo-primed"], "--memo-primed adds to the overseer's memo: leave out --no-memo"),
     ):
         r = ida("experiment", *quick, *extra)
         assert (r.code, r.stderr) == (2, f"error: {message}\n"), extra

@@ -1,6 +1,6 @@
 """`--memo-stand-ins`: the memo also answers a subquestion the strategy left to ML, where the
 overseer already answered it in the tree. No call is added; ML's answer stays on the node for the
-adversary's data."""
+adversary's data. `--memo-primed`: the memo also keeps the answers the primed overseer H' gave."""
 
 from __future__ import annotations
 
@@ -13,10 +13,10 @@ from hypothesis import strategies as st
 
 from ida_cli.tasks import BUILTIN, get_task
 from ida_cli.tasks.base import Task
-from ida_cli.vocabulary import JSON, UNKNOWN, Node, Tree, canonical
+from ida_cli.vocabulary import JSON, UNKNOWN, Answer, Node, Step, Transcript, Tree, canonical
 from ida_cli.walk.overseer import ScriptedOverseer
 from ida_cli.walk.strategies import Choice, RandomStrategy, choose_full, choose_none
-from ida_cli.walk.walker import Walker
+from ida_cli.walk.walker import FullStrategy, Walker
 
 
 class PlannedStrategy:
@@ -130,6 +130,65 @@ def test_grid_keys_and_labels() -> None:
     for strategy in ("full", "supervised"):  # nothing is left to ML: the same cell
         cell = Cell("permutation", strategy, 1, base)
         assert Cell("permutation", strategy, 1, {**base, "memo_stand_ins": True}).key == cell.key
+    assert Cell("permutation", "full", 1, {**base, "memo_primed": True}).key != cell.key
+    assert (
+        Cell("permutation", "supervised", 1, {**base, "memo_primed": True}).key
+        == Cell("permutation", "supervised", 1, base).key
+    )
     online = {"schedule": "online", "step_share": None}
     assert variant({"strategy": "random", **online, "memo_stand_ins": True}) == "random (memo stand-ins)"
     assert variant({"strategy": "full", **online, "memo_stand_ins": True}) == "full"
+    both = {"memo_stand_ins": True, "memo_primed": True}
+    assert (
+        variant({"strategy": "uncertainty", "prime": True, **online, **both})
+        == "uncertainty (memo stand-ins, memo primed)"
+    )
+
+
+class FanInML:
+    """Leaves every fan-out to the overseer ("?") and proposes the expert's fan-ins."""
+
+    def __init__(self, task: Task) -> None:
+        self.task = task
+
+    def answer(self, items: Sequence[tuple[JSON, JSON]]) -> list[tuple[JSON, float]]:
+        return [(self.task.truth(c, q), -1.0) for c, q in items]
+
+    def fan_out(self, items: Sequence[tuple[JSON, JSON]]) -> list[tuple[Step, float]]:
+        return [(Answer(UNKNOWN), -1.0) for _ in items]
+
+    def fan_in(self, items: Sequence[tuple[JSON, JSON, Transcript]]) -> list[tuple[Step, float]]:
+        return [(self.task.expert_fan_in(c, q, t), -1.0) for c, q, t in items]
+
+
+def test_memo_primed_keeps_the_answers_h_prime_gave() -> None:
+    # H' (at rate 1) takes every fan-in: every node above the primitive ones ends with ML's step,
+    # which the plain memo does not keep
+    task = get_task("permutation")
+    rng = np.random.default_rng(3)
+    ctx = task.generate_context(8, rng)
+    questions = task.generate_questions(ctx, 8, rng)
+    trees = {}
+    for primed in (False, True):
+        walker = Walker(
+            task,
+            ScriptedOverseer(task),
+            FullStrategy(),
+            0,
+            ml=FanInML(task),
+            confidence=1.0,
+            prime_by="rate",
+            memo=True,
+            memo_primed=primed,
+        )
+        trees[primed] = [walker.walk(ctx, q) for q in questions]
+    for walked in trees.values():
+        assert [t.root.answer for t in walked] == [task.truth(ctx, q) for q in questions]
+        assert all(n.by == "model" for t in walked for n in t.nodes() if not n.primitive)
+    acted = {id(a.node) for t in trees[False] + trees[True] for a in t.actions}
+    hits = {p: [n for t in trees[p] for n in t.nodes() if id(n) not in acted] for p in trees}
+    assert [len(hits[p]) for p in trees] == [sum(t.memo_hits for t in trees[p]) for p in trees]
+    assert all(n.primitive and n.by == "scripted" for n in hits[False])  # the expert's answers only
+    assert any(not n.primitive and n.by == "model" for n in hits[True])
+    calls = {p: sum(t.overseer_calls for t in trees[p]) for p in trees}
+    assert calls[True] < calls[False]
