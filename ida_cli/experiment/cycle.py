@@ -16,11 +16,24 @@ STEP_BUDGET_MINUTES = 60.0  # with a step budget, time is only a backstop
 
 def ensure_pool(store: Store, opts: ExperimentOptions, state: dict[str, Any]) -> None:
     from ida_cli.project import questions
+    from ida_cli.store import records
+    from ida_cli.store.questions import train_count
 
     size = state["size"]
     if size not in state["sizes_generated"]:
         questions.generate(store, opts.task, size, opts.pool, opts.seed + 1000 * size, "train")
         state["sizes_generated"].append(size)
+    # a long run outgrows one pool (1,280 questions a cycle used up 20,000 in 16 cycles, and the
+    # run stopped). Another pool has its own seed, numbered by the pools already stored, so a rerun
+    # after a kill between this and the round makes none twice
+    with store.read() as con:
+        left = len(records.unlabelled_pool(con, opts.task))
+        made = train_count(con, opts.task, size)
+    if left < opts.per_round:
+        more = made // opts.pool
+        questions.generate(
+            store, opts.task, size, opts.pool, opts.seed + 1000 * size + 1_000_000 * more, "train"
+        )
 
 
 def label(store: Store, opts: ExperimentOptions, state: dict[str, Any]) -> None:

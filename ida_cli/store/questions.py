@@ -71,6 +71,14 @@ def overseer_totals(con: Any, task: str) -> tuple[int, int]:
     return int(row[0]), int(row[1])
 
 
+def train_count(con: Any, task: str, size: int) -> int:
+    """Training questions of `task` at `size`, labelled or not."""
+    row = con.execute(
+        "SELECT count(*) FROM questions WHERE task = ? AND size = ? AND split = 'train'", [task, size]
+    ).fetchone()
+    return int(row[0])
+
+
 def tree_totals(con: Any, task: str) -> tuple[int, int, int]:
     """(trees, overseer calls, primitive calls) over every stored tree of `task`: what an
     experiment has spent, a killed round's stored trees included."""

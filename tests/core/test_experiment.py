@@ -271,3 +271,31 @@ def test_until_stops_at_the_accuracy_and_a_resume_may_raise_it(
     assert [p["accuracy"] for p in points] == [0.5, 0.92]
     points = ida(*args, "--until", "0.95", "--json").json()  # a resume: --until may change
     assert [p["accuracy"] for p in points] == [0.5, 0.92, 0.97]
+
+
+def test_a_long_run_gets_another_pool_when_the_first_runs_low(ida: Run, db: Path) -> None:
+    from ida_cli.experiment.cycle import ensure_pool
+    from ida_cli.experiment.options import ExperimentOptions
+    from ida_cli.rounds.run import RoundOptions, run_round
+    from ida_cli.store import Store
+
+    assert ida("init").code == 0
+    store = Store(db)
+    opts = ExperimentOptions(
+        task="permutation", size=8, strategy="full", budget=10**6, seed=3, per_round=6, pool=16
+    )
+
+    def counts() -> tuple[int, int]:
+        with duckdb.connect(str(db), read_only=True) as con:
+            row = con.execute("SELECT count(*), count(DISTINCT context_id) FROM questions").fetchone()
+        return int(row[0]), int(row[1])
+
+    state: dict[str, object] = {"size": 8, "sizes_generated": []}
+    ensure_pool(store, opts, state)
+    assert counts() == (16, 2)
+    for left in (10, 4):
+        run_round(store, RoundOptions(task="permutation", questions=6, seed=left))
+        ensure_pool(store, opts, state)
+        ensure_pool(store, opts, state)  # again, as a rerun after a kill would: nothing more
+        # 4 left are fewer than a round's 6: 16 more questions, on contexts of their own
+        assert counts() == ((16, 2) if left == 10 else (32, 4))
