@@ -7,7 +7,9 @@
 # unfinished run resumes from its database in bench/out/reach95.
 # Then: ida report bench/results/reach95 --level 0.9 --level 0.95
 # Usage: bench/grids/reach95.sh TASK [SEED ...]   (default seed: 1; ROOT_WEIGHT=4 for full HCH's
-# root weight, the setting that lifted unionfind to 95%: bench/results/root-weight-s21)
+# root weight, the setting that lifted unionfind to 95%: bench/results/root-weight-s21;
+# PER_CONTEXT=N for N training questions a context instead of 8; ONLY=supervised or ONLY=full
+# for one of the two)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 # shellcheck source=bench/grids/cells.sh
@@ -20,12 +22,16 @@ mkdir -p "$out" "$res"
 seeds=("$@")
 [ ${#seeds[@]} -eq 0 ] && seeds=(1)
 weight=${ROOT_WEIGHT:-1}
+per_context=${PER_CONTEXT:-8}
+only=${ONLY:-}
 suffix=""
+ctx=""
 [ "$weight" != 1 ] && suffix="-root$weight"
+[ "$per_context" != 8 ] && ctx="-ctx$per_context"
 for seed in "${seeds[@]}"; do
   common=(--task "$task" --size 8 --seed "$seed" --budget 5000000 --train-steps 200 --adversary-steps 50
-    --eval-questions 200 --per-round 1280 --max-cycles 40 --until 0.95)
-  run "$task-supervised-seed$seed" --strategy supervised &
-  run "$task-full$suffix-seed$seed" --strategy full --root-weight "$weight" &
+    --eval-questions 200 --per-round 1280 --max-cycles 40 --until 0.95 --per-context "$per_context")
+  [ "$only" != full ] && run "$task-supervised$ctx-seed$seed" --strategy supervised &
+  [ "$only" != supervised ] && run "$task-full$suffix$ctx-seed$seed" --strategy full --root-weight "$weight" &
   wait
 done

@@ -26,6 +26,9 @@ def experiment(
     ),
     seed: int = options.seed(help="Seed of the questions, the picks, the draws and the training."),
     per_round: int = typer.Option(160, "--per-round", help="Training questions amplified per cycle."),
+    per_context: int = typer.Option(
+        8, "--per-context", help="Training questions drawn to a context (the pool, supervised labels)."
+    ),
     bootstrap: int = typer.Option(
         None,
         "--bootstrap",
@@ -162,6 +165,7 @@ def experiment(
         budget=budget,
         seed=seed,
         per_round=per_round,
+        per_context=per_context,
         bootstrap=bootstrap,
         schedule=schedule,
         ema_horizon=ema_horizon,

@@ -21,7 +21,9 @@ def ensure_pool(store: Store, opts: ExperimentOptions, state: dict[str, Any]) ->
 
     size = state["size"]
     if size not in state["sizes_generated"]:
-        questions.generate(store, opts.task, size, opts.pool, opts.seed + 1000 * size, "train")
+        questions.generate(
+            store, opts.task, size, opts.pool, opts.seed + 1000 * size, "train", opts.per_context
+        )
         state["sizes_generated"].append(size)
     # a long run outgrows one pool (1,280 questions a cycle used up 20,000 in 16 cycles, and the
     # run stopped). Another pool has its own seed, numbered by the pools already stored, so a rerun
@@ -31,9 +33,8 @@ def ensure_pool(store: Store, opts: ExperimentOptions, state: dict[str, Any]) ->
         made = train_count(con, opts.task, size)
     if left < opts.per_round:
         more = made // opts.pool
-        questions.generate(
-            store, opts.task, size, opts.pool, opts.seed + 1000 * size + 1_000_000 * more, "train"
-        )
+        seed = opts.seed + 1000 * size + 1_000_000 * more
+        questions.generate(store, opts.task, size, opts.pool, seed, "train", opts.per_context)
 
 
 def label(store: Store, opts: ExperimentOptions, state: dict[str, Any]) -> None:
@@ -42,9 +43,8 @@ def label(store: Store, opts: ExperimentOptions, state: dict[str, Any]) -> None:
     from ida_cli.rounds.run import RoundOptions, load_models, run_round
 
     if opts.strategy == "supervised":  # labelling = generating questions with their ground truth
-        questions.generate(
-            store, opts.task, opts.size, opts.per_round, opts.seed * 7919 + state["cycle"], "train"
-        )
+        seed = opts.seed * 7919 + state["cycle"]
+        questions.generate(store, opts.task, opts.size, opts.per_round, seed, "train", opts.per_context)
         state["labelled"] += opts.per_round
         return
     ensure_pool(store, opts, state)

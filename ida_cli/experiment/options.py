@@ -38,6 +38,10 @@ class ExperimentOptions:
     adversary_minutes: float = 0.5
     eval_questions: int = 400
     pool: int = 20000
+    # training questions drawn to a context, for the pool and supervised learning's labels. ML reads
+    # the context, so its variety may matter: supervised permutation reached 95% from 300,000
+    # questions 4 a context, and not from 51,200 at 8 (bench/topics/experiments.md)
+    per_context: int = 8
     curriculum: bool = False
     alpha: float | None = None
     temperature: float = DEFAULT_TEMPERATURE
@@ -173,6 +177,8 @@ class ExperimentOptions:
             raise UsageError("--bootstrap must be at least 1 (or left out: --per-round)")
         if self.per_round < 1:
             raise UsageError("--per-round must be at least 1")
+        if self.per_context < 1:
+            raise UsageError("--per-context must be at least 1")
         if self.budget < self.per_round:
             raise UsageError(
                 f"--budget {self.budget} is smaller than one round ({self.per_round} questions, "

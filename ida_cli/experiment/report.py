@@ -82,6 +82,7 @@ def variant(flags: dict[str, Any]) -> str:
         ("prime_error", "ε", None),
         ("step_share", "steps", _default_share(flags)),
         ("root_weight", "root", 1),
+        ("per_context", "ctx", 8),
     ]
     parts = [
         f"{sym}={values[k]:g}"

@@ -35,6 +35,7 @@ LATE_DEFAULTS: dict[str, Any] = {
     "root_weight": 1,
     "memo_stand_ins": False,
     "memo_primed": False,
+    "per_context": 8,
 }
 
 

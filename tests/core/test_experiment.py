@@ -186,6 +186,8 @@ def test_a_variant_names_the_settings_that_differ_from_the_defaults() -> None:
     assert variant({"strategy": "random", "prime_rate": 0.4}) == "random (rate=0.4)"
     assert variant({"strategy": "bernoulli", "alpha": -0.2}) == "bernoulli (α=-0.2, unprimed)"
     assert variant({"strategy": "full", "warm_start": True}) == "full (warm start)"
+    assert variant({"strategy": "supervised", "per_context": 1}) == "supervised (ctx=1)"
+    assert variant({"strategy": "supervised", "per_context": 8}) == "supervised"
 
 
 def test_a_flag_added_since_an_experiment_started_counts_as_its_default(ida: Run, db: Path) -> None:
@@ -292,7 +294,13 @@ def test_a_long_run_gets_another_pool_when_the_first_runs_low(ida: Run, db: Path
 
     state: dict[str, object] = {"size": 8, "sizes_generated": []}
     ensure_pool(store, opts, state)
-    assert counts() == (16, 2)
+    assert counts() == (16, 2)  # 8 questions a context
+    wide = Store(db.with_name("wide.duckdb"))
+    ensure_pool(
+        wide, ExperimentOptions(**{**opts.__dict__, "per_context": 2}), {"size": 8, "sizes_generated": []}
+    )
+    with duckdb.connect(str(db.with_name("wide.duckdb")), read_only=True) as con:
+        assert con.execute("SELECT count(*), count(DISTINCT context_id) FROM questions").fetchone() == (16, 8)
     for left in (10, 4):
         run_round(store, RoundOptions(task="permutation", questions=6, seed=left))
         ensure_pool(store, opts, state)

@@ -165,6 +165,7 @@ def test_online_bad_input(ida: Run, db: Path) -> None:
             "--memo-stand-ins answers from the overseer's memo: leave out --no-memo",
         ),
         (["--no-memo", "--memo-primed"], "--memo-primed adds to the overseer's memo: leave out --no-memo"),
+        (["--per-context", "0"], "--per-context must be at least 1"),
     ):
         r = ida("experiment", *quick, *extra)
         assert (r.code, r.stderr) == (2, f"error: {message}\n"), extra
