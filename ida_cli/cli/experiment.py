@@ -104,16 +104,8 @@ def experiment(
     memo: bool = typer.Option(
         True, "--memo/--no-memo", help="The memoizing overseer in the rounds (as `ida round --memo`)."
     ),
-    memo_stand_ins: bool = typer.Option(
-        False,
-        "--memo-stand-ins",
-        help="The memo also answers the subquestions left to ML (as `ida round --memo-stand-ins`).",
-    ),
-    memo_primed: bool = typer.Option(
-        False,
-        "--memo-primed",
-        help="The memo also keeps the primed overseer's answers (as `ida round --memo-primed`).",
-    ),
+    memo_stand_ins: bool = options.memo_stand_ins(),
+    memo_primed: bool = options.memo_primed(),
     audit: bool = typer.Option(
         False,
         "--audit",

@@ -52,3 +52,17 @@ def prime(
 
 def seed(help: str = "Random seed for picks and Gumbel draws.") -> Any:
     return typer.Option(DEFAULT.seed, "--seed", help=help)
+
+
+def memo_stand_ins(
+    help: str = "Also answer from memory a subquestion left to ML that the expert already answered in "
+    "the tree (a memo hit), instead of ML's answer.",
+) -> Any:
+    return typer.Option(False, "--memo-stand-ins", help=help)
+
+
+def memo_primed(
+    help: str = "Also remember the answers the primed overseer H' gave (ML's final step taken), not only "
+    "the expert's.",
+) -> Any:
+    return typer.Option(False, "--memo-primed", help=help)

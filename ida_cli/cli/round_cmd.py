@@ -39,18 +39,8 @@ def round_(
         help="Answer a subquestion the expert already answered in the tree from memory: a memo hit, "
         "not an overseer call.",
     ),
-    memo_stand_ins: bool = typer.Option(
-        False,
-        "--memo-stand-ins",
-        help="Also answer from memory a subquestion left to ML that the expert already answered in "
-        "the tree (a memo hit), instead of ML's answer.",
-    ),
-    memo_primed: bool = typer.Option(
-        False,
-        "--memo-primed",
-        help="Also remember the answers the primed overseer H' gave (ML's final step taken), not only "
-        "the expert's.",
-    ),
+    memo_stand_ins: bool = options.memo_stand_ins(),
+    memo_primed: bool = options.memo_primed(),
     workers: int = typer.Option(
         None, "--workers", help="Walk the trees in N local processes (the same trees as one process)."
     ),

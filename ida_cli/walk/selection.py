@@ -115,7 +115,7 @@ def check_temperature(temperature: float) -> None:
         raise UsageError("--temperature must be a finite number")
 
 
-def check_memo(memo: bool, stand_ins: bool, primed: bool = False) -> None:
+def check_memo(memo: bool, stand_ins: bool, primed: bool) -> None:
     if stand_ins and not memo:
         raise UsageError("--memo-stand-ins answers from the overseer's memo: leave out --no-memo")
     if primed and not memo:

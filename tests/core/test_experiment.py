@@ -276,6 +276,8 @@ def test_until_stops_at_the_accuracy_and_a_resume_may_raise_it(
 
 
 def test_a_long_run_gets_another_pool_when_the_first_runs_low(ida: Run, db: Path) -> None:
+    from dataclasses import replace
+
     from ida_cli.experiment.cycle import ensure_pool
     from ida_cli.experiment.options import ExperimentOptions
     from ida_cli.rounds.run import RoundOptions, run_round
@@ -296,9 +298,7 @@ def test_a_long_run_gets_another_pool_when_the_first_runs_low(ida: Run, db: Path
     ensure_pool(store, opts, state)
     assert counts() == (16, 2)  # 8 questions a context
     wide = Store(db.with_name("wide.duckdb"))
-    ensure_pool(
-        wide, ExperimentOptions(**{**opts.__dict__, "per_context": 2}), {"size": 8, "sizes_generated": []}
-    )
+    ensure_pool(wide, replace(opts, per_context=2), {"size": 8, "sizes_generated": []})
     with duckdb.connect(str(db.with_name("wide.duckdb")), read_only=True) as con:
         assert con.execute("SELECT count(*), count(DISTINCT context_id) FROM questions").fetchone() == (16, 8)
     for left in (10, 4):
