@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ida_cli.experiment.options import ExperimentOptions
 from ida_cli.store import Store
+
+if TYPE_CHECKING:
+    from ida_cli.learn.data import ReplayCache
 
 ONLINE_TRAIN_STEPS = 200  # ML steps a cycle when --train-steps is not given
 ONLINE_ADVERSARY_STEPS = 50
@@ -26,17 +29,20 @@ def steps(opts: ExperimentOptions) -> tuple[int, int]:
     return opts.train_steps or ONLINE_TRAIN_STEPS, opts.adversary_steps or ONLINE_ADVERSARY_STEPS
 
 
-def fit(store: Store, opts: ExperimentOptions, state: dict[str, Any]) -> None:
+def fit(
+    store: Store, opts: ExperimentOptions, state: dict[str, Any], cache: ReplayCache | None = None
+) -> None:
+    """`cache`: the rows and examples of the process's earlier cycles (the same data, read faster)."""
     from ida_cli.learn import online
     from ida_cli.learn.continual import Learner, LearnerConfig, vocabulary
-    from ida_cli.learn.data import Rows, check_data, gather
+    from ida_cli.learn.data import check_data, gather
     from ida_cli.model import device
     from ida_cli.store import questions
 
     supervised = opts.strategy == "supervised"
     online.drop_stale_live(store, state.get("live"))
     with store.read() as con:
-        rows = gather(con, opts.task, supervised)
+        rows = gather(con, opts.task, supervised, cache.rows if cache is not None else None)
         check_data(con, opts.task, rows, supervised)
         sample = (
             None
@@ -55,7 +61,8 @@ def fit(store: Store, opts: ExperimentOptions, state: dict[str, Any]) -> None:
         cfg = LearnerConfig(seed=opts.seed, ema_horizon=opts.ema_horizon, step_share=opts.share())
         learner = Learner.fresh(opts.task, vocab, cfg, dev)
     ml_steps, adv_steps = steps(opts)
-    learner.set_data(Rows([*rows.weighted(opts.root_weight).items, *(tuple(r) for r in replay)]))
+    memo = cache.memo(learner.vocab.tokens) if cache is not None else None
+    learner.set_data(rows.weighted(opts.root_weight).plus([tuple(r) for r in replay]), memo)
     # --train-steps given: exactly that many (a curve that does not depend on the machine's load);
     # else the default steps, capped by --train-minutes
     cap = float("inf") if opts.train_steps else time.perf_counter() + opts.train_minutes * 60

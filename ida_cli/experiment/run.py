@@ -102,9 +102,11 @@ def run(
     extend: bool = False,
 ) -> list[dict[str, Any]]:
     from ida_cli.experiment import cycle, online
+    from ida_cli.learn.data import ReplayCache
     from ida_cli.project import questions
 
     state = start(store, opts, name, extend)
+    cache = ReplayCache()  # the rows of earlier cycles, for this process's later ones
     if not state.get("eval_generated"):
         questions.generate(store, opts.task, opts.size, opts.eval_questions, opts.seed, "eval", per_context=4)
         state["eval_generated"] = True
@@ -124,7 +126,7 @@ def run(
             cycle.label(store, opts, state)
             state["phase"] = "model"
         elif phase == "model" and opts.schedule == "online":
-            online.fit(store, opts, state)  # ML and the adversary, on from where they were
+            online.fit(store, opts, state, cache)  # ML and the adversary, on from where they were
             state["phase"] = "eval"
         elif phase == "model":
             cycle.fit_model(store, opts, state)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import copy
 import json
 import time
+from collections.abc import Hashable
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -151,12 +152,13 @@ class Learner:
         }
 
     # -- the replay --------------------------------------------------------------------------------
-    def set_data(self, rows: Rows) -> None:
+    def set_data(self, rows: Rows, memo: dict[Hashable, Example] | None = None) -> None:
         """Every stored row, packed into sequences of one context each (a context is encoded once for
-        all its questions). Called after each round: a new row is in the very next batch's draw."""
+        all its questions). Called after each round: a new row is in the very next batch's draw.
+        `memo`: the examples of rows tokenized before under this vocabulary (`ReplayCache`)."""
         from ida_cli.learn.runner import max_out, to_examples
 
-        examples, _ = to_examples(self.task, rows, self.vocab)
+        examples, _ = to_examples(self.task, rows, self.vocab, memo)
         self.max_out = max_out(examples, {"max_out": self.max_out})
         self.examples = len(examples)
         self.seqs = pack(examples, self.cfg.per_seq, self.rng)

@@ -3,18 +3,42 @@ command to run when there are none."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Hashable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from ida_cli.errors import UsageError
 from ida_cli.store import records, training_rows
-from ida_cli.store.training_rows import Rows
+from ida_cli.store.training_rows import RowCache, Rows
 from ida_cli.store.training_rows import training_rows as gather
 from ida_cli.tasks import get_task
+
+if TYPE_CHECKING:
+    from ida_cli.model.batch import Example
 
 HELD_OUT_EVERY = 10  # contexts with id % 10 == 0 decide early stopping
 
 
-__all__ = ["HELD_OUT_EVERY", "Rows", "check_data", "gather", "resolve_task"]
+__all__ = ["HELD_OUT_EVERY", "ReplayCache", "RowCache", "Rows", "check_data", "gather", "resolve_task"]
+
+
+@dataclass
+class ReplayCache:
+    """What one `ida experiment` process keeps from cycle to cycle of the online schedule, so that a
+    cycle reads and tokenizes only the rows that are new: the parsed rows (`RowCache`) and the
+    examples made of them under one vocabulary. Only memory: a resumed run starts with an empty
+    one and makes the same rows and examples from the database."""
+
+    rows: RowCache = field(default_factory=RowCache)
+    examples: dict[Hashable, Example] = field(default_factory=dict)
+    vocab: list[str] = field(default_factory=list)
+
+    def memo(self, vocab: list[str]) -> dict[Hashable, Example]:
+        """The example memo for `vocab` (emptied if it was made under another)."""
+        if vocab != self.vocab:
+            self.examples.clear()
+            self.vocab = list(vocab)
+        return self.examples
 
 
 def resolve_task(con: Any, task: str | None) -> str:

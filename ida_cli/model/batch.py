@@ -71,7 +71,16 @@ def batches(
 
 def seq_length(seq: Sequence[Example], bag: int) -> int:
     """Positions a sequence takes in `collate`: its slots and its segments."""
-    return len(seq[0].slots) + sum(len(segment(ex, bag)[0]) for ex in seq)
+    return len(seq[0].slots) + sum(segment_length(ex, bag) for ex in seq)
+
+
+def segment_length(ex: Example, bag: int) -> int:
+    """len(segment(ex, bag)[0]) without building the segment: the online engine measures every
+    packed sequence of its replay each cycle (7.7 CPU s at 2.8 M rows, building them)."""
+    if not bag:
+        return len(ex.inp) + 1 + len(ex.out)
+    rest = len(ex.inp) - ex.inp.index(SQ_ID) + 1 if SQ_ID in ex.inp else 0
+    return 1 + rest + len(ex.out)
 
 
 def shortest_first(seqs: list[list[Example]], bag: int) -> list[list[Example]]:

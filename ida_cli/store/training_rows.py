@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Hashable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,6 +19,13 @@ class Rows:
     # the indices in `items` of each amplified tree's root answer: what the paper's answerer trains
     # on, and what an eval asks (`weighted`)
     roots: list[int] = field(default_factory=list)
+    # what each item was read from (("q", id), ("n", node id), ("a", action id)), or None for a row
+    # that no table holds (a distilled target): the key under which `RowCache` and the learner's
+    # example memo keep what they made of it. Empty: no item has one.
+    keys: list[Hashable | None] = field(default_factory=list)
+
+    def key(self, i: int) -> Hashable | None:
+        return self.keys[i] if self.keys else None
 
     def counts(self) -> dict[str, int]:
         out: dict[str, int] = {"answer": 0, "fan_out": 0, "fan_in": 0}
@@ -34,23 +42,52 @@ class Rows:
         packed sequences and a drawn sequence weighs its root answer that much more."""
         if root_weight == 1 or not self.roots:
             return self
-        extra = [self.items[i] for i in self.roots for _ in range(root_weight - 1)]
-        return Rows([*self.items, *extra])
+        extra = [i for i in self.roots for _ in range(root_weight - 1)]
+        keys = [*self.keys, *(self.keys[i] for i in extra)] if self.keys else []
+        return Rows([*self.items, *(self.items[i] for i in extra)], keys=keys)
+
+    def plus(self, items: list[tuple[Any, ...]]) -> Rows:
+        """These rows and `items` after them (rows no table holds: no key)."""
+        keys = [*self.keys, *([None] * len(items))] if self.keys else []
+        return Rows([*self.items, *items], keys=keys)
 
 
-def training_rows(con: Any, task: str, supervised: bool) -> Rows:
+@dataclass
+class RowCache:
+    """What `training_rows` parsed from each node and action, by id, so that the online engine's
+    every-cycle read parses only the rows of the newest trees. A stored node's question and answer
+    never change, nor an action once it is linked to its tree (store/label_actions.py), so an id
+    keeps its meaning for the life of the database. Parsing every row again each cycle made the
+    read grow with the replay: 25 CPU s a cycle at permutation's 2.8 M rows (43,000 full-HCH
+    trees), more than the cycle's training."""
+
+    questions: dict[int, tuple[Any, ...]] = field(default_factory=dict)
+    nodes: dict[int, tuple[Any, Any]] = field(default_factory=dict)
+    actions: dict[int, tuple[Any, ...]] = field(default_factory=dict)
+
+
+def training_rows(con: Any, task: str, supervised: bool, cache: RowCache | None = None) -> Rows:
     """Everything ML trains on for one task, never the eval split: the ground truth of the training
-    questions (`supervised`), or every amplified node's final answer and every real overseer step."""
+    questions (`supervised`), or every amplified node's final answer and every real overseer step.
+    With `cache`, rows parsed by an earlier call are taken from it (the same rows, in the same
+    order)."""
     rows = Rows()
     if supervised:
-        for cid, data, q, truth in con.execute(
-            """SELECT c.id, c.data, q.question, q.truth
+        known = cache.questions if cache is not None else {}
+        for qid, cid, data, q, truth in con.execute(
+            """SELECT q.id, c.id, c.data, q.question, q.truth
                FROM questions q JOIN contexts c ON c.id = q.context_id
                WHERE q.task = ? AND q.split = 'train' AND q.truth IS NOT NULL ORDER BY q.id""",
             [task],
         ).fetchall():
-            rows.items.append((cid, loads(data), "answer", json.loads(q), [], json.loads(truth)))
+            row = known.get(qid)
+            if row is None:
+                row = known[qid] = (cid, loads(data), "answer", json.loads(q), [], json.loads(truth))
+            rows.items.append(row)
+            rows.keys.append(("q", qid))
         return rows
+    parsed = cache.nodes if cache is not None else {}
+    done = cache.actions if cache is not None else {}
     contexts: dict[int, Any] = {}
     for cid, data in con.execute(
         """SELECT DISTINCT c.id, c.data FROM trees t JOIN contexts c ON c.id = t.context_id
@@ -58,16 +95,21 @@ def training_rows(con: Any, task: str, supervised: bool) -> Rows:
         [task],
     ).fetchall():
         contexts[cid] = loads(data)
+    # n.id last: every root ties on the rest, and DuckDB returns ties in any order once the table is
+    # large (24,918 of 2.8 M rows moved between two reads), so a resumed run packed other sequences
     nodes = con.execute(
         """SELECT n.id, n.parent_id, n.step, n.position, n.question, n.answer, n.recursed, t.context_id
            FROM nodes n JOIN trees t ON t.id = n.tree_id JOIN contexts c ON c.id = t.context_id
-           WHERE t.task = ? AND c.split <> 'eval' ORDER BY n.parent_id, n.step, n.position""",
+           WHERE t.task = ? AND c.split <> 'eval' ORDER BY n.parent_id, n.step, n.position, n.id""",
         [task],
     ).fetchall()
     children: dict[int, list[tuple[int, Any, Any]]] = {}
     info: dict[int, tuple[Any, int]] = {}
     for nid, parent, step, _pos, q, a, recursed, cid in nodes:
-        question, answer = json.loads(q), json.loads(a)
+        got = parsed.get(nid)
+        if got is None:
+            got = parsed[nid] = (json.loads(q), json.loads(a))
+        question, answer = got
         info[nid] = (question, cid)
         if parent is not None:
             children.setdefault(parent, []).append((step, question, answer))
@@ -80,17 +122,23 @@ def training_rows(con: Any, task: str, supervised: bool) -> Rows:
             if parent is None:
                 rows.roots.append(len(rows.items))
             rows.items.append((cid, contexts[cid], "answer", question, [], answer))
-    for nid, kind, step, result in con.execute(
-        """SELECT a.node_id, a.kind, a.step, a.result FROM actions a JOIN trees t ON t.id = a.tree_id
+            rows.keys.append(("n", nid))
+    for aid, nid, kind, step, result in con.execute(
+        """SELECT a.id, a.node_id, a.kind, a.step, a.result FROM actions a JOIN trees t ON t.id = a.tree_id
            JOIN contexts c ON c.id = t.context_id
            WHERE t.task = ? AND c.split <> 'eval' AND a.actor <> 'model' ORDER BY a.id""",
         [task],
     ).fetchall():
-        question, cid = info[nid]
-        res = json.loads(result)
-        y: Step = Answer(res["answer"]) if "answer" in res else Ask(tuple(res["ask"]))
-        transcript = [(sq, a) for s, sq, a in children.get(nid, []) if s < step] if kind == "fan_in" else []
-        rows.items.append((cid, contexts[cid], kind, question, transcript, y))
+        row = done.get(aid)
+        if row is None:
+            question, cid = info[nid]
+            res = json.loads(result)
+            y: Step = Answer(res["answer"]) if "answer" in res else Ask(tuple(res["ask"]))
+            below = children.get(nid, []) if kind == "fan_in" else []
+            transcript = [(sq, a) for s, sq, a in below if s < step]
+            row = done[aid] = (cid, contexts[cid], kind, question, transcript, y)
+        rows.items.append(row)
+        rows.keys.append(("a", aid))
     return rows
 
 
