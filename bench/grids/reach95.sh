@@ -31,7 +31,7 @@ ctx=""
 [ "$per_context" != 8 ] && ctx="-ctx$per_context"
 [ "$per_round" != 1280 ] && ctx="$ctx-r$per_round"
 for seed in "${seeds[@]}"; do
-  common=(--task "$task" --size 8 --seed "$seed" --budget 5000000 --train-steps 200 --adversary-steps 50
+  common=(--task "$task" --size 8 --seed "$seed" --budget 50000000 --train-steps 200 --adversary-steps 50
     --eval-questions 200 --per-round "$per_round" --max-cycles 40 --until 0.95 --per-context "$per_context")
   [ "$only" != full ] && run "$task-supervised$ctx-seed$seed" --strategy supervised &
   [ "$only" != supervised ] && run "$task-full$suffix$ctx-seed$seed" --strategy full --root-weight "$weight" &
