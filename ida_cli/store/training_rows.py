@@ -19,9 +19,9 @@ class Rows:
     # the indices in `items` of each amplified tree's root answer: what the paper's answerer trains
     # on, and what an eval asks (`weighted`)
     roots: list[int] = field(default_factory=list)
-    # what each item was read from (("q", id), ("n", node id), ("a", action id)), or None for a row
-    # that no table holds (a distilled target): the key under which `RowCache` and the learner's
-    # example memo keep what they made of it. Empty: no item has one.
+    # each item's content key (equal keys: equal rows), or None for a row that no table holds (a
+    # distilled target): the key under which `RowCache` and the learner's example memo keep what
+    # they made of it. Empty: no item has one.
     keys: list[Hashable | None] = field(default_factory=list)
 
     def key(self, i: int) -> Hashable | None:
@@ -54,40 +54,42 @@ class Rows:
 
 @dataclass
 class RowCache:
-    """What `training_rows` parsed from each node and action, by id, so that the online engine's
-    every-cycle read parses only the rows of the newest trees. A stored node's question and answer
-    never change, nor an action once it is linked to its tree (store/label_actions.py), so an id
-    keeps its meaning for the life of the database. Parsing every row again each cycle made the
-    read grow with the replay: 25 CPU s a cycle at permutation's 2.8 M rows (43,000 full-HCH
-    trees), more than the cycle's training."""
+    """What `training_rows` made of the stored text, kept across calls so that the online engine's
+    every-cycle read parses only what is new: parsing every row again each cycle made the read grow
+    with the replay (25 CPU s a cycle at permutation's 2.8 M rows, 43,000 full-HCH trees, more
+    than the cycle's training). Keyed by the stored text (and a context by its id: contexts are
+    never rewritten), so an entry cannot go stale; rows of equal content are one row
+    (permutation's full-HCH replay: 1.1 M answer rows, 356,000 distinct), which also keeps a long
+    run's memory to its distinct rows."""
 
-    questions: dict[int, tuple[Any, ...]] = field(default_factory=dict)
-    nodes: dict[int, tuple[Any, Any]] = field(default_factory=dict)
-    actions: dict[int, tuple[Any, ...]] = field(default_factory=dict)
+    texts: dict[tuple[str, str], tuple[Any, Any]] = field(default_factory=dict)  # a node's two texts
+    rows: dict[tuple[Any, ...], tuple[Any, ...]] = field(default_factory=dict)  # content key: row
 
 
 def training_rows(con: Any, task: str, supervised: bool, cache: RowCache | None = None) -> Rows:
     """Everything ML trains on for one task, never the eval split: the ground truth of the training
     questions (`supervised`), or every amplified node's final answer and every real overseer step.
-    With `cache`, rows parsed by an earlier call are taken from it (the same rows, in the same
+    With `cache`, rows made by an earlier call are taken from it (the same rows, in the same
     order)."""
     rows = Rows()
     if supervised:
-        known = cache.questions if cache is not None else {}
-        for qid, cid, data, q, truth in con.execute(
-            """SELECT q.id, c.id, c.data, q.question, q.truth
+        known = cache.rows if cache is not None else {}
+        for cid, data, q, truth in con.execute(
+            """SELECT c.id, c.data, q.question, q.truth
                FROM questions q JOIN contexts c ON c.id = q.context_id
                WHERE q.task = ? AND q.split = 'train' AND q.truth IS NOT NULL ORDER BY q.id""",
             [task],
         ).fetchall():
-            row = known.get(qid)
+            key: tuple[Any, ...] = ("truth", cid, q, truth)
+            row = known.get(key)
             if row is None:
-                row = known[qid] = (cid, loads(data), "answer", json.loads(q), [], json.loads(truth))
+                row = known[key] = (cid, loads(data), "answer", json.loads(q), [], json.loads(truth))
             rows.items.append(row)
-            rows.keys.append(("q", qid))
+            rows.keys.append(key)
         return rows
-    parsed = cache.nodes if cache is not None else {}
-    done = cache.actions if cache is not None else {}
+    # without a cache, equal rows still share their objects within this read
+    cache = cache if cache is not None else RowCache()
+    texts, made = cache.texts, cache.rows
     contexts: dict[int, Any] = {}
     for cid, data in con.execute(
         """SELECT DISTINCT c.id, c.data FROM trees t JOIN contexts c ON c.id = t.context_id
@@ -103,16 +105,16 @@ def training_rows(con: Any, task: str, supervised: bool, cache: RowCache | None 
            WHERE t.task = ? AND c.split <> 'eval' ORDER BY n.parent_id, n.step, n.position, n.id""",
         [task],
     ).fetchall()
-    children: dict[int, list[tuple[int, Any, Any]]] = {}
-    info: dict[int, tuple[Any, int]] = {}
+    children: dict[int, list[tuple[int, Any, Any, str, str]]] = {}
+    info: dict[int, tuple[Any, int, str]] = {}
     for nid, parent, step, _pos, q, a, recursed, cid in nodes:
-        got = parsed.get(nid)
+        got = texts.get((q, a))
         if got is None:
-            got = parsed[nid] = (json.loads(q), json.loads(a))
+            got = texts[(q, a)] = (json.loads(q), json.loads(a))
         question, answer = got
-        info[nid] = (question, cid)
+        info[nid] = (question, cid, q)
         if parent is not None:
-            children.setdefault(parent, []).append((step, question, answer))
+            children.setdefault(parent, []).append((step, question, answer, q, a))
         # L_ML: every amplified node's final answer (docs/spec.md §2.2), also where the primed overseer H'
         # took ML's step for it: that answer still combines what the recursion below found. Not
         # ML's own answers to the subquestions it was left (not recursed), not "I don't know".
@@ -121,24 +123,29 @@ def training_rows(con: Any, task: str, supervised: bool, cache: RowCache | None 
         if recursed and answer != "?":
             if parent is None:
                 rows.roots.append(len(rows.items))
-            rows.items.append((cid, contexts[cid], "answer", question, [], answer))
-            rows.keys.append(("n", nid))
-    for aid, nid, kind, step, result in con.execute(
-        """SELECT a.id, a.node_id, a.kind, a.step, a.result FROM actions a JOIN trees t ON t.id = a.tree_id
+            key = ("answer", cid, q, a)
+            row = made.get(key)
+            if row is None:
+                row = made[key] = (cid, contexts[cid], "answer", question, [], answer)
+            rows.items.append(row)
+            rows.keys.append(key)
+    for nid, kind, step, result in con.execute(
+        """SELECT a.node_id, a.kind, a.step, a.result FROM actions a JOIN trees t ON t.id = a.tree_id
            JOIN contexts c ON c.id = t.context_id
            WHERE t.task = ? AND c.split <> 'eval' AND a.actor <> 'model' ORDER BY a.id""",
         [task],
     ).fetchall():
-        row = done.get(aid)
+        question, cid, q = info[nid]
+        # a fan-in reads what its node's subquestions answered before it; a fan-out reads nothing
+        below = [c for c in children.get(nid, []) if c[0] < step] if kind == "fan_in" else []
+        key = (kind, cid, q, result, *((c[3], c[4]) for c in below))
+        row = made.get(key)
         if row is None:
-            question, cid = info[nid]
             res = json.loads(result)
             y: Step = Answer(res["answer"]) if "answer" in res else Ask(tuple(res["ask"]))
-            below = children.get(nid, []) if kind == "fan_in" else []
-            transcript = [(sq, a) for s, sq, a in below if s < step]
-            row = done[aid] = (cid, contexts[cid], kind, question, transcript, y)
+            row = made[key] = (cid, contexts[cid], kind, question, [(c[1], c[2]) for c in below], y)
         rows.items.append(row)
-        rows.keys.append(("a", aid))
+        rows.keys.append(key)
     return rows
 
 

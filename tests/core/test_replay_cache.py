@@ -36,20 +36,22 @@ def test_a_cached_read_of_grown_data_equals_a_fresh_one(ida: Run, db: Path) -> N
     _, vocab = to_examples("permutation", first, None)
     memo = cache.memo(vocab.tokens)
     made, _ = to_examples("permutation", first, vocab, memo)
-    parsed = len(cache.rows.nodes)
-    assert parsed > 0 and len(memo) == len(made)
+    parsed = len(cache.rows.texts)
+    assert parsed > 0 and len(memo) == len(set(first.keys))
 
     assert ida("round", "--task", "permutation", "--strategy", "full", "--questions", "8").code == 0
     cached, fresh = _read(db, False, cache), _read(db, False, None)
     assert cached == fresh  # items, roots and keys
-    assert len(cache.rows.nodes) > parsed  # the second round's nodes parsed once, the first's kept
+    assert len(cache.rows.texts) > parsed  # the second round's texts parsed, the first's kept
     keys = fresh.keys
-    assert len(set(keys)) == len(keys) == len(fresh.items)
+    assert len(keys) == len(fresh.items) and len(set(keys)) < len(keys)  # the memo repeats rows
+    one: dict[object, object] = {}
+    assert all(one.setdefault(k, row) is row for k, row in zip(keys, cached.items, strict=True))
     old = dict(memo)  # the first round's examples, as the memo held them
     again, _ = to_examples("permutation", cached, vocab, memo)
     assert again == to_examples("permutation", fresh, vocab)[0]
     kept = [ex is old[key] for ex, key in zip(again, keys, strict=True) if key in old]
-    assert len(kept) == len(made) and all(kept)  # taken from the memo, not tokenized again
+    assert len(kept) >= len(made) and all(kept)  # taken from the memo, not tokenized again
     # another vocabulary: the memo starts over rather than hand out ids of the old one
     assert cache.memo([*vocab.tokens, "new"]) == {}
 
@@ -71,7 +73,7 @@ def test_supervised_rows_read_from_the_cache_are_the_same(ida: Run, db: Path) ->
     )
     cached, fresh = _read(db, True, cache), _read(db, True, None)
     assert cached == fresh and len(fresh.items) == 2 * len(before.items) == 32
-    assert {key[0] for key in fresh.keys if isinstance(key, tuple)} == {"q"} and len(fresh.keys) == 32
+    assert {key[0] for key in fresh.keys if isinstance(key, tuple)} == {"truth"} and len(fresh.keys) == 32
 
 
 def test_weighted_and_extra_rows_keep_their_keys(ida: Run, db: Path) -> None:
