@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -63,7 +63,26 @@ class RowCache:
     run's memory to its distinct rows."""
 
     texts: dict[tuple[str, str], tuple[Any, Any]] = field(default_factory=dict)  # a node's two texts
-    rows: dict[tuple[Any, ...], tuple[Any, ...]] = field(default_factory=dict)  # content key: row
+    # content key: (that key, the row); items and keys hold these objects, one of each per distinct
+    # row, however often it repeats
+    rows: dict[tuple[Any, ...], tuple[tuple[Any, ...], tuple[Any, ...]]] = field(default_factory=dict)
+
+    def add(self, rows: Rows, key: tuple[Any, ...], make: Callable[[], tuple[Any, ...]]) -> None:
+        """Append the row of content `key` to `rows`, made by `make` the first time it is seen."""
+        hit = self.rows.get(key)
+        if hit is None:
+            hit = self.rows[key] = (key, make())
+        rows.items.append(hit[1])
+        rows.keys.append(hit[0])
+
+
+CHUNK = 100_000  # rows fetched at a time: a read of millions holds its rows, not their text too
+
+
+def _fetch(con: Any, sql: str, params: list[Any]) -> Iterator[tuple[Any, ...]]:
+    cur = con.execute(sql, params)
+    while chunk := cur.fetchmany(CHUNK):
+        yield from chunk
 
 
 def training_rows(con: Any, task: str, supervised: bool, cache: RowCache | None = None) -> Rows:
@@ -72,24 +91,23 @@ def training_rows(con: Any, task: str, supervised: bool, cache: RowCache | None 
     With `cache`, rows made by an earlier call are taken from it (the same rows, in the same
     order)."""
     rows = Rows()
+    # without a cache, equal rows still share their objects within this read
+    cache = cache if cache is not None else RowCache()
     if supervised:
-        known = cache.rows if cache is not None else {}
-        for cid, data, q, truth in con.execute(
+        for cid, data, q, truth in _fetch(
+            con,
             """SELECT c.id, c.data, q.question, q.truth
                FROM questions q JOIN contexts c ON c.id = q.context_id
                WHERE q.task = ? AND q.split = 'train' AND q.truth IS NOT NULL ORDER BY q.id""",
             [task],
-        ).fetchall():
-            key: tuple[Any, ...] = ("truth", cid, q, truth)
-            row = known.get(key)
-            if row is None:
-                row = known[key] = (cid, loads(data), "answer", json.loads(q), [], json.loads(truth))
-            rows.items.append(row)
-            rows.keys.append(key)
+        ):
+            cache.add(
+                rows,
+                ("truth", cid, q, truth),
+                lambda: (cid, loads(data), "answer", json.loads(q), [], json.loads(truth)),  # noqa: B023
+            )
         return rows
-    # without a cache, equal rows still share their objects within this read
-    cache = cache if cache is not None else RowCache()
-    texts, made = cache.texts, cache.rows
+    texts = cache.texts
     contexts: dict[int, Any] = {}
     for cid, data in con.execute(
         """SELECT DISTINCT c.id, c.data FROM trees t JOIN contexts c ON c.id = t.context_id
@@ -99,12 +117,13 @@ def training_rows(con: Any, task: str, supervised: bool, cache: RowCache | None 
         contexts[cid] = loads(data)
     # n.id last: every root ties on the rest, and DuckDB returns ties in any order once the table is
     # large (24,918 of 2.8 M rows moved between two reads), so a resumed run packed other sequences
-    nodes = con.execute(
+    nodes = _fetch(
+        con,
         """SELECT n.id, n.parent_id, n.step, n.position, n.question, n.answer, n.recursed, t.context_id
            FROM nodes n JOIN trees t ON t.id = n.tree_id JOIN contexts c ON c.id = t.context_id
            WHERE t.task = ? AND c.split <> 'eval' ORDER BY n.parent_id, n.step, n.position, n.id""",
         [task],
-    ).fetchall()
+    )
     children: dict[int, list[tuple[int, Any, Any, str, str]]] = {}
     info: dict[int, tuple[Any, int, str]] = {}
     for nid, parent, step, _pos, q, a, recursed, cid in nodes:
@@ -123,30 +142,32 @@ def training_rows(con: Any, task: str, supervised: bool, cache: RowCache | None 
         if recursed and answer != "?":
             if parent is None:
                 rows.roots.append(len(rows.items))
-            key = ("answer", cid, q, a)
-            row = made.get(key)
-            if row is None:
-                row = made[key] = (cid, contexts[cid], "answer", question, [], answer)
-            rows.items.append(row)
-            rows.keys.append(key)
-    for nid, kind, step, result in con.execute(
+            cache.add(
+                rows,
+                ("answer", cid, q, a),
+                lambda: (cid, contexts[cid], "answer", question, [], answer),  # noqa: B023
+            )
+    for nid, kind, step, result in _fetch(
+        con,
         """SELECT a.node_id, a.kind, a.step, a.result FROM actions a JOIN trees t ON t.id = a.tree_id
            JOIN contexts c ON c.id = t.context_id
            WHERE t.task = ? AND c.split <> 'eval' AND a.actor <> 'model' ORDER BY a.id""",
         [task],
-    ).fetchall():
+    ):
         question, cid, q = info[nid]
         # a fan-in reads what its node's subquestions answered before it; a fan-out reads nothing
         below = [c for c in children.get(nid, []) if c[0] < step] if kind == "fan_in" else []
-        key = (kind, cid, q, result, *((c[3], c[4]) for c in below))
-        row = made.get(key)
-        if row is None:
-            res = json.loads(result)
-            y: Step = Answer(res["answer"]) if "answer" in res else Ask(tuple(res["ask"]))
-            row = made[key] = (cid, contexts[cid], kind, question, [(c[1], c[2]) for c in below], y)
-        rows.items.append(row)
-        rows.keys.append(key)
+        cache.add(
+            rows,
+            (kind, cid, q, result, *((c[3], c[4]) for c in below)),
+            lambda: (cid, contexts[cid], kind, question, [(c[1], c[2]) for c in below], _step(result)),  # noqa: B023
+        )
     return rows
+
+
+def _step(result: str) -> Step:
+    res = json.loads(result)
+    return Answer(res["answer"]) if "answer" in res else Ask(tuple(res["ask"]))
 
 
 def question_tasks(con: Any) -> list[str]:
