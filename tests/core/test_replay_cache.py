@@ -56,6 +56,21 @@ def test_a_cached_read_of_grown_data_equals_a_fresh_one(ida: Run, db: Path) -> N
     assert cache.memo([*vocab.tokens, "new"]) == {}
 
 
+def test_a_read_in_small_chunks_is_the_same_read(ida: Run, db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from ida_cli.store import training_rows
+
+    assert (
+        ida(
+            "questions", "generate", "--task", "permutation", "--size", "8", "--count", "8", "--seed", "1"
+        ).code
+        == 0
+    )
+    assert ida("round", "--task", "permutation", "--strategy", "full", "--questions", "4").code == 0
+    whole = (_read(db, False, None), _read(db, True, None))
+    monkeypatch.setattr(training_rows, "CHUNK", 3)
+    assert (_read(db, False, None), _read(db, True, None)) == whole
+
+
 def test_supervised_rows_read_from_the_cache_are_the_same(ida: Run, db: Path) -> None:
     assert (
         ida(
