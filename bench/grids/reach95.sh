@@ -9,7 +9,8 @@
 # Usage: bench/grids/reach95.sh TASK [SEED ...]   (default seed: 1; ROOT_WEIGHT=4 for full HCH's
 # root weight, the setting that lifted unionfind to 95%: bench/results/root-weight-s21;
 # PER_CONTEXT=N for N training questions a context instead of 8; PER_ROUND=N for N questions a
-# cycle instead of 1,280; ONLY=supervised or ONLY=full for one of the two)
+# cycle instead of 1,280; STEP_SHARE=S for full HCH's --step-share instead of the default;
+# ONLY=supervised or ONLY=full for one of the two)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 # shellcheck source=bench/grids/cells.sh
@@ -24,16 +25,19 @@ seeds=("$@")
 weight=${ROOT_WEIGHT:-1}
 per_context=${PER_CONTEXT:-8}
 per_round=${PER_ROUND:-1280}
+share=${STEP_SHARE:-}
 only=${ONLY:-}
 suffix=""
 ctx=""
 [ "$weight" != 1 ] && suffix="-root$weight"
+full_share=()
+[ -n "$share" ] && { suffix="$suffix-ss$share"; full_share=(--step-share "$share"); }
 [ "$per_context" != 8 ] && ctx="-ctx$per_context"
 [ "$per_round" != 1280 ] && ctx="$ctx-r$per_round"
 for seed in "${seeds[@]}"; do
   common=(--task "$task" --size 8 --seed "$seed" --budget 50000000 --train-steps 200 --adversary-steps 50
     --eval-questions 200 --per-round "$per_round" --max-cycles 40 --until 0.95 --per-context "$per_context")
   [ "$only" != full ] && run "$task-supervised$ctx-seed$seed" --strategy supervised &
-  [ "$only" != supervised ] && run "$task-full$suffix$ctx-seed$seed" --strategy full --root-weight "$weight" &
+  [ "$only" != supervised ] && run "$task-full$suffix$ctx-seed$seed" --strategy full --root-weight "$weight" "${full_share[@]}" &
   wait
 done
