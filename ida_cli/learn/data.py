@@ -26,8 +26,8 @@ __all__ = ["HELD_OUT_EVERY", "ReplayCache", "RowCache", "Rows", "check_data", "g
 class ReplayCache:
     """What one `ida experiment` process keeps from cycle to cycle of the online schedule, so that a
     cycle parses and tokenizes only the rows that are new (it still reads every row's text): the
-    rows made so far (`RowCache`) and their examples under one vocabulary. Only memory: a resumed run starts with an empty
-    one and makes the same rows and examples from the database."""
+    rows made so far (`RowCache`) and their examples under one vocabulary. Only memory: a resumed
+    run starts with an empty one and makes the same rows and examples from the database."""
 
     rows: RowCache = field(default_factory=RowCache)
     examples: dict[Hashable, Example] = field(default_factory=dict)
