@@ -69,8 +69,6 @@ def to_examples(
             key = rows.key(i)
             if key is not None:
                 memo[key] = ex
-    if not reuse:
-        return list(made.values()), vocab
     return [reuse[i] if i in reuse else made[i] for i in range(len(rows.items))], vocab
 
 
