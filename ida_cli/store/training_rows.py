@@ -66,6 +66,7 @@ class RowCache:
     # content key: (that key, the row); items and keys hold these objects, one of each per distinct
     # row, however often it repeats
     rows: dict[tuple[Any, ...], tuple[tuple[Any, ...], tuple[Any, ...]]] = field(default_factory=dict)
+    seen: Seen | None = None  # how far the last read went: the next reads only what is newer
 
     def add(self, rows: Rows, key: tuple[Any, ...], make: Callable[[], tuple[Any, ...]]) -> None:
         """Append the row of content `key` to `rows`, made by `make` the first time it is seen."""
@@ -107,26 +108,107 @@ def training_rows(con: Any, task: str, supervised: bool, cache: RowCache | None 
                 lambda: (cid, loads(data), "answer", json.loads(q), [], json.loads(truth)),  # noqa: B023
             )
         return rows
+    seen = cache.seen if cache.seen is not None and cache.seen.task == task else None
+    if seen is not None and not _unchanged(con, seen):
+        seen = None  # something before the last read changed (a step linked later): read it all
+    got = _read_after(con, task, cache, seen)
+    if got is None:  # the new rows do not sort after the old ones
+        seen, got = None, _read_after(con, task, cache, None)
+        assert got is not None
+    cache.seen = got if seen is None else seen.then(got)
+    return cache.seen.rows()
+
+
+@dataclass
+class Seen:
+    """How far a cached read of one task's amplified rows went, and the rows it made in the three
+    parts of the read's order (non-root answers by parent, root answers, overseer steps by id).
+    Trees are stored whole with ids above every earlier one, so a later read needs only the nodes and
+    steps above `node_id` and `action_id`, appended to each part; the read checks that and reads
+    everything again when it does not hold."""
+
+    task: str
+    node_id: int = 0  # the highest node id read
+    action_id: int = 0
+    nodes: int = 0  # rows in the nodes and actions tables up to those ids that the read saw
+    actions: int = 0
+    parts: tuple[Rows, Rows, Rows] = field(default_factory=lambda: (Rows(), Rows(), Rows()))
+    last_root: tuple[int, int, int] = (-1, -1, -1)  # the last root's (step, position, id)
+
+    def then(self, new: Seen) -> Seen:
+        joined = tuple(
+            Rows([*a.items, *b.items], keys=[*a.keys, *b.keys])
+            for a, b in zip(self.parts, new.parts, strict=True)
+        )
+        return Seen(
+            self.task,
+            max(self.node_id, new.node_id),
+            max(self.action_id, new.action_id),
+            self.nodes + new.nodes,
+            self.actions + new.actions,
+            (joined[0], joined[1], joined[2]),
+            new.last_root,
+        )
+
+    def rows(self) -> Rows:
+        below, roots, steps = self.parts
+        at = len(below.items)
+        return Rows(
+            [*below.items, *roots.items, *steps.items],
+            list(range(at, at + len(roots.items))),
+            [*below.keys, *roots.keys, *steps.keys],
+        )
+
+
+_SCOPE = """FROM nodes n JOIN trees t ON t.id = n.tree_id JOIN contexts c ON c.id = t.context_id
+            WHERE t.task = ? AND c.split <> 'eval'"""
+_ACTION_SCOPE = """FROM actions a JOIN trees t ON t.id = a.tree_id JOIN contexts c ON c.id = t.context_id
+            WHERE t.task = ? AND c.split <> 'eval' AND a.actor <> 'model'"""
+
+
+def _unchanged(con: Any, seen: Seen) -> bool:
+    """Whether the nodes and steps up to the last read's ids are still the ones it read (a person's
+    step gets its tree only when the tree is stored, under an id below later trees' steps)."""
+    nodes = con.execute(f"SELECT count(*) {_SCOPE} AND n.id <= ?", [seen.task, seen.node_id]).fetchone()[0]
+    actions = con.execute(
+        f"SELECT count(*) {_ACTION_SCOPE} AND a.id <= ?", [seen.task, seen.action_id]
+    ).fetchone()[0]
+    return int(nodes) == seen.nodes and int(actions) == seen.actions
+
+
+def _read_after(con: Any, task: str, cache: RowCache, seen: Seen | None) -> Seen | None:
+    """The rows of the nodes and steps above `seen`'s ids (all, without it), or None where one of
+    them does not sort after what `seen` read: a node under an earlier node, a root before the
+    last, a step of an earlier node."""
     texts = cache.texts
+    after_node, after_action = (seen.node_id, seen.action_id) if seen is not None else (0, 0)
+    out = Seen(task, after_node, after_action, last_root=seen.last_root if seen is not None else (-1, -1, -1))
+    below, roots, steps = out.parts
     contexts: dict[int, Any] = {}
     for cid, data in con.execute(
         """SELECT DISTINCT c.id, c.data FROM trees t JOIN contexts c ON c.id = t.context_id
-           WHERE t.task = ? AND c.split <> 'eval'""",
-        [task],
+            WHERE t.task = ? AND c.split <> 'eval'
+            AND t.id IN (SELECT tree_id FROM nodes WHERE id > ?)""",
+        [task, after_node],
     ).fetchall():
         contexts[cid] = loads(data)
     # n.id last: every root ties on the rest, and DuckDB returns ties in any order once the table is
     # large (24,918 of 2.8 M rows moved between two reads), so a resumed run packed other sequences
     nodes = _fetch(
         con,
-        """SELECT n.id, n.parent_id, n.step, n.position, n.question, n.answer, n.recursed, t.context_id
-           FROM nodes n JOIN trees t ON t.id = n.tree_id JOIN contexts c ON c.id = t.context_id
-           WHERE t.task = ? AND c.split <> 'eval' ORDER BY n.parent_id, n.step, n.position, n.id""",
-        [task],
+        f"""SELECT n.id, n.parent_id, n.step, n.position, n.question, n.answer, n.recursed, t.context_id
+            {_SCOPE} AND n.id > ? ORDER BY n.parent_id NULLS LAST, n.step, n.position, n.id""",
+        [task, after_node],
     )
     children: dict[int, list[tuple[int, Any, Any, str, str]]] = {}
     info: dict[int, tuple[Any, int, str]] = {}
-    for nid, parent, step, _pos, q, a, recursed, cid in nodes:
+    for nid, parent, step, pos, q, a, recursed, cid in nodes:
+        if (parent is not None and parent <= after_node) or (
+            parent is None and (step, pos, nid) < out.last_root
+        ):
+            return None
+        out.nodes += 1
+        out.node_id = max(out.node_id, nid)
         got = texts.get((q, a))
         if got is None:
             got = texts[(q, a)] = (json.loads(q), json.loads(a))
@@ -139,30 +221,32 @@ def training_rows(con: Any, task: str, supervised: bool, cache: RowCache | None 
         # ML's own answers to the subquestions it was left (not recursed), not "I don't know".
         # Before, nodes answered through H' were left out, and a primed run trained on ~10% of
         # its trees (wildcard, α' = −0.15: 81 of 720 roots after the first round)
+        if parent is None:
+            out.last_root = (step, pos, nid)
         if recursed and answer != "?":
-            if parent is None:
-                rows.roots.append(len(rows.items))
             cache.add(
-                rows,
+                below if parent is not None else roots,
                 ("answer", cid, q, a),
                 lambda: (cid, contexts[cid], "answer", question, [], answer),  # noqa: B023
             )
-    for nid, kind, step, result in _fetch(
+    for aid, nid, kind, step, result in _fetch(
         con,
-        """SELECT a.node_id, a.kind, a.step, a.result FROM actions a JOIN trees t ON t.id = a.tree_id
-           JOIN contexts c ON c.id = t.context_id
-           WHERE t.task = ? AND c.split <> 'eval' AND a.actor <> 'model' ORDER BY a.id""",
-        [task],
+        f"SELECT a.id, a.node_id, a.kind, a.step, a.result {_ACTION_SCOPE} AND a.id > ? ORDER BY a.id",
+        [task, after_action],
     ):
+        if nid not in info:
+            return None
+        out.actions += 1
+        out.action_id = max(out.action_id, aid)
         question, cid, q = info[nid]
         # a fan-in reads what its node's subquestions answered before it; a fan-out reads nothing
-        below = [c for c in children.get(nid, []) if c[0] < step] if kind == "fan_in" else []
+        below_it = [c for c in children.get(nid, []) if c[0] < step] if kind == "fan_in" else []
         cache.add(
-            rows,
-            (kind, cid, q, result, *((c[3], c[4]) for c in below)),
-            lambda: (cid, contexts[cid], kind, question, [(c[1], c[2]) for c in below], _step(result)),  # noqa: B023
+            steps,
+            (kind, cid, q, result, *((c[3], c[4]) for c in below_it)),
+            lambda: (cid, contexts[cid], kind, question, [(c[1], c[2]) for c in below_it], _step(result)),  # noqa: B023
         )
-    return rows
+    return out
 
 
 def _step(result: str) -> Step:

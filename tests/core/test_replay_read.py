@@ -1,0 +1,98 @@
+"""The replay cache's later reads take only the trees stored since the last one, and still give
+exactly the rows of a read from scratch; where the past changed (a tree gone, a node or step added
+under an old tree), they read everything again."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+
+from ida_cli.learn.data import ReplayCache
+from ida_cli.store import training_rows
+from tests.core.test_replay_cache import _full_round, _generate, _read
+from tests.helpers import Run
+
+
+def _spy(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The node id each `_read_after` call starts above (0: a read of everything)."""
+    starts: list[int] = []
+    real = training_rows._read_after
+
+    def spy(con: Any, task: str, cache: Any, seen: Any) -> Any:
+        starts.append(seen.node_id if seen is not None else 0)
+        return real(con, task, cache, seen)
+
+    monkeypatch.setattr(training_rows, "_read_after", spy)
+    return starts
+
+
+def _max_id(db: Path, table: str) -> int:
+    with duckdb.connect(str(db), read_only=True) as con:
+        row = con.execute(f"SELECT max(id) FROM {table}").fetchone()
+        assert row is not None
+        return int(row[0])
+
+
+def test_later_reads_take_only_the_new_trees(ida: Run, db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _generate(ida, 24, 1)
+    _full_round(ida, 6)
+    starts = _spy(monkeypatch)
+    cache = ReplayCache()
+    first = _read(db, False, cache)
+    assert starts == [0] and first == _read(db, False, None)
+    for _ in range(2):
+        top = _max_id(db, "nodes")
+        _full_round(ida, 6)
+        starts.clear()
+        cached = _read(db, False, cache)
+        assert starts == [top]  # only the nodes above the last read's
+        fresh = _read(db, False, None)
+        assert cached == fresh and cached.roots == fresh.roots and len(cached.roots) > len(first.roots)
+    starts.clear()
+    assert _read(db, False, cache) == _read(db, False, None) and starts == [_max_id(db, "nodes"), 0]
+
+
+def test_nothing_new_reads_nothing(ida: Run, db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _generate(ida, 8, 1)
+    _full_round(ida, 4)
+    cache = ReplayCache()
+    first = _read(db, False, cache)
+    starts = _spy(monkeypatch)
+    assert _read(db, False, cache) == first and starts == [_max_id(db, "nodes")]
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        # a tree gone from before the last read
+        "DELETE FROM actions WHERE tree_id = 1; DELETE FROM nodes WHERE tree_id = 1; "
+        "DELETE FROM trees WHERE id = 1",
+        # a node added under an old node, with an id above every other
+        "INSERT INTO nodes SELECT * REPLACE (id + 100000 AS id) FROM nodes "
+        "WHERE parent_id IS NOT NULL LIMIT 1",
+        # an overseer's step on an old node, stored after the last read
+        "INSERT INTO actions SELECT * REPLACE (id + 100000 AS id) FROM actions "
+        "WHERE actor <> 'model' LIMIT 1",
+        # an old step whose tree is set only now (a person's step is linked when its tree is stored)
+        "UPDATE actions SET tree_id = NULL WHERE id = (SELECT min(id) FROM actions WHERE actor <> 'model')",
+    ],
+    ids=["tree-deleted", "node-under-old", "step-on-old", "step-unlinked"],
+)
+def test_a_changed_past_is_read_again(
+    ida: Run, db: Path, change: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _generate(ida, 16, 1)
+    _full_round(ida, 4)
+    cache = ReplayCache()
+    before = _read(db, False, cache)
+    _full_round(ida, 4)
+    with duckdb.connect(str(db)) as con:
+        con.execute(change)
+    starts = _spy(monkeypatch)
+    cached = _read(db, False, cache)
+    assert starts[-1] == 0  # the past was read again
+    fresh = _read(db, False, None)
+    assert cached == fresh and cached.roots == fresh.roots and cached != before
