@@ -75,9 +75,15 @@ def to_examples(
 def max_out(examples: list[Example], previous: dict[str, Any] | None) -> dict[str, int]:
     """Per mode, the longest target (+ <eos>) trained on so far, kept across warm starts."""
     out: dict[str, int] = dict((previous or {}).get("max_out") or {})
+    # by kind first, a split per kind not per example: the online engine takes every stored
+    # example each cycle (2.6 CPU s at 3.4 M)
+    longest: dict[str, int] = {}
     for ex in examples:
-        mode = ex.kind.split(":", 1)[0]
-        out[mode] = max(out.get(mode, 0), len(ex.out) + 1)
+        if len(ex.out) > longest.get(ex.kind, -1):
+            longest[ex.kind] = len(ex.out)
+    for kind, n in longest.items():
+        mode = kind.split(":", 1)[0]
+        out[mode] = max(out.get(mode, 0), n + 1)
     return out
 
 

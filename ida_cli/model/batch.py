@@ -4,7 +4,7 @@ each segment is `input <bos> output` and is trained to predict `output <eos>`.""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -26,6 +26,9 @@ class Example:
     # also trained to give the answer (a one-token one), so that a slot computes its own value and
     # a slot that depends on it can read it (bench/probes/assign.py)
     slot: int = -1
+    # (bag, segment_length) once measured: the online engine measures every stored example each
+    # cycle (21 CPU s at 3.4 M) and the same examples come back every cycle
+    measured: tuple[int, int] | None = field(default=None, compare=False, repr=False)
 
 
 def pack(
@@ -77,10 +80,15 @@ def seq_length(seq: Sequence[Example], bag: int) -> int:
 def segment_length(ex: Example, bag: int) -> int:
     """len(segment(ex, bag)[0]) without building the segment: the online engine measures every
     packed sequence of its replay each cycle (7.7 CPU s at 2.8 M rows, building them)."""
+    if ex.measured is not None and ex.measured[0] == bag:
+        return ex.measured[1]
     if not bag:
-        return len(ex.inp) + 1 + len(ex.out)
-    rest = len(ex.inp) - ex.inp.index(SQ_ID) + 1 if SQ_ID in ex.inp else 0
-    return 1 + rest + len(ex.out)
+        n = len(ex.inp) + 1 + len(ex.out)
+    else:
+        rest = len(ex.inp) - ex.inp.index(SQ_ID) + 1 if SQ_ID in ex.inp else 0
+        n = 1 + rest + len(ex.out)
+    ex.measured = (bag, n)
+    return n
 
 
 def shortest_first(seqs: list[list[Example]], bag: int) -> list[list[Example]]:
