@@ -41,12 +41,22 @@ def to_examples(
     task = get_task(task_name)
     slot_cache: dict[int, list[list[str]]] = {}
     raw = []
-    reuse: dict[int, Example] = {}
+    made: list[Example | None] = [None] * len(rows.items)
+    known = memo if memo is not None else {}
+    keys = rows.keys if memo is not None else []  # empty: no row is looked up
+    first: dict[Hashable, int] = {}  # a key's first row in this call; its repeats share its example
+    repeats: list[tuple[int, int]] = []
     for i, (cid, ctx, mode, q, transcript, target) in enumerate(rows.items):
-        key = rows.key(i) if memo is not None else None
-        if memo is not None and key is not None and key in memo:
-            reuse[i] = memo[key]
-            continue
+        key = keys[i] if keys else None
+        if key is not None:
+            hit = known.get(key)
+            if hit is not None:
+                made[i] = hit
+                continue
+            if key in first:
+                repeats.append((i, first[key]))
+                continue
+            first[key] = i
         if cid not in slot_cache:
             slot_cache[cid] = context_slots(task, ctx)
         inp = input_tokens(task, mode, q, transcript)
@@ -60,16 +70,18 @@ def to_examples(
         vocab = Vocab.build(seen)
     strict = task_name == "user"
     slots_ids = {cid: [vocab.ids(s, strict) for s in slots] for cid, slots in slot_cache.items()}
-    made = {
-        i: Example(cid, slots_ids[cid], vocab.ids(inp, strict), vocab.ids(out, strict), kind, slot)
-        for i, cid, inp, out, kind, slot in raw
-    }
-    if memo is not None:
-        for i, ex in made.items():
-            key = rows.key(i)
-            if key is not None:
-                memo[key] = ex
-    return [reuse[i] if i in reuse else made[i] for i in range(len(rows.items))], vocab
+    for i, cid, inp, out, kind, slot in raw:
+        ex = made[i] = Example(
+            cid, slots_ids[cid], vocab.ids(inp, strict), vocab.ids(out, strict), kind, slot
+        )
+        key = keys[i] if keys else None
+        if key is not None:
+            known[key] = ex
+    for i, j in repeats:
+        made[i] = made[j]
+    examples = [ex for ex in made if ex is not None]
+    assert len(examples) == len(made)
+    return examples, vocab
 
 
 def max_out(examples: list[Example], previous: dict[str, Any] | None) -> dict[str, int]:
