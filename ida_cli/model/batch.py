@@ -15,7 +15,7 @@ BOS_ID, EOS_ID, SQ_ID = SPECIALS.index(BOS), SPECIALS.index(EOS), SPECIALS.index
 IGNORE = -100
 
 
-@dataclass
+@dataclass(slots=True)  # millions in an online replay: no dict per example (0.15 GB a million)
 class Example:
     group: int  # examples with the same group share a context (and its slots)
     slots: list[list[int]]
