@@ -61,8 +61,7 @@ def fit(
         cfg = LearnerConfig(seed=opts.seed, ema_horizon=opts.ema_horizon, step_share=opts.share())
         learner = Learner.fresh(opts.task, vocab, cfg, dev)
     ml_steps, adv_steps = steps(opts)
-    memo = cache.memo(learner.vocab.tokens) if cache is not None else None
-    learner.set_data(rows.weighted(opts.root_weight).plus([tuple(r) for r in replay]), memo)
+    learner.set_data(rows.weighted(opts.root_weight).plus([tuple(r) for r in replay]), cache)
     # --train-steps given: exactly that many (a curve that does not depend on the machine's load);
     # else the default steps, capped by --train-minutes
     cap = float("inf") if opts.train_steps else time.perf_counter() + opts.train_minutes * 60

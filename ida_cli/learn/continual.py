@@ -13,8 +13,8 @@ from __future__ import annotations
 import copy
 import json
 import time
-from collections.abc import Hashable
 from dataclasses import asdict, dataclass
+from itertools import islice
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -27,7 +27,7 @@ from ida_cli.model.vocab import Vocab, answer_tokens, context_slots, input_token
 from ida_cli.tasks import get_task
 
 if TYPE_CHECKING:
-    from ida_cli.learn.data import Rows
+    from ida_cli.learn.data import ReplayCache, Rows
     from ida_cli.model.decode import TorchML
     from ida_cli.store.questions import QuestionRow
 
@@ -81,6 +81,10 @@ def vocabulary(task_name: str, sample: list[QuestionRow], rows: Rows) -> Vocab:
         seen.update(input_tokens(task, mode, q, transcript))
         seen.update(answer_tokens(task, q, target) if mode == "answer" else step_tokens(task, q, target))
     return Vocab.build(seen)
+
+
+def _longest(a: dict[str, int], b: dict[str, int]) -> dict[str, int]:
+    return {k: max(a.get(k, 0), b.get(k, 0)) for k in a.keys() | b.keys()}
 
 
 class Learner:
@@ -152,14 +156,23 @@ class Learner:
         }
 
     # -- the replay --------------------------------------------------------------------------------
-    def set_data(self, rows: Rows, memo: dict[Hashable, Example] | None = None) -> None:
+    def set_data(self, rows: Rows, cache: ReplayCache | None = None) -> None:
         """Every stored row, packed into sequences of one context each (a context is encoded once for
         all its questions). Called after each round: a new row is in the very next batch's draw.
-        `memo`: the examples of rows tokenized before under this vocabulary (`ReplayCache`)."""
+        `cache`: the examples of rows tokenized before under this vocabulary, and their longest
+        targets (`ReplayCache`)."""
         from ida_cli.learn.runner import max_out, to_examples
 
+        memo = cache.memo(self.vocab.tokens) if cache is not None else None
+        before = len(memo) if memo is not None else 0
         examples, _ = to_examples(self.task, rows, self.vocab, memo)
-        self.max_out = max_out(examples, {"max_out": self.max_out})
+        if cache is not None and memo is not None and rows.keys:
+            # the memo's examples in order of insertion: this call's are its last
+            cache.longest = max_out(list(islice(reversed(memo.values()), len(memo) - before)), cache.longest)
+            keyless = [examples[i] for i, key in enumerate(rows.keys) if key is None]
+            self.max_out = max_out(keyless, _longest(self.max_out, cache.longest))
+        else:
+            self.max_out = max_out(examples, self.max_out)
         self.examples = len(examples)
         self.seqs = pack(examples, self.cfg.per_seq, self.rng)
         self.lengths = [seq_length(seq, self.net.cfg.bag) for seq in self.seqs]

@@ -32,11 +32,15 @@ class ReplayCache:
     rows: RowCache = field(default_factory=RowCache)
     examples: dict[Hashable, Example] = field(default_factory=dict)
     vocab: list[str] = field(default_factory=list)
+    # per mode, the longest target of the memo's examples (`runner.max_out`): a cycle takes the
+    # longest of the examples it adds, not of all
+    longest: dict[str, int] = field(default_factory=dict)
 
     def memo(self, vocab: list[str]) -> dict[Hashable, Example]:
         """The example memo for `vocab` (emptied if it was made under another)."""
         if vocab != self.vocab:
             self.examples.clear()
+            self.longest.clear()
             self.vocab = list(vocab)
         return self.examples
 

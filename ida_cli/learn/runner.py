@@ -39,13 +39,26 @@ def to_examples(
     if memo is not None and vocab is None:
         raise ValueError("an example memo needs a fixed vocabulary")
     task = get_task(task_name)
+    strict = task_name == "user"
     slot_cache: dict[int, list[list[str]]] = {}
-    raw = []
+    slots_ids: dict[int, list[list[int]]] = {}
+    raw: list[tuple[int, int, list[str], list[str], str, int]] = []
     made: list[Example | None] = [None] * len(rows.items)
     known = memo if memo is not None else {}
     keys = rows.keys if memo is not None else []  # empty: no row is looked up
     first: dict[Hashable, int] = {}  # a key's first row in this call; its repeats share its example
     repeats: list[tuple[int, int]] = []
+
+    def make(vocab: Vocab, i: int, cid: int, inp: list[str], out: list[str], kind: str, slot: int) -> None:
+        if cid not in slots_ids:
+            slots_ids[cid] = [vocab.ids(s, strict) for s in slot_cache[cid]]
+        ex = made[i] = Example(
+            cid, slots_ids[cid], vocab.ids(inp, strict), vocab.ids(out, strict), kind, slot
+        )
+        key = keys[i] if keys else None
+        if key is not None:
+            known[key] = ex
+
     for i, (cid, ctx, mode, q, transcript, target) in enumerate(rows.items):
         key = keys[i] if keys else None
         if key is not None:
@@ -63,20 +76,16 @@ def to_examples(
         out = answer_tokens(task, q, target) if mode == "answer" else step_tokens(task, q, target)
         kind = task.question_text(q).split()[0] if task.name != "user" else "text"
         slot = question_slot(task, ctx, q) if mode == "answer" else -1
-        raw.append((i, cid, inp, out, f"{mode}:{kind}", slot))
+        if vocab is not None:  # ids at once: the token texts of millions of rows at a time took GBs
+            make(vocab, i, cid, inp, out, f"{mode}:{kind}", slot)
+        else:
+            raw.append((i, cid, inp, out, f"{mode}:{kind}", slot))
     if vocab is None:
         seen = {t for slots in slot_cache.values() for s in slots for t in s}
         seen |= {t for _, _, inp, out, _, _ in raw for t in (*inp, *out)}
         vocab = Vocab.build(seen)
-    strict = task_name == "user"
-    slots_ids = {cid: [vocab.ids(s, strict) for s in slots] for cid, slots in slot_cache.items()}
-    for i, cid, inp, out, kind, slot in raw:
-        ex = made[i] = Example(
-            cid, slots_ids[cid], vocab.ids(inp, strict), vocab.ids(out, strict), kind, slot
-        )
-        key = keys[i] if keys else None
-        if key is not None:
-            known[key] = ex
+        for item in raw:
+            make(vocab, *item)
     for i, j in repeats:
         made[i] = made[j]
     examples = [ex for ex in made if ex is not None]
@@ -84,9 +93,9 @@ def to_examples(
     return examples, vocab
 
 
-def max_out(examples: list[Example], previous: dict[str, Any] | None) -> dict[str, int]:
+def max_out(examples: list[Example], previous: dict[str, int] | None) -> dict[str, int]:
     """Per mode, the longest target (+ <eos>) trained on so far, kept across warm starts."""
-    out: dict[str, int] = dict((previous or {}).get("max_out") or {})
+    out: dict[str, int] = dict(previous or {})
     # by kind first, a split per kind not per example: the online engine takes every stored
     # example each cycle (2.6 CPU s at 3.4 M)
     longest: dict[str, int] = {}
@@ -181,7 +190,7 @@ def run(
         "vocab": vocab.tokens,
         "task": task,
         "train_config": cfg.to_dict(),
-        "max_out": max_out(examples, start_from),
+        "max_out": max_out(examples, (start_from or {}).get("max_out")),
     }
 
     def on_checkpoint(step: int, best: float, best_step: int, best_state: dict[str, Any]) -> None:

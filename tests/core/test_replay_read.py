@@ -96,3 +96,24 @@ def test_a_changed_past_is_read_again(
     assert starts[-1] == 0  # the past was read again
     fresh = _read(db, False, None)
     assert cached == fresh and cached.roots == fresh.roots and cached != before
+
+
+def test_set_data_with_the_cache_equals_one_without(ida: Run, db: Path) -> None:
+    from ida_cli.learn.continual import Learner, LearnerConfig
+    from ida_cli.learn.runner import to_examples
+
+    _generate(ida, 24, 1)
+    _full_round(ida, 6)
+    cache = ReplayCache()
+    first = _read(db, False, cache)
+    _, vocab = to_examples("permutation", first, None)
+    learner = Learner.fresh("permutation", vocab, LearnerConfig(seed=3))
+    learner.set_data(first.weighted(4), cache)
+    assert learner.max_out and cache.longest
+    _full_round(ida, 6)
+    grown = _read(db, False, cache)
+    warm, cold = Learner.from_state(learner.state()), Learner.from_state(learner.state())
+    warm.set_data(grown.weighted(4).plus([first.items[0]]), cache)  # a keyless row too
+    cold.set_data(_read(db, False, None).weighted(4).plus([first.items[0]]))
+    assert warm.seqs == cold.seqs and warm.lengths == cold.lengths and warm.max_out == cold.max_out
+    assert warm.examples == cold.examples
