@@ -20,7 +20,8 @@ for way in old new; do
 done
 while pgrep -f "$work/(old|new).duckdb experiment" > /dev/null; do
   for way in old new; do
-    grep -q "^cycle $stop: round" "$work/$way.log" && pkill -f "$work/$way.duckdb experiment" || true
+    # the Python process only: /usr/bin/time then still writes its peak memory into the log
+    grep -q "^cycle $stop: round" "$work/$way.log" && pkill -f "^$here/.venv/bin/python -m ida_cli --db $work/$way.duckdb" || true
   done
   sleep 5
 done
