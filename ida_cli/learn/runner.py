@@ -45,9 +45,9 @@ def to_examples(
     raw: list[tuple[int, int, list[str], list[str], str, int]] = []
     made: list[Example | None] = [None] * len(rows.items)
     known = memo if memo is not None else {}
-    keys = rows.keys if memo is not None else []  # empty: no row is looked up
-    first: dict[Hashable, int] = {}  # a key's first row in this call; its repeats share its example
-    repeats: list[tuple[int, int]] = []
+    # empty: no row is looked up. With a memo (so a fixed vocabulary) a row's example enters the
+    # memo as it is made, so a row repeated within this call (the root weight's copies) shares it
+    keys = rows.keys if memo is not None else []
 
     def make(vocab: Vocab, i: int, cid: int, inp: list[str], out: list[str], kind: str, slot: int) -> None:
         if cid not in slots_ids:
@@ -66,10 +66,6 @@ def to_examples(
             if hit is not None:
                 made[i] = hit
                 continue
-            if key in first:
-                repeats.append((i, first[key]))
-                continue
-            first[key] = i
         if cid not in slot_cache:
             slot_cache[cid] = context_slots(task, ctx)
         inp = input_tokens(task, mode, q, transcript)
@@ -86,8 +82,6 @@ def to_examples(
         vocab = Vocab.build(seen)
         for item in raw:
             make(vocab, *item)
-    for i, j in repeats:
-        made[i] = made[j]
     examples = [ex for ex in made if ex is not None]
     assert len(examples) == len(made)
     return examples, vocab

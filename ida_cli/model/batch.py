@@ -27,7 +27,8 @@ class Example:
     # a slot that depends on it can read it (bench/probes/assign.py)
     slot: int = -1
     # (bag, segment_length) once measured: the online engine measures every stored example each
-    # cycle (21 CPU s at 3.4 M) and the same examples come back every cycle
+    # cycle (21 CPU s at 3.4 M) and the same examples come back every cycle. An example's tokens
+    # are not changed once it is measured (decoding sets `out` on examples it has just made)
     measured: tuple[int, int] | None = field(default=None, compare=False, repr=False)
 
 

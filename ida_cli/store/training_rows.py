@@ -238,7 +238,7 @@ def _read_after(con: Any, task: str, cache: RowCache, seen: Seen | None) -> Seen
         f"SELECT a.id, a.node_id, a.kind, a.step, a.result {_ACTION_SCOPE} AND a.id > ? ORDER BY a.id",
         [task, after_action],
     ):
-        if nid not in info:
+        if nid not in info and seen is not None:  # (in a read of everything, every step's node is read)
             return None
         result = sys.intern(result)  # steps repeat across contexts: one copy in the rows' keys
         out.actions += 1
