@@ -293,6 +293,14 @@ class GarbageML(FakeML):
 TINY = ["--layers", "1", "--width", "32", "--batch", "8", "--eval-every", "5", "--max-steps", "10"]
 
 
+def generate(ida: Run, count: int, seed: int = 1, task: str = "permutation") -> None:
+    """`count` training questions of `task` at size 8, refused loudly if the command fails."""
+    r = ida(
+        "questions", "generate", "--task", task, "--size", "8", "--count", str(count), "--seed", str(seed)
+    )
+    assert r.code == 0, r.stderr
+
+
 def setup(ida: Run, task: str = "wildcard", count: int = 200) -> None:
     ida(
         "questions",

@@ -138,19 +138,14 @@ class Seen:
     last_root: tuple[int, int, int] = (-1, -1, -1)  # the last root's (step, position, id)
 
     def then(self, new: Seen) -> Seen:
-        joined = tuple(
+        """These rows and a later read's (`new` starts from this read's ids and last root)."""
+        below, roots, steps = (
             Rows([*a.items, *b.items], keys=[*a.keys, *b.keys])
             for a, b in zip(self.parts, new.parts, strict=True)
         )
-        return Seen(
-            self.task,
-            max(self.node_id, new.node_id),
-            max(self.action_id, new.action_id),
-            self.nodes + new.nodes,
-            self.actions + new.actions,
-            (joined[0], joined[1], joined[2]),
-            new.last_root,
-        )
+        nodes, actions = self.nodes + new.nodes, self.actions + new.actions
+        parts = (below, roots, steps)
+        return Seen(self.task, new.node_id, new.action_id, nodes, actions, parts, new.last_root)
 
     def rows(self) -> Rows:
         below, roots, steps = self.parts

@@ -15,48 +15,32 @@ from hypothesis import strategies as st
 from ida_cli.learn.data import ReplayCache, Rows, gather
 from ida_cli.learn.runner import to_examples
 from ida_cli.model.batch import SQ_ID, Example, segment, segment_length, seq_length
-from tests.helpers import Run
+from tests.helpers import Run, generate
 
 
-def _generate(ida: Run, count: int, seed: int) -> None:
-    generated = ida(
-        "questions",
-        "generate",
-        "--task",
-        "permutation",
-        "--size",
-        "8",
-        "--count",
-        str(count),
-        "--seed",
-        str(seed),
-    )
-    assert generated.code == 0, generated.stderr
-
-
-def _full_round(ida: Run, questions: int) -> None:
+def full_round(ida: Run, questions: int) -> None:
     walked = ida("round", "--task", "permutation", "--strategy", "full", "--questions", str(questions))
     assert walked.code == 0, walked.stderr
 
 
-def _read(db: Path, supervised: bool, cache: ReplayCache | None) -> Rows:
+def read_rows(db: Path, supervised: bool, cache: ReplayCache | None) -> Rows:
     with duckdb.connect(str(db), read_only=True) as con:
         return gather(con, "permutation", supervised, cache.rows if cache is not None else None)
 
 
 def test_a_cached_read_of_grown_data_equals_a_fresh_one(ida: Run, db: Path) -> None:
-    _generate(ida, 24, 1)
-    _full_round(ida, 8)
+    generate(ida, 24, 1)
+    full_round(ida, 8)
     cache = ReplayCache()
-    first = _read(db, False, cache)
+    first = read_rows(db, False, cache)
     _, vocab = to_examples("permutation", first, None)
     memo = cache.memo(vocab.tokens)
     made, _ = to_examples("permutation", first, vocab, memo)
     parsed = len(cache.rows.texts)
     assert parsed > 0 and len(memo) == len(set(first.keys))
 
-    _full_round(ida, 8)
-    cached, fresh = _read(db, False, cache), _read(db, False, None)
+    full_round(ida, 8)
+    cached, fresh = read_rows(db, False, cache), read_rows(db, False, None)
     assert cached == fresh  # items, roots and keys
     assert len(cache.rows.texts) > parsed  # the second round's texts parsed, the first's kept
     keys = fresh.keys
@@ -75,27 +59,27 @@ def test_a_cached_read_of_grown_data_equals_a_fresh_one(ida: Run, db: Path) -> N
 def test_a_read_in_small_chunks_is_the_same_read(ida: Run, db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from ida_cli.store import training_rows
 
-    _generate(ida, 8, 1)
-    _full_round(ida, 4)
-    whole = (_read(db, False, None), _read(db, True, None))
+    generate(ida, 8, 1)
+    full_round(ida, 4)
+    whole = (read_rows(db, False, None), read_rows(db, True, None))
     monkeypatch.setattr(training_rows, "CHUNK", 3)
-    assert (_read(db, False, None), _read(db, True, None)) == whole
+    assert (read_rows(db, False, None), read_rows(db, True, None)) == whole
 
 
 def test_supervised_rows_read_from_the_cache_are_the_same(ida: Run, db: Path) -> None:
-    _generate(ida, 16, 1)
+    generate(ida, 16, 1)
     cache = ReplayCache()
-    before = _read(db, True, cache)
-    _generate(ida, 16, 2)
-    cached, fresh = _read(db, True, cache), _read(db, True, None)
+    before = read_rows(db, True, cache)
+    generate(ida, 16, 2)
+    cached, fresh = read_rows(db, True, cache), read_rows(db, True, None)
     assert cached == fresh and len(fresh.items) == 2 * len(before.items) == 32
     assert {key[0] for key in fresh.keys if isinstance(key, tuple)} == {"truth"} and len(fresh.keys) == 32
 
 
 def test_weighted_and_extra_rows_keep_their_keys(ida: Run, db: Path) -> None:
-    _generate(ida, 8, 1)
-    _full_round(ida, 4)
-    rows = _read(db, False, None)
+    generate(ida, 8, 1)
+    full_round(ida, 4)
+    rows = read_rows(db, False, None)
     heavy = rows.weighted(3).plus([rows.items[0]])
     n, roots = len(rows.items), len(rows.roots)
     assert len(heavy.items) == len(heavy.keys) == n + 2 * roots + 1

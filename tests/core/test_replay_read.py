@@ -12,8 +12,8 @@ import pytest
 
 from ida_cli.learn.data import ReplayCache
 from ida_cli.store import training_rows
-from tests.core.test_replay_cache import _full_round, _generate, _read
-from tests.helpers import Run
+from tests.core.test_replay_cache import full_round, read_rows
+from tests.helpers import Run, generate
 
 
 def _spy(monkeypatch: pytest.MonkeyPatch) -> list[int]:
@@ -37,31 +37,31 @@ def _max_id(db: Path, table: str) -> int:
 
 
 def test_later_reads_take_only_the_new_trees(ida: Run, db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    _generate(ida, 24, 1)
-    _full_round(ida, 6)
+    generate(ida, 24, 1)
+    full_round(ida, 6)
     starts = _spy(monkeypatch)
     cache = ReplayCache()
-    first = _read(db, False, cache)
-    assert starts == [0] and first == _read(db, False, None)
+    first = read_rows(db, False, cache)
+    assert starts == [0] and first == read_rows(db, False, None)
     for _ in range(2):
         top = _max_id(db, "nodes")
-        _full_round(ida, 6)
+        full_round(ida, 6)
         starts.clear()
-        cached = _read(db, False, cache)
+        cached = read_rows(db, False, cache)
         assert starts == [top]  # only the nodes above the last read's
-        fresh = _read(db, False, None)
+        fresh = read_rows(db, False, None)
         assert cached == fresh and cached.roots == fresh.roots and len(cached.roots) > len(first.roots)
     starts.clear()
-    assert _read(db, False, cache) == _read(db, False, None) and starts == [_max_id(db, "nodes"), 0]
+    assert read_rows(db, False, cache) == read_rows(db, False, None) and starts == [_max_id(db, "nodes"), 0]
 
 
 def test_nothing_new_reads_nothing(ida: Run, db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    _generate(ida, 8, 1)
-    _full_round(ida, 4)
+    generate(ida, 8, 1)
+    full_round(ida, 4)
     cache = ReplayCache()
-    first = _read(db, False, cache)
+    first = read_rows(db, False, cache)
     starts = _spy(monkeypatch)
-    assert _read(db, False, cache) == first and starts == [_max_id(db, "nodes")]
+    assert read_rows(db, False, cache) == first and starts == [_max_id(db, "nodes")]
 
 
 @pytest.mark.parametrize(
@@ -84,17 +84,17 @@ def test_nothing_new_reads_nothing(ida: Run, db: Path, monkeypatch: pytest.Monke
 def test_a_changed_past_is_read_again(
     ida: Run, db: Path, change: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    _generate(ida, 16, 1)
-    _full_round(ida, 4)
+    generate(ida, 16, 1)
+    full_round(ida, 4)
     cache = ReplayCache()
-    before = _read(db, False, cache)
-    _full_round(ida, 4)
+    before = read_rows(db, False, cache)
+    full_round(ida, 4)
     with duckdb.connect(str(db)) as con:
         con.execute(change)
     starts = _spy(monkeypatch)
-    cached = _read(db, False, cache)
+    cached = read_rows(db, False, cache)
     assert starts[-1] == 0  # the past was read again
-    fresh = _read(db, False, None)
+    fresh = read_rows(db, False, None)
     assert cached == fresh and cached.roots == fresh.roots and cached != before
 
 
@@ -102,20 +102,20 @@ def test_set_data_with_the_cache_equals_one_without(ida: Run, db: Path) -> None:
     from ida_cli.learn.continual import Learner, LearnerConfig
     from ida_cli.learn.runner import to_examples
 
-    _generate(ida, 24, 1)
-    _full_round(ida, 6)
+    generate(ida, 24, 1)
+    full_round(ida, 6)
     cache = ReplayCache()
-    first = _read(db, False, cache)
+    first = read_rows(db, False, cache)
     _, vocab = to_examples("permutation", first, None)
     learner = Learner.fresh("permutation", vocab, LearnerConfig(seed=3))
     learner.set_data(first.weighted(4), cache)
     assert learner.max_out and cache.longest
-    _full_round(ida, 6)
-    grown = _read(db, False, cache)
+    full_round(ida, 6)
+    grown = read_rows(db, False, cache)
     # no longest targets carried in the state: the warm learner's come from the cache alone
     state = {**learner.state(), "max_out": {}}
     warm, cold = Learner.from_state(state), Learner.from_state(state)
     warm.set_data(grown.weighted(4).plus([first.items[0]]), cache)  # a keyless row too
-    cold.set_data(_read(db, False, None).weighted(4).plus([first.items[0]]))
+    cold.set_data(read_rows(db, False, None).weighted(4).plus([first.items[0]]))
     assert warm.seqs == cold.seqs and warm.lengths == cold.lengths and warm.max_out == cold.max_out
     assert warm.examples == cold.examples

@@ -23,7 +23,7 @@ from ida_cli.label import LabelOptions, LabelSession
 from ida_cli.store import Store
 from ida_cli.tasks import get_task
 from ida_cli.vocabulary import JSON, canonical
-from tests.helpers import ROOT, Run
+from tests.helpers import ROOT, Run, generate
 
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 POW = r"pow (\d+) (\d+)"
@@ -114,22 +114,6 @@ def sigma(label: Label) -> list[int]:
     m = re.search(r"σ\(x\)\s+((?:\d+ ?)+)", label.text())
     assert m, label.text()
     return [int(v) for v in m.group(1).split()]
-
-
-def generate(ida: Run, count: int, seed: int = 1) -> None:
-    r = ida(
-        "questions",
-        "generate",
-        "--task",
-        "permutation",
-        "--size",
-        "8",
-        "--count",
-        str(count),
-        "--seed",
-        str(seed),
-    )
-    assert r.code == 0, r.stderr
 
 
 # -- the pseudo-terminal tests -----------------------------------------------------------------------
