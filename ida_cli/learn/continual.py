@@ -77,8 +77,8 @@ def vocabulary(task_name: str, sample: list[QuestionRow], rows: Rows) -> Vocab:
             if isinstance(y, Answer):
                 seen.update(input_tokens(task, "answer", q))
                 seen.update(answer_tokens(task, q, y.value))
-    for _, _ctx, mode, q, transcript, target in rows.items:
-        seen.update(input_tokens(task, mode, q, transcript))
+    for _, _ctx, mode, q, said, target in rows.items:
+        seen.update(input_tokens(task, mode, q, said))
         seen.update(answer_tokens(task, q, target) if mode == "answer" else step_tokens(task, q, target))
     return Vocab.build(seen)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 from collections.abc import Callable, Hashable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -71,11 +72,12 @@ def to_examples(
         inp = input_tokens(task, mode, q, transcript)
         out = answer_tokens(task, q, target) if mode == "answer" else step_tokens(task, q, target)
         kind = task.question_text(q).split()[0] if task.name != "user" else "text"
+        kind = sys.intern(f"{mode}:{kind}")  # a handful of kinds, one copy each among millions
         slot = question_slot(task, ctx, q) if mode == "answer" else -1
         if vocab is not None:  # ids at once: the token texts of millions of rows at a time took GBs
-            make(vocab, i, cid, inp, out, f"{mode}:{kind}", slot)
+            make(vocab, i, cid, inp, out, kind, slot)
         else:
-            raw.append((i, cid, inp, out, f"{mode}:{kind}", slot))
+            raw.append((i, cid, inp, out, kind, slot))
     if vocab is None:
         seen = {t for slots in slot_cache.values() for s in slots for t in s}
         seen |= {t for _, _, inp, out, _, _ in raw for t in (*inp, *out)}

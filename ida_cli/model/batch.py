@@ -92,8 +92,11 @@ def segment_length(ex: Example, bag: int) -> int:
     else:
         rest = len(ex.inp) - ex.inp.index(SQ_ID) + 1 if SQ_ID in ex.inp else 0
         n = 1 + rest + len(ex.out)
-    ex.measured = (bag, n)
+    ex.measured = _MEASURES.setdefault((bag, n), (bag, n))  # one tuple per length, not per example
     return n
+
+
+_MEASURES: dict[tuple[int, int], tuple[int, int]] = {}
 
 
 def shortest_first(seqs: list[list[Example]], bag: int) -> list[list[Example]]:

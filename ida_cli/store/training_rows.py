@@ -9,14 +9,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ida_cli.store.records import loads
-from ida_cli.vocabulary import Answer, Ask, Step
+from ida_cli.vocabulary import Answer, Ask, Step, Transcript
 
 
 @dataclass
 class Rows:
     """Raw training rows: (context id, context, mode, question, transcript, target)."""
 
-    items: list[tuple[int, Any, str, Any, list[tuple[Any, Any]], Any]] = field(default_factory=list)
+    items: list[tuple[int, Any, str, Any, Transcript, Any]] = field(default_factory=list)
     # the indices in `items` of each amplified tree's root answer: what the paper's answerer trains
     # on, and what an eval asks (`weighted`)
     roots: list[int] = field(default_factory=list)
@@ -53,6 +53,11 @@ class Rows:
         return Rows([*self.items, *items], keys=keys)
 
 
+# (question, answer, q, a, (q, a), (question, answer)): a node's two texts parsed and as stored,
+# and each pair as one object
+Text = tuple[Any, Any, str, str, tuple[str, str], tuple[Any, Any]]
+
+
 @dataclass
 class RowCache:
     """What `training_rows` made of the stored text, kept across calls so that the online engine's
@@ -63,8 +68,10 @@ class RowCache:
     (permutation's full-HCH replay: 1.1 M answer rows, 356,000 distinct), which also keeps a long
     run's memory to its distinct rows."""
 
-    # a node's two texts: parsed, and the first copy of each
-    texts: dict[tuple[str, str], tuple[Any, Any, str, str]] = field(default_factory=dict)
+    # a node's two texts: parsed, the first copy of each, and the pair of each (as a fan-in's key
+    # and transcript hold them): one copy each however many rows name the node
+    texts: dict[tuple[str, str], Text] = field(default_factory=dict)
+    steps: dict[str, Step] = field(default_factory=dict)  # a step's stored text: the step, parsed once
     # content key: (that key, the row); items and keys hold these objects, one of each per distinct
     # row, however often it repeats
     rows: dict[tuple[Any, ...], tuple[tuple[Any, ...], tuple[Any, ...]]] = field(default_factory=dict)
@@ -107,7 +114,7 @@ def training_rows(con: Any, task: str, supervised: bool, cache: RowCache | None 
             cache.add(
                 rows,
                 ("truth", cid, q, truth),
-                lambda: (cid, loads(data), "answer", json.loads(q), [], json.loads(truth)),  # noqa: B023
+                lambda: (cid, loads(data), "answer", json.loads(q), (), json.loads(truth)),  # noqa: B023
             )
         return rows
     seen = cache.seen if cache.seen is not None and cache.seen.task == task else None
@@ -182,6 +189,7 @@ def _read_after(con: Any, task: str, cache: RowCache, seen: Seen | None) -> Seen
     out = Seen(task, after_node, after_action, last_root=seen.last_root if seen is not None else (-1, -1, -1))
     below, roots, steps = out.parts
     contexts: dict[int, Any] = {}
+    contexts_ids: dict[int, int] = {}
     for cid, data in con.execute(
         """SELECT DISTINCT c.id, c.data FROM trees t JOIN contexts c ON c.id = t.context_id
             WHERE t.task = ? AND c.split <> 'eval'
@@ -189,6 +197,7 @@ def _read_after(con: Any, task: str, cache: RowCache, seen: Seen | None) -> Seen
         [task, after_node],
     ).fetchall():
         contexts[cid] = loads(data)
+        contexts_ids[cid] = cid
     # n.id last: every root ties on the rest, and DuckDB returns ties in any order once the table is
     # large (24,918 of 2.8 M rows moved between two reads), so a resumed run packed other sequences
     nodes = _fetch(
@@ -197,7 +206,7 @@ def _read_after(con: Any, task: str, cache: RowCache, seen: Seen | None) -> Seen
             {_SCOPE} AND n.id > ? ORDER BY n.parent_id NULLS LAST, n.step, n.position, n.id""",
         [task, after_node],
     )
-    children: dict[int, list[tuple[int, Any, Any, str, str]]] = {}
+    children: dict[int, list[tuple[int, tuple[str, str], tuple[Any, Any]]]] = {}
     info: dict[int, tuple[Any, int, str]] = {}
     for nid, parent, step, pos, q, a, recursed, cid in nodes:
         if (parent is not None and parent <= after_node) or (
@@ -208,13 +217,15 @@ def _read_after(con: Any, task: str, cache: RowCache, seen: Seen | None) -> Seen
         out.node_id = max(out.node_id, nid)
         got = texts.get((q, a))
         if got is None:
-            got = texts[(q, a)] = (json.loads(q), json.loads(a), q, a)
+            question, answer = json.loads(q), json.loads(a)
+            got = texts[(q, a)] = (question, answer, q, a, (q, a), (question, answer))
         # the first copy of each text: a row's key keeps that one, not the copy its fetch made (a
         # permutation replay of 1.5 M distinct rows holds some 4,000 distinct node texts)
-        question, answer, q, a = got
+        question, answer, q, a, texts_key, parsed = got
+        cid = contexts_ids.get(cid, cid)  # one int per context, not one per row
         info[nid] = (question, cid, q)
         if parent is not None:
-            children.setdefault(parent, []).append((step, question, answer, q, a))
+            children.setdefault(parent, []).append((step, texts_key, parsed))
         # L_ML: every amplified node's final answer (docs/spec.md §2.2), also where the primed overseer H'
         # took ML's step for it: that answer still combines what the recursion below found. Not
         # ML's own answers to the subquestions it was left (not recursed), not "I don't know".
@@ -226,7 +237,7 @@ def _read_after(con: Any, task: str, cache: RowCache, seen: Seen | None) -> Seen
             cache.add(
                 below if parent is not None else roots,
                 ("answer", cid, q, a),
-                lambda: (cid, contexts[cid], "answer", question, [], answer),  # noqa: B023
+                lambda: (cid, contexts[cid], "answer", question, (), answer),  # noqa: B023
             )
     for aid, nid, kind, step, result in _fetch(
         con,
@@ -235,23 +246,29 @@ def _read_after(con: Any, task: str, cache: RowCache, seen: Seen | None) -> Seen
     ):
         if nid not in info and seen is not None:  # (in a read of everything, every step's node is read)
             return None
-        result = sys.intern(result)  # steps repeat across contexts: one copy in the rows' keys
+        # steps repeat across contexts: one copy of each text in the rows' keys, one of each kind
+        result, kind = sys.intern(result), sys.intern(kind)
         out.actions += 1
         out.action_id = max(out.action_id, aid)
         question, cid, q = info[nid]
         # a fan-in reads what its node's subquestions answered before it; a fan-out reads nothing
         below_it = [c for c in children.get(nid, []) if c[0] < step] if kind == "fan_in" else []
+        transcript = tuple(c[2] for c in below_it)
         cache.add(
             steps,
-            (kind, cid, q, result, *((c[3], c[4]) for c in below_it)),
-            lambda: (cid, contexts[cid], kind, question, [(c[1], c[2]) for c in below_it], _step(result)),  # noqa: B023
+            (kind, cid, q, result, *(c[1] for c in below_it)),
+            lambda: (cid, contexts[cid], kind, question, transcript, _step(cache.steps, result)),  # noqa: B023
         )
     return out
 
 
-def _step(result: str) -> Step:
-    res = json.loads(result)
-    return Answer(res["answer"]) if "answer" in res else Ask(tuple(res["ask"]))
+def _step(known: dict[str, Step], result: str) -> Step:
+    """The step stored as `result`, parsed once (steps are frozen, so rows can share one)."""
+    got = known.get(result)
+    if got is None:
+        res = json.loads(result)
+        got = known[result] = Answer(res["answer"]) if "answer" in res else Ask(tuple(res["ask"]))
+    return got
 
 
 def question_tasks(con: Any) -> list[str]:

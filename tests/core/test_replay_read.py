@@ -119,3 +119,22 @@ def test_set_data_with_the_cache_equals_one_without(ida: Run, db: Path) -> None:
     cold.set_data(read_rows(db, False, None).weighted(4).plus([first.items[0]]))
     assert warm.seqs == cold.seqs and warm.lengths == cold.lengths and warm.max_out == cold.max_out
     assert warm.examples == cold.examples
+
+
+def test_equal_parts_of_rows_are_one_object(ida: Run, db: Path) -> None:
+    """What a replay of millions keeps per row: its step, a fan-in's (subquestion, answer) pairs and
+    its kind are the one copy the read made first, not one per row."""
+    generate(ida, 16, 1)
+    full_round(ida, 4)
+    cache = ReplayCache()
+    read_rows(db, False, cache)
+    full_round(ida, 4)
+    rows = read_rows(db, False, cache)
+    steps = [it for it in rows.items if it[2] != "answer"]
+    fan_ins = [it for it in steps if it[4]]
+    assert fan_ins and len(steps) > len(cache.rows.steps)
+    made = {id(step) for step in cache.rows.steps.values()}
+    assert all(id(it[5]) in made for it in steps)
+    parsed = {id(text[5]) for text in cache.rows.texts.values()}
+    assert all(id(pair) in parsed for it in fan_ins for pair in it[4])
+    assert len({id(it[2]) for it in steps}) == len({it[2] for it in steps})
